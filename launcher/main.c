@@ -1,0 +1,69 @@
+/* fhs-launcher: builds an FHS view per exec and runs the real program in it.
+ *
+ * Invoked through a wrapper (a symlink chain ending in <pkg>/.fhs/w/<prog>),
+ * it launches; see launch.c. Invoked by its own name, it offers the
+ * commands the CLI and tests use:
+ *
+ *   fhs-launcher eval POLICY.wasm [NAME]   plan-only mode: records on stdin,
+ *                                          the policy's result on stdout
+ *   fhs-launcher probe                     kernel feature probes (fhs doctor)
+ *   fhs-launcher --version
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "limits.h"
+#include "policy.h"
+#include "probe.h"
+#include "util.h"
+#include "wasm3.h"
+
+#ifndef FHS_VERSION
+#define FHS_VERSION "0.0.0"
+#endif
+
+static uint8_t *read_stdin(size_t *len)
+{
+  size_t cap = 4096, n = 0;
+  uint8_t *buf = xmalloc(cap);
+  for (;;) {
+    if (n == cap) buf = xrealloc(buf, cap *= 2);
+    ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) die_errno(FHS_EXIT_SETUP, "read stdin");
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  *len = n;
+  return buf;
+}
+
+static int cmd_eval(int argc, char **argv)
+{
+  if (argc < 3 || argc > 4) die(FHS_EXIT_SETUP, "usage: fhs-launcher eval POLICY.wasm [NAME]");
+  const char *path = argv[2];
+  const char *name = argc == 4 ? argv[3] : path;
+  size_t wlen = 0, ilen = 0;
+  cleanup_free uint8_t *wasm = read_file(path, FHS_MODULE_SIZE_CAP, &wlen);
+  if (!wasm) die_errno(FHS_EXIT_POLICY, "policy %s: cannot read", name);
+  cleanup_free uint8_t *input = read_stdin(&ilen);
+  policy_result_t res;
+  policy_eval(name, wasm, wlen, input, ilen, &res);
+  if (write_all(STDOUT_FILENO, res.bytes, res.len) < 0) die_errno(FHS_EXIT_SETUP, "write stdout");
+  free(res.bytes);
+  return res.status == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+  const char *cmd = argc > 1 ? argv[1] : "";
+  if (strcmp(cmd, "--version") == 0) {
+    printf("fhs-launcher %s (wasm3 %s, policy ABI %d)\n", FHS_VERSION, M3_VERSION, FHS_ABI_VERSION);
+    return 0;
+  }
+  if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
+  if (strcmp(cmd, "probe") == 0) return probe_main();
+  die(FHS_EXIT_SETUP, "usage: fhs-launcher eval|probe|--version (launches happen through wrappers)");
+}

@@ -1,0 +1,171 @@
+#include "policy.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "limits.h"
+#include "m3_env.h" /* IM3Runtime internals: memoryLimit */
+#include "util.h"
+#include "wasm3.h"
+
+/* The name of the policy being evaluated, for messages written from the
+ * deadline's signal handler, which may only use async-signal-safe calls. */
+static char deadline_message[512];
+static size_t deadline_message_len;
+
+static void on_deadline(int sig)
+{
+  (void)sig;
+  /* Nothing outside this process's private namespaces has been touched yet,
+   * so exiting here leaves nothing behind. */
+  (void)!write(STDERR_FILENO, deadline_message, deadline_message_len);
+  _exit(FHS_EXIT_POLICY);
+}
+
+static void arm_deadline(const char *name)
+{
+  int n = snprintf(deadline_message, sizeof deadline_message,
+                   "fhs: policy %s: evaluation exceeded its %d ms deadline\n", name, FHS_EVAL_DEADLINE_MS);
+  deadline_message_len = n > 0 && (size_t)n < sizeof deadline_message ? (size_t)n : 0;
+  struct sigaction sa = {.sa_handler = on_deadline};
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGALRM, &sa, NULL) < 0) die_errno(FHS_EXIT_SETUP, "sigaction SIGALRM");
+  struct itimerval it = {.it_value = {.tv_sec = FHS_EVAL_DEADLINE_MS / 1000, .tv_usec = (FHS_EVAL_DEADLINE_MS % 1000) * 1000}};
+  if (setitimer(ITIMER_REAL, &it, NULL) < 0) die_errno(FHS_EXIT_SETUP, "setitimer");
+}
+
+static void disarm_deadline(void)
+{
+  /* A pending timer survives execve, so it must be cancelled before exec. */
+  struct itimerval it = {0};
+  if (setitimer(ITIMER_REAL, &it, NULL) < 0) die_errno(FHS_EXIT_SETUP, "setitimer");
+  signal(SIGALRM, SIG_DFL);
+}
+
+/* env.abort(msg, file, line, col): AssemblyScript's abort. The strings are
+ * UTF-16 with their byte length in the 4 bytes before them. */
+static char abort_message[512];
+
+static void read_as_string(IM3Runtime runtime, uint32_t ptr, char *out, size_t cap)
+{
+  uint32_t size = 0;
+  uint8_t *mem = m3_GetMemory(runtime, &size, 0);
+  out[0] = 0;
+  if (!mem || ptr < 4 || ptr > size) return;
+  uint32_t blen;
+  memcpy(&blen, mem + ptr - 4, 4);
+  if (blen > size - ptr) return;
+  size_t o = 0;
+  for (uint32_t i = 0; i + 1 < blen && o + 1 < cap; i += 2) {
+    uint16_t cu = (uint16_t)(mem[ptr + i] | mem[ptr + i + 1] << 8);
+    out[o++] = cu >= 0x20 && cu < 0x7f ? (char)cu : '?';
+  }
+  out[o] = 0;
+}
+
+m3ApiRawFunction(host_abort)
+{
+  m3ApiGetArg(uint32_t, msg);
+  m3ApiGetArg(uint32_t, file);
+  m3ApiGetArg(uint32_t, line);
+  m3ApiGetArg(uint32_t, col);
+  (void)_ctx;
+  (void)_mem;
+  char m[256], f[200];
+  read_as_string(runtime, msg, m, sizeof m);
+  read_as_string(runtime, file, f, sizeof f);
+  snprintf(abort_message, sizeof abort_message, "abort: %s at %s:%u:%u", m, f, line, col);
+  m3ApiTrap(m3Err_trapAbort);
+}
+
+static IM3Function find(IM3Runtime rt, const char *policy, const char *fn, uint32_t nargs, uint32_t nrets)
+{
+  IM3Function f = NULL;
+  M3Result r = m3_FindFunction(&f, rt, fn);
+  if (r) die(FHS_EXIT_POLICY, "policy %s: missing export %s: %s", policy, fn, r);
+  if (m3_GetArgCount(f) != nargs || m3_GetRetCount(f) != nrets)
+    die(FHS_EXIT_POLICY, "policy %s: export %s has the wrong signature", policy, fn);
+  return f;
+}
+
+static const char *trap_text(M3Result r)
+{
+  if (r == m3Err_trapAbort && abort_message[0]) return abort_message;
+  if (r == m3Err_trapStackOverflow) return "stack overflow";
+  if (r == m3Err_trapOutOfBoundsMemoryAccess) return "out of bounds memory access";
+  if (r == m3Err_trapUnreachable) return "unreachable executed";
+  return r;
+}
+
+static uint32_t call_u32(IM3Function f, const char *policy, const char *fn, uint32_t argc, const void **argv)
+{
+  M3Result r = m3_Call(f, argc, argv);
+  if (r) die(FHS_EXIT_POLICY, "policy %s: trapped in %s: %s", policy, fn, trap_text(r));
+  uint32_t v = 0;
+  const void *rets[] = {&v};
+  r = m3_GetResults(f, 1, rets);
+  if (r) die(FHS_EXIT_POLICY, "policy %s: %s returned no result: %s", policy, fn, r);
+  return v;
+}
+
+void policy_eval(const char *name, const uint8_t *wasm, size_t wasm_len,
+                 const uint8_t *input, size_t input_len, policy_result_t *out)
+{
+  if (wasm_len > FHS_MODULE_SIZE_CAP)
+    die(FHS_EXIT_POLICY, "policy %s: module is %zu bytes, the cap is %d", name, wasm_len, FHS_MODULE_SIZE_CAP);
+  arm_deadline(name);
+
+  IM3Environment env = m3_NewEnvironment();
+  if (!env) die(FHS_EXIT_POLICY, "policy %s: cannot create a wasm3 environment", name);
+  /* 64 KiB of wasm stack: deep enough for any honest policy, and runaway
+   * recursion traps as a stack overflow instead of exhausting the process. */
+  IM3Runtime rt = m3_NewRuntime(env, 64 * 1024, NULL);
+  if (!rt) die(FHS_EXIT_POLICY, "policy %s: cannot create a wasm3 runtime", name);
+  rt->memoryLimit = FHS_MEMORY_CAP_PAGES * 65536u;
+
+  IM3Module mod = NULL;
+  M3Result r = m3_ParseModule(env, &mod, wasm, (uint32_t)wasm_len);
+  if (r) die(FHS_EXIT_POLICY, "policy %s: not a valid module: %s", name, r);
+  r = m3_LoadModule(rt, mod);
+  if (r) die(FHS_EXIT_POLICY, "policy %s: cannot load: %s", name, r);
+  r = m3_LinkRawFunction(mod, "env", "abort", "v(iiii)", &host_abort);
+  if (r && r != m3Err_functionLookupFailed) die(FHS_EXIT_POLICY, "policy %s: cannot link env.abort: %s", name, r);
+
+  IM3Function f_abi = find(rt, name, "fhs_abi", 0, 1);
+  IM3Function f_alloc = find(rt, name, "fhs_alloc", 1, 1);
+  IM3Function f_eval = find(rt, name, "fhs_eval", 2, 1);
+  IM3Function f_rptr = find(rt, name, "fhs_result_ptr", 0, 1);
+  IM3Function f_rlen = find(rt, name, "fhs_result_len", 0, 1);
+
+  uint32_t abi = call_u32(f_abi, name, "fhs_abi", 0, NULL);
+  if (abi != FHS_ABI_VERSION) die(FHS_EXIT_POLICY, "policy %s: ABI version %u, this fhs speaks %d", name, abi, FHS_ABI_VERSION);
+
+  uint32_t len32 = (uint32_t)input_len;
+  const void *alloc_args[] = {&len32};
+  uint32_t ptr = call_u32(f_alloc, name, "fhs_alloc", 1, alloc_args);
+  uint32_t size = 0;
+  uint8_t *mem = m3_GetMemory(rt, &size, 0);
+  if (!mem || ptr > size || input_len > size - ptr)
+    die(FHS_EXIT_POLICY, "policy %s: alloc buffer out of bounds (ptr %u, len %zu, memory %u bytes)", name, ptr, input_len, size);
+  memcpy(mem + ptr, input, input_len);
+
+  const void *eval_args[] = {&ptr, &len32};
+  uint32_t status = call_u32(f_eval, name, "fhs_eval", 2, eval_args);
+  uint32_t rptr = call_u32(f_rptr, name, "fhs_result_ptr", 0, NULL);
+  uint32_t rlen = call_u32(f_rlen, name, "fhs_result_len", 0, NULL);
+  /* Memory may have grown (and moved) during evaluation. */
+  mem = m3_GetMemory(rt, &size, 0);
+  if (!mem || rptr > size || rlen > size - rptr)
+    die(FHS_EXIT_POLICY, "policy %s: result buffer out of bounds (ptr %u, len %u, memory %u bytes)", name, rptr, rlen, size);
+  disarm_deadline();
+
+  out->status = (int)status;
+  out->len = rlen;
+  out->bytes = xmalloc(rlen);
+  memcpy(out->bytes, mem + rptr, rlen);
+
+  m3_FreeRuntime(rt);
+  m3_FreeEnvironment(env);
+}

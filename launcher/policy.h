@@ -1,0 +1,17 @@
+/* The wasm3 host for policy modules. Same ABI and limits as the Node host
+ * (src/policy/host.ts); see docs/ABI.md. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+  int status;       /* 0: result, 1: the policy refused the input */
+  uint8_t *bytes;   /* result records, owned by the caller (free) */
+  size_t len;
+} policy_result_t;
+
+/* Evaluates input with the module. Every failure (bad module, trap, deadline,
+ * result out of bounds) ends the process with FHS_EXIT_POLICY and one line
+ * naming the policy: a launch fails closed, before anything is mounted. */
+void policy_eval(const char *name, const uint8_t *wasm, size_t wasm_len,
+                 const uint8_t *input, size_t input_len, policy_result_t *out);

@@ -1,0 +1,2 @@
+#pragma once
+int probe_main(void);

@@ -1,0 +1,85 @@
+#include "records.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "util.h"
+
+int records_parse(const uint8_t *buf, size_t len, records_t *out)
+{
+  memset(out, 0, sizeof *out);
+  if (len == 0) return 0;
+  if (buf[len - 1] != 0) return -1;
+  /* Count first, then fill: two passes, two allocations. */
+  size_t nfields = 0, nrecs = 0, start = 0, open = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (buf[i]) continue;
+    if (i == start) {
+      if (!open) return -1;
+      nrecs++;
+      open = 0;
+    } else {
+      nfields++;
+      open++;
+    }
+    start = i + 1;
+  }
+  if (open) return -1;
+  out->recs = xmalloc(nrecs * sizeof *out->recs);
+  out->field_store = xmalloc(nfields * sizeof *out->field_store);
+  size_t f = 0, r = 0, first = 0;
+  start = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (buf[i]) continue;
+    if (i == start) {
+      out->recs[r].fields = &out->field_store[first];
+      out->recs[r].nfields = f - first;
+      r++;
+      first = f;
+    } else {
+      out->field_store[f++] = (const char *)buf + start;
+    }
+    start = i + 1;
+  }
+  out->n = nrecs;
+  return 0;
+}
+
+void records_free(records_t *r)
+{
+  free(r->recs);
+  free(r->field_store);
+  memset(r, 0, sizeof *r);
+}
+
+void recbuf_bytes(recbuf_t *b, const uint8_t *bytes, size_t len)
+{
+  if (b->len + len > b->cap) {
+    size_t cap = b->cap ? b->cap : 512;
+    while (cap < b->len + len) cap *= 2;
+    b->buf = xrealloc(b->buf, cap);
+    b->cap = cap;
+  }
+  memcpy(b->buf + b->len, bytes, len);
+  b->len += len;
+}
+
+void recbuf_field(recbuf_t *b, const char *field)
+{
+  recbuf_bytes(b, (const uint8_t *)field, strlen(field) + 1);
+}
+
+void recbuf_end(recbuf_t *b)
+{
+  static const uint8_t nul = 0;
+  recbuf_bytes(b, &nul, 1);
+}
+
+void recbuf_record(recbuf_t *b, const char *first, ...)
+{
+  va_list ap;
+  va_start(ap, first);
+  for (const char *f = first; f; f = va_arg(ap, const char *)) recbuf_field(b, f);
+  va_end(ap);
+  recbuf_end(b);
+}

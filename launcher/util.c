@@ -1,0 +1,123 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "limits.h"
+
+static void vmessage(const char *fmt, va_list ap, int errnum)
+{
+  char buf[1024];
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  if (n < 0) n = 0;
+  if ((size_t)n >= sizeof buf) n = sizeof buf - 1;
+  char line[1200];
+  int m = errnum ? snprintf(line, sizeof line, "fhs: %s: %s\n", buf, strerror(errnum))
+                 : snprintf(line, sizeof line, "fhs: %s\n", buf);
+  if (m > 0) (void)!write(STDERR_FILENO, line, (size_t)m < sizeof line ? (size_t)m : sizeof line - 1);
+}
+
+void die(int code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vmessage(fmt, ap, 0);
+  va_end(ap);
+  _exit(code);
+}
+
+void die_errno(int code, const char *fmt, ...)
+{
+  int errnum = errno;
+  va_list ap;
+  va_start(ap, fmt);
+  vmessage(fmt, ap, errnum);
+  va_end(ap);
+  _exit(code);
+}
+
+void warnx(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  vmessage(fmt, ap, 0);
+  va_end(ap);
+}
+
+void *xmalloc(size_t n)
+{
+  void *p = malloc(n ? n : 1);
+  if (!p) die(FHS_EXIT_SETUP, "out of memory allocating %zu bytes", n);
+  return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+  void *q = realloc(p, n ? n : 1);
+  if (!q) die(FHS_EXIT_SETUP, "out of memory allocating %zu bytes", n);
+  return q;
+}
+
+char *xstrdup(const char *s)
+{
+  size_t n = strlen(s) + 1;
+  return memcpy(xmalloc(n), s, n);
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  char *out = NULL;
+  int n = vasprintf(&out, fmt, ap);
+  va_end(ap);
+  if (n < 0) die(FHS_EXIT_SETUP, "out of memory formatting a string");
+  return out;
+}
+
+uint8_t *read_file(const char *path, size_t max, size_t *len_out)
+{
+  cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return NULL;
+  struct stat st;
+  if (fstat(fd, &st) < 0) return NULL;
+  if (!S_ISREG(st.st_mode)) { errno = EINVAL; return NULL; }
+  if ((size_t)st.st_size > max) { errno = EFBIG; return NULL; }
+  size_t cap = (size_t)st.st_size + 1, len = 0;
+  uint8_t *buf = xmalloc(cap);
+  for (;;) {
+    if (len == cap) {
+      if (cap > max) { free(buf); errno = EFBIG; return NULL; }
+      cap *= 2;
+      buf = xrealloc(buf, cap);
+    }
+    ssize_t r = read(fd, buf + len, cap - len);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      int e = errno; free(buf); errno = e; return NULL;
+    }
+    if (r == 0) break;
+    len += (size_t)r;
+  }
+  *len_out = len;
+  return buf;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+  const uint8_t *p = buf;
+  while (len) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}

@@ -1,0 +1,29 @@
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#define NORETURN __attribute__((noreturn))
+
+/* Cleanup attributes, as in bubblewrap: resources are released on every path. */
+static inline void cleanup_freep(void *p) { free(*(void **)p); }
+static inline void cleanup_closep(int *fd) { if (*fd >= 0) close(*fd); }
+#define cleanup_free __attribute__((cleanup(cleanup_freep)))
+#define cleanup_fd __attribute__((cleanup(cleanup_closep)))
+
+/* Every fatal error is one line on stderr: "fhs: <what> <object>: <cause>". */
+NORETURN void die(int code, const char *fmt, ...) PRINTF_LIKE(2, 3);
+NORETURN void die_errno(int code, const char *fmt, ...) PRINTF_LIKE(2, 3);
+void warnx(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
+
+/* Reads a whole file (opened O_CLOEXEC). Returns NULL with errno set. */
+uint8_t *read_file(const char *path, size_t max, size_t *len_out);
+/* Writes all of buf to fd, retrying on EINTR and short writes. */
+int write_all(int fd, const void *buf, size_t len);

@@ -1,0 +1,69 @@
+// Layers: read-only directories in one of two layouts (docs/ARCHITECTURE.md).
+//   fhs  has usr/ (and maybe etc/, opt/): a Debian package, extracted.
+//   nix  has bin/, lib/, share/… at the top: the directory itself is a /usr.
+import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { FhsError } from "./errors.js";
+
+export type Layout = "fhs" | "nix";
+
+export interface Layer {
+  /** Absolute, symlink-free path. */
+  path: string;
+  layout: Layout;
+  /** The view directories this layer provides: usr always, etc and opt for FHS trees that have them. */
+  dirs: ("usr" | "etc" | "opt")[];
+}
+
+/** Top-level names a layer may not hold; they would need a normalization the layer did not get. */
+const UNNORMALIZED = ["bin", "sbin", "lib", "lib64"];
+
+/** Validates a directory as a layer and tells its layout. Throws FhsError naming the path and the cause. */
+export function inspectLayer(input: string): Layer {
+  const abs = resolve(input);
+  let st;
+  try {
+    st = lstatSync(abs);
+  } catch {
+    throw new FhsError(`layer ${input}: no such directory`);
+  }
+  if (st.isSymbolicLink()) {
+    // A symlinked layer is followed once; its target must itself be a directory.
+    let target: string;
+    try {
+      target = realpathSync(abs);
+    } catch {
+      throw new FhsError(`layer ${input}: dangling symlink`);
+    }
+    if (!statSync(target).isDirectory()) throw new FhsError(`layer ${input}: not a directory (symlink to a file)`);
+    return inspectLayer(target);
+  }
+  if (!st.isDirectory()) throw new FhsError(`layer ${input}: not a directory`);
+  if (!isAbsolute(abs) || abs.includes("\0")) throw new FhsError(`layer ${input}: not a usable path`);
+  const names = new Set(readdirSync(abs));
+  if (names.has("usr")) {
+    const usr = lstatSync(`${abs}/usr`);
+    if (!usr.isDirectory()) throw new FhsError(`layer ${input}: usr is not a directory`);
+    for (const n of UNNORMALIZED) {
+      const p = `${abs}/${n}`;
+      if (names.has(n) && !lstatSync(p).isSymbolicLink()) {
+        throw new FhsError(`layer ${input}: has a top-level ${n}/ beside usr/; merge it into usr/${n} (fhs layer import does this)`);
+      }
+    }
+    const dirs: Layer["dirs"] = ["usr"];
+    for (const d of ["etc", "opt"] as const) if (names.has(d) && lstatSync(`${abs}/${d}`).isDirectory()) dirs.push(d);
+    return { path: abs, layout: "fhs", dirs };
+  }
+  return { path: abs, layout: "nix", dirs: ["usr"] };
+}
+
+/** The directory a layer contributes to the view's /usr. */
+export function usrDir(layer: Layer): string {
+  return layer.layout === "fhs" ? `${layer.path}/usr` : layer.path;
+}
+
+/** Layers in order, first occurrence kept: the first provider of a path wins. */
+export function dedupeLayers(layers: readonly Layer[]): Layer[] {
+  const seen = new Set<string>();
+  return layers.filter((l) => (seen.has(l.path) ? false : (seen.add(l.path), true)));
+}

@@ -1,0 +1,19 @@
+// Where the built artifacts live, relative to the installed package. Tests and
+// the CLI resolve them the same way, so a fresh clone after `npm ci` just works.
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The package root: the directory that holds package.json. */
+export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+export const buildDir = join(packageRoot, "build");
+/** The default layout policy, compiled from assembly/. */
+export const defaultPolicyWasm = join(buildDir, "policy.wasm");
+export const launcherPath = process.env.FHS_LAUNCHER ?? join(buildDir, "fhs-launcher");
+export const staticLauncherPath = join(buildDir, "fhs-launcher-static");
+export const policiesDir = join(packageRoot, "policies");
+
+export function isBuilt(path: string): boolean {
+  return existsSync(path);
+}

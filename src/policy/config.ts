@@ -1,0 +1,52 @@
+// The policy config: JSON that a packager writes (policies/default.json is the
+// default), compiled into records that travel in the package's manifest and
+// reach the policy at every launch. The JSON is never parsed per exec.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FhsError } from "../errors.js";
+import { policiesDir } from "../paths.js";
+import type { Rec } from "./records.js";
+
+export type Severity = "ok" | "info" | "warning" | "error";
+export type ConflictClass = "identical" | "shadowed-compatible" | "diamond-incompatible" | "file-collision" | "type-clash";
+
+export interface PolicyConfig {
+  $schema?: string;
+  overlay: { etc: boolean; opt: boolean };
+  hostBinds: { never: string[] };
+  env: Record<string, string>;
+  wrap: { dirs: string[] };
+  conflicts: {
+    severities: Record<ConflictClass, Severity>;
+    overrides: { path: string; severity: Severity; reason?: string }[];
+  };
+}
+
+export const defaultConfigPath = join(policiesDir, "default.json");
+
+export function loadConfig(path: string = defaultConfigPath): PolicyConfig {
+  let raw: string;
+  try {
+    raw = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new FhsError(`policy config ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+  }
+  try {
+    return JSON.parse(raw) as PolicyConfig;
+  } catch (e) {
+    throw new FhsError(`policy config ${path}: not JSON: ${(e as Error).message}`);
+  }
+}
+
+/** The config as policy input records (docs/ABI.md, "Config records"). */
+export function configRecords(c: PolicyConfig): Rec[] {
+  const recs: Rec[] = [["overlay", "usr"]];
+  if (c.overlay.etc) recs.push(["overlay", "etc"]);
+  if (c.overlay.opt) recs.push(["overlay", "opt"]);
+  for (const name of c.hostBinds.never) recs.push(["never-bind", name]);
+  for (const [k, v] of Object.entries(c.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) recs.push(["setenv", k, v]);
+  for (const d of c.wrap.dirs) recs.push(["wrap-dir", d]);
+  for (const [cls, sev] of Object.entries(c.conflicts.severities)) recs.push(["severity", cls, sev]);
+  for (const o of c.conflicts.overrides) recs.push(["override", o.path, o.severity]);
+  return recs;
+}

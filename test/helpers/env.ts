@@ -1,0 +1,89 @@
+// Shared test environment: where artifacts are, and how to run things as an
+// unprivileged user. Launcher tests never run as root: when the suite runs as
+// root (as on CI), commands drop to the `fhs-test` user that test/setup.sh makes.
+import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildDir, packageRoot } from "../../src/paths.js";
+
+export const repoRoot = packageRoot;
+export const isRoot = process.getuid?.() === 0;
+/** On CI every test must run: a missing capability fails instead of skipping. */
+export const mustWork = process.env.CI === "true";
+
+export const TEST_USER = "fhs-test";
+
+function lookupUser(): { uid: number; gid: number; home: string } {
+  if (!isRoot) return { uid: process.getuid!(), gid: process.getgid!(), home: process.env.HOME ?? tmpdir() };
+  const line = execFileSync("getent", ["passwd", TEST_USER], { encoding: "utf8" }).trim();
+  const [, , uid, gid, , home] = line.split(":");
+  return { uid: Number(uid), gid: Number(gid), home: home! };
+}
+export const testUser = lookupUser();
+
+/** A fresh directory owned by the test user, under a world-traversable root. */
+export function testDir(prefix = "fhs-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  if (isRoot) chownSync(dir, testUser.uid, testUser.gid);
+  return dir;
+}
+
+let artifacts: { launcher: string; policy: string; root: string } | undefined;
+/** The launcher and policy.wasm, copied where the unprivileged user can reach
+ * them (a checkout under /root is not). */
+export function testArtifacts() {
+  if (artifacts) return artifacts;
+  const root = mkdtempSync(join(tmpdir(), "fhs-artifacts-"));
+  chmodSync(root, 0o755);
+  for (const f of ["fhs-launcher", "fhs-launcher-static", "policy.wasm"]) copyFileSync(join(buildDir, f), join(root, f));
+  chmodSync(join(root, "fhs-launcher"), 0o755);
+  chmodSync(join(root, "fhs-launcher-static"), 0o755);
+  artifacts = { launcher: join(root, "fhs-launcher"), policy: join(root, "policy.wasm"), root };
+  return artifacts;
+}
+
+export interface RunOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  input?: string | Uint8Array;
+  timeoutMs?: number;
+}
+
+/** Runs argv as the unprivileged test user with a minimal, explicit environment. */
+export function runUnprivileged(argv: string[], opts: RunOptions = {}): SpawnSyncReturns<string> {
+  const env: Record<string, string> = {
+    PATH: "/usr/local/bin:/usr/bin:/bin",
+    HOME: testUser.home,
+    LANG: "C.UTF-8",
+    ...opts.env,
+  };
+  const full = isRoot
+    ? ["setpriv", `--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--", ...argv]
+    : argv;
+  return spawnSync(full[0]!, full.slice(1), {
+    env,
+    cwd: opts.cwd ?? "/",
+    input: opts.input,
+    encoding: "utf8",
+    timeout: opts.timeoutMs ?? 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+/** Runs the built fhs CLI, as a user would (as the current user). */
+export function runCli(args: string[], opts: RunOptions = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [join(repoRoot, "dist", "cli.js"), ...args], {
+    env: { ...process.env, ...opts.env },
+    cwd: opts.cwd ?? repoRoot,
+    input: opts.input,
+    encoding: "utf8",
+    timeout: opts.timeoutMs ?? 120_000,
+  });
+}
+
+export function mkdirp(p: string): string {
+  mkdirSync(p, { recursive: true });
+  return p;
+}

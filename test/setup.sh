@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Test prerequisites, run by `npm test` (as pretest) before the suite.
+# As root (CI, a fresh machine) it installs the Debian packages the tests need
+# and creates the unprivileged user that launcher tests drop to. As anyone
+# else it only checks, and names what is missing.
+set -euo pipefail
+
+# util-linux: setpriv, unshare; bubblewrap: the benchmark baseline;
+# file: test assertions on binaries; xz-utils, zstd, bzip2: source tarballs.
+DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev)
+TEST_USER=fhs-test
+
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "$(id -u)" = 0 ]; then
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if ! getent passwd "$TEST_USER" >/dev/null; then
+    useradd --create-home --shell /bin/bash "$TEST_USER"
+  fi
+else
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: these Debian packages are needed; as root run: apt-get install ${missing[*]}" >&2
+    exit 2
+  fi
+fi
+
+# `npm ci` builds everything (prepare); build again so that the suite always
+# tests the current sources. Each step is incremental or takes seconds.
+npm run --silent build
