@@ -1,65 +1,23 @@
 #!/usr/bin/env node
-// The `fhs` command line. Every command is a thin wrapper over one library
-// entry point; errors are thrown as FhsError in the library and reported here,
-// once, as one line with the error's exit code (docs/CLI.md).
+// The `fhs` command line. Each command lives in src/commands/ as a thin wrapper
+// over one library entry point. Errors are thrown as FhsError in the library
+// and reported here, once, as one line with the error's exit code (docs/CLI.md).
 import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { cac, type CAC } from "cac";
-import { doctor } from "./doctor.js";
-import { EXIT_USAGE, EXIT_VIOLATIONS, FhsError } from "./errors.js";
+import * as doctorCommand from "./commands/doctor.js";
+import * as policyCommand from "./commands/policy.js";
+import { EXIT_USAGE, FhsError } from "./errors.js";
 import { packageRoot } from "./paths.js";
 
 const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
 
-const color = (code: number) => (s: string) => (process.stdout.isTTY && !process.env.NO_COLOR ? `\x1b[${code}m${s}\x1b[0m` : s);
-export const green = color(32);
-export const red = color(31);
-
-/** Commands with subcommands (`fhs policy build`) dispatch to a second table. */
-type Sub = { usage: string; run: (args: string[], options: Record<string, unknown>) => Promise<number> | number };
-const policySubcommands: Record<string, Sub> = {
-  build: {
-    usage: "fhs policy build FILE.ts -o FILE.wasm",
-    run: async (args, options) => {
-      const [entry] = args;
-      const out = options.o as string | undefined;
-      if (!entry || !out) throw new FhsError("usage: fhs policy build FILE.ts -o FILE.wasm");
-      // The compiler (with binaryen) takes a while to load: only when needed.
-      const { compilePolicy } = await import("./policy/compile.js");
-      await compilePolicy(entry, out);
-      return 0;
-    },
-  },
-};
+/** Every command module; each exports register(cli). */
+const commands: { register(cli: CAC): void }[] = [doctorCommand, policyCommand];
 
 export function buildCli(): CAC {
   const cli = cac("fhs");
-
-  cli
-    .command("doctor", "Check that this machine can build and run fhs views")
-    .option("--json", "Print the findings as JSON")
-    .action((options: { json?: boolean }) => {
-      const findings = doctor();
-      if (options.json) {
-        console.log(JSON.stringify(findings, null, 2));
-      } else {
-        for (const f of findings) {
-          console.log(`${f.ok ? green("ok  ") : red("FAIL")} ${f.name.padEnd(18)} ${f.detail}`);
-          if (!f.ok && f.remedy) console.log(`     ${"".padEnd(18)} remedy: ${f.remedy}`);
-        }
-      }
-      return findings.every((f) => f.ok) ? 0 : EXIT_VIOLATIONS;
-    });
-
-  cli
-    .command("policy <action> [...args]", `Policy toolchain: ${Object.keys(policySubcommands).join(", ")}`)
-    .option("-o <file>", "Output file (policy build)")
-    .action((action: string, args: string[], options: Record<string, unknown>) => {
-      const sub = policySubcommands[action];
-      if (!sub) throw new FhsError(`unknown policy command '${action}'; known: ${Object.keys(policySubcommands).join(", ")}`);
-      return sub.run(args, options);
-    });
-
+  for (const c of commands) c.register(cli);
   cli.help();
   cli.version(version);
   return cli;
