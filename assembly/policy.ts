@@ -1,5 +1,6 @@
 // Request dispatch. Each request is a record stream whose first record names it.
 import { RecordWriter } from "./records";
+import { planLaunch, planWrap } from "./plan";
 
 export function evaluate(input: Array<Array<string>>, out: RecordWriter): i32 {
   if (input.length == 0 || input[0][0] != "req" || input[0].length != 2) {
@@ -13,6 +14,8 @@ export function evaluate(input: Array<Array<string>>, out: RecordWriter): i32 {
     for (let i = 0; i < input.length; i++) out.record(input[i]);
     return 0;
   }
+  if (kind == "launch") return planLaunch(input, out);
+  if (kind == "wrap") return planWrap(input, out);
   out.record(["error", "unknown request kind: " + kind]);
   return 1;
 }

@@ -10,10 +10,12 @@
  *   fhs-launcher --version
  */
 #include <errno.h>
+#include <sys/auxv.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "launch.h"
 #include "limits.h"
 #include "policy.h"
 #include "probe.h"
@@ -58,6 +60,14 @@ static int cmd_eval(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+  /* Through a wrapper? AT_EXECFN is the path the caller exec'd (through PATH,
+   * a symlink, a relative path). A wrapper used as a #! interpreter sees the
+   * script there instead, but then argv[0] is the interpreter path. */
+  char *pkg = NULL, *rel = NULL;
+  if (find_wrapper((const char *)getauxval(AT_EXECFN), &pkg, &rel) ||
+      (argc > 0 && strchr(argv[0], '/') && find_wrapper(argv[0], &pkg, &rel)))
+    return launch(pkg, rel, argv);
+
   const char *cmd = argc > 1 ? argv[1] : "";
   if (strcmp(cmd, "--version") == 0) {
     printf("fhs-launcher %s (wasm3 %s, policy ABI %d)\n", FHS_VERSION, M3_VERSION, FHS_ABI_VERSION);

@@ -7,13 +7,14 @@ import { join } from "node:path";
 import { cac, type CAC } from "cac";
 import * as doctorCommand from "./commands/doctor.js";
 import * as policyCommand from "./commands/policy.js";
+import * as wrapCommand from "./commands/wrap.js";
 import { EXIT_USAGE, FhsError } from "./errors.js";
 import { packageRoot } from "./paths.js";
 
 const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
 
 /** Every command module; each exports register(cli). */
-const commands: { register(cli: CAC): void }[] = [doctorCommand, policyCommand];
+const commands: { register(cli: CAC): void }[] = [doctorCommand, policyCommand, wrapCommand];
 
 export function buildCli(): CAC {
   const cli = cac("fhs");

@@ -1,8 +1,8 @@
 // Layers: read-only directories in one of two layouts (docs/ARCHITECTURE.md).
 //   fhs  has usr/ (and maybe etc/, opt/): a Debian package, extracted.
 //   nix  has bin/, lib/, share/… at the top: the directory itself is a /usr.
-import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
-import { isAbsolute, resolve } from "node:path";
+import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { isAbsolute, posix, resolve } from "node:path";
 import { FhsError } from "./errors.js";
 
 export type Layout = "fhs" | "nix";
@@ -66,4 +66,38 @@ export function usrDir(layer: Layer): string {
 export function dedupeLayers(layers: readonly Layer[]): Layer[] {
   const seen = new Set<string>();
   return layers.filter((l) => (seen.has(l.path) ? false : (seen.add(l.path), true)));
+}
+
+/** Refuses a layer holding a relative symlink that climbs above the view's
+ * root: in a view it would point outside anything the layer describes. */
+export function checkLayerSymlinks(layer: Layer): void {
+  const viewPrefix = layer.layout === "fhs" ? "" : "usr/";
+  const stack = [""];
+  while (stack.length) {
+    const rel = stack.pop()!;
+    const abs = rel ? `${layer.path}/${rel}` : layer.path;
+    for (const e of readdirSync(abs, { withFileTypes: true })) {
+      const child = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        if (child !== ".fhs") stack.push(child);
+      } else if (e.isSymbolicLink()) {
+        const target = readlinkSync(`${layer.path}/${child}`);
+        if (target.startsWith("/")) continue;
+        if (climbsAboveRoot(`${viewPrefix}${posix.dirname(child)}/${target}`)) {
+          throw new FhsError(`layer ${layer.path}: symlink ${child} -> ${target} escapes the layer's root`);
+        }
+      }
+    }
+  }
+}
+
+/** True when a relative path, walked from the root, goes above it at any point. */
+function climbsAboveRoot(path: string): boolean {
+  let depth = 0;
+  for (const part of path.split("/")) {
+    if (part === "..") depth--;
+    else if (part && part !== ".") depth++;
+    if (depth < 0) return true;
+  }
+  return false;
 }

@@ -1,0 +1,210 @@
+// The launch policy: which view a wrapped program runs in (docs/ABI.md,
+// "req launch"). Pure computation over the facts the host gathered; the
+// launcher validates the plan against fixed invariants and carries it out.
+import { RecordWriter } from "./records";
+
+/** Overlay refuses a 501st lower layer (OVL_MAX_STACK). */
+const MAX_LAYERS = 500;
+
+class Layer {
+  constructor(public path: string, public layout: string, public dirs: string) {}
+
+  /** The directory this layer contributes to the view's /DIR, or "" if none. */
+  source(dir: string): string {
+    if (this.layout == "nix") return dir == "usr" ? this.path : "";
+    return hasItem(this.dirs, dir) ? this.path + "/" + dir : "";
+  }
+}
+
+function hasItem(commaList: string, item: string): bool {
+  const items = commaList.split(",");
+  for (let i = 0; i < items.length; i++) if (items[i] == item) return true;
+  return false;
+}
+
+function contains(list: string[], s: string): bool {
+  for (let i = 0; i < list.length; i++) if (list[i] == s) return true;
+  return false;
+}
+
+function fail(out: RecordWriter, message: string): i32 {
+  out.len = 0;
+  out.record(["error", message]);
+  return 1;
+}
+
+/** FNV-1a over the layer list: the view's id, written to the marker and to
+ * IN_NIX_FHS so a nested launch can tell a real view from a stray variable. */
+function viewId(layers: Layer[]): string {
+  let h: u64 = 0xcbf29ce484222325;
+  for (let i = 0; i < layers.length; i++) {
+    const s = layers[i].path + "\n" + layers[i].layout + "\n" + layers[i].dirs + "\n";
+    for (let j = 0; j < s.length; j++) {
+      h ^= <u64>s.charCodeAt(j);
+      h *= 0x100000001b3;
+    }
+  }
+  let hex = "";
+  for (let k = 60; k >= 0; k -= 4) hex += "0123456789abcdef".charAt(<i32>((h >> <u64>k) & 15));
+  return hex;
+}
+
+export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 {
+  const layers = new Array<Layer>();
+  const view = new Array<Layer>();
+  const overlays = new Array<string>();
+  const neverBind = new Array<string>();
+  const env = new Array<string>(); // key, value pairs
+  const hostNames = new Array<string>();
+  const hostTypes = new Array<string>();
+  const hostTargets = new Array<string>();
+  let envMarker = "";
+  let markerRoot = false;
+  let markerId = "";
+
+  for (let i = 1; i < input.length; i++) {
+    const r = input[i];
+    const k = r[0];
+    const n = r.length;
+    if (k == "layer" && n == 4) layers.push(new Layer(r[1], r[2], r[3]));
+    else if (k == "view" && n == 4) view.push(new Layer(r[1], r[2], r[3]));
+    else if (k == "host" && (n == 3 || n == 4)) {
+      hostNames.push(r[1]);
+      hostTypes.push(r[2]);
+      hostTargets.push(n == 4 ? r[3] : "");
+    } else if (k == "overlay" && n == 2) overlays.push(r[1]);
+    else if (k == "never-bind" && n == 2) neverBind.push(r[1]);
+    else if (k == "setenv" && n == 3) {
+      env.push(r[1]);
+      env.push(r[2]);
+    } else if (k == "env-marker" && n == 2) envMarker = r[1];
+    else if (k == "marker-root" && n == 2) markerRoot = r[1] == "ok";
+    else if (k == "view-id" && n == 2) markerId = r[1];
+    else if (k == "wrap-dir" || k == "severity" || k == "override") continue; // not launch decisions
+    else return fail(out, "unexpected input record: " + k + " with " + (n - 1).toString() + " fields");
+  }
+  if (layers.length == 0) return fail(out, "the package has no layers");
+
+  // Inside a view only when all three agree: IN_NIX_FHS is set, the root is
+  // the read-only tmpfs only a launcher creates, and its marker carries the
+  // same id. A stray IN_NIX_FHS=1 in a host shell matches none of them, so
+  // the run stays pure.
+  const inside = envMarker != "" && markerRoot && markerId == envMarker && view.length > 0;
+
+  let combined = new Array<Layer>();
+  if (inside) {
+    // Fast path: the package adds nothing to the view it is already in.
+    let allPresent = true;
+    for (let i = 0; i < layers.length && allPresent; i++) {
+      let found = false;
+      for (let j = 0; j < view.length; j++) if (view[j].path == layers[i].path) { found = true; break; }
+      allPresent = found;
+    }
+    if (allPresent) {
+      out.record(["plan", "fast"]);
+      writeEnv(out, env);
+      return 0;
+    }
+    // The package's layers go on top of the current view's. One flat list of
+    // the original layer directories: overlay stacking depth is 2, so a nested
+    // view never stacks on the parent's /usr.
+    combined = dedupe(layers.concat(view));
+  } else {
+    combined = dedupe(layers);
+  }
+  if (combined.length > MAX_LAYERS) {
+    return fail(out, "the view needs " + combined.length.toString() + " layers; OverlayFS allows at most " + MAX_LAYERS.toString());
+  }
+
+  const id = viewId(combined);
+  out.record(["plan", "view"]);
+
+  // /usr always; etc and opt when the config asks and some layer has them.
+  const overlaid = new Array<string>();
+  const dirs = ["usr", "etc", "opt"];
+  for (let d = 0; d < dirs.length; d++) {
+    const dir = dirs[d];
+    if (dir != "usr" && !contains(overlays, dir)) continue;
+    const lowers = new Array<string>();
+    for (let i = 0; i < combined.length; i++) {
+      const s = combined[i].source(dir);
+      if (s != "") lowers.push(s);
+    }
+    if (lowers.length == 0) {
+      if (dir == "usr") return fail(out, "no layer provides /usr");
+      continue;
+    }
+    overlaid.push(dir);
+    // A read-only overlay needs two lowers; one layer is a read-only bind.
+    if (lowers.length == 1) out.record(["bind-ro", "/" + dir, lowers[0]]);
+    else out.record((["overlay", "/" + dir] as string[]).concat(lowers));
+  }
+
+  // Merged /usr: the classic top-level names are links into it.
+  out.record(["symlink", "/bin", "usr/bin"]);
+  out.record(["symlink", "/sbin", "usr/sbin"]);
+  out.record(["symlink", "/lib", "usr/lib"]);
+  out.record(["symlink", "/lib64", "usr/lib64"]);
+  const linked = ["bin", "sbin", "lib", "lib64"];
+
+  // Every other host top-level directory is bound, so writes land on real
+  // filesystems; sorted so the plan does not depend on readdir order.
+  const order = new Array<i32>();
+  for (let i = 0; i < hostNames.length; i++) {
+    // Insertion sort: a root holds a few dozen entries (and AssemblyScript has no closures for a comparator).
+    let j = order.length;
+    order.push(i);
+    while (j > 0 && hostNames[order[j - 1]] > hostNames[i]) {
+      order[j] = order[j - 1];
+      j--;
+    }
+    order[j] = i;
+  }
+  for (let o = 0; o < order.length; o++) {
+    const i = order[o];
+    const name = hostNames[i];
+    if (contains(neverBind, name) || contains(overlaid, name) || contains(linked, name) || name == ".fhs") continue;
+    if (hostTypes[i] == "dir") out.record(["rbind", "/" + name, "/" + name]);
+    else if (hostTypes[i] == "link") out.record(["symlink", "/" + name, hostTargets[i]]);
+  }
+
+  // The marker nested launches read, and the variable that must match it.
+  out.record(["view-id", id]);
+  for (let i = 0; i < combined.length; i++) out.record(["view", combined[i].path, combined[i].layout, combined[i].dirs]);
+  out.record(["setenv", "IN_NIX_FHS", id]);
+  writeEnv(out, env);
+  return 0;
+}
+
+function writeEnv(out: RecordWriter, env: string[]): void {
+  for (let i = 0; i + 1 < env.length; i += 2) out.record(["setenv", env[i], env[i + 1]]);
+}
+
+function dedupe(layers: Layer[]): Layer[] {
+  const outList = new Array<Layer>();
+  for (let i = 0; i < layers.length; i++) {
+    let seen = false;
+    for (let j = 0; j < outList.length; j++) if (outList[j].path == layers[i].path) { seen = true; break; }
+    if (!seen) outList.push(layers[i]);
+  }
+  return outList;
+}
+
+/** `req wrap`: which of the package's executables get a wrapper. Input:
+ * `wrap-dir DIR` config records and `candidate REL KIND` for every entry of
+ * the package's usr/ dirs (KIND: exec, script, link-exec, other). Output:
+ * `wrap REL` for each one to wrap, in input order. */
+export function planWrap(input: Array<Array<string>>, out: RecordWriter): i32 {
+  const wrapDirs = new Array<string>();
+  for (let i = 1; i < input.length; i++) if (input[i][0] == "wrap-dir" && input[i].length == 2) wrapDirs.push(input[i][1]);
+  for (let i = 1; i < input.length; i++) {
+    const r = input[i];
+    if (r[0] != "candidate" || r.length != 3) continue;
+    const slash = r[1].indexOf("/");
+    // Only direct children of a wrapped dir: usr/bin/x, not usr/bin/sub/x.
+    if (slash <= 0 || r[1].indexOf("/", slash + 1) >= 0) continue;
+    if (!contains(wrapDirs, r[1].substring(0, slash))) continue;
+    if (r[2] == "exec" || r[2] == "script" || r[2] == "link-exec") out.record(["wrap", r[1]]);
+  }
+  return 0;
+}

@@ -1,0 +1,406 @@
+/* One launch, top to bottom: identify the package, read its compiled manifest,
+ * ask the policy for a plan, validate the plan, build the view, exec.
+ *
+ * Nothing touches the caller's mount namespace: every mount happens after
+ * unshare(CLONE_NEWUSER|CLONE_NEWNS), in a namespace that dies with this
+ * process if anything fails. */
+#include "launch.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "limits.h"
+#include "mounts.h"
+#include "policy.h"
+#include "records.h"
+#include "sha256.h"
+#include "util.h"
+
+extern char **environ;
+
+#define WRAPPER_DIR "/.fhs/w/"
+#define MARKER "/.fhs/view"
+
+/* ---------------------------------------------------------------- identity */
+
+static bool split_wrapper(const char *path, char **pkg, char **rel)
+{
+  const char *hit = NULL;
+  for (const char *p = strstr(path, WRAPPER_DIR); p; p = strstr(p + 1, WRAPPER_DIR)) hit = p;
+  if (!hit || hit == path || !hit[strlen(WRAPPER_DIR)]) return false;
+  *pkg = strndup(path, (size_t)(hit - path));
+  *rel = xstrdup(hit + strlen(WRAPPER_DIR));
+  return *pkg != NULL;
+}
+
+bool find_wrapper(const char *start, char **pkg, char **rel)
+{
+  if (!start || !*start) return false;
+  char cur[PATH_MAX];
+  if (strlen(start) >= sizeof cur) return false;
+  strcpy(cur, start);
+  /* Each hop is one readlink; the usual chain is DIR/usr/bin/x -> DIR/.fhs/w/bin/x. */
+  for (int hops = 0; hops < 40; hops++) {
+    if (split_wrapper(cur, pkg, rel)) return true;
+    char target[PATH_MAX];
+    ssize_t n = readlink(cur, target, sizeof target - 1);
+    if (n < 0) return false;
+    target[n] = 0;
+    if (target[0] == '/') {
+      strcpy(cur, target);
+    } else {
+      char *slash = strrchr(cur, '/');
+      size_t dirlen = slash ? (size_t)(slash - cur) + 1 : 0;
+      if (dirlen + (size_t)n >= sizeof cur) return false;
+      memcpy(cur + dirlen, target, (size_t)n + 1);
+    }
+  }
+  return false;
+}
+
+/* ------------------------------------------------------------ input facts */
+
+static void add_host_entries(recbuf_t *in)
+{
+  DIR *d = opendir("/"); /* glibc opens it O_CLOEXEC */
+  if (!d) die_errno(FHS_EXIT_SETUP, "read the root directory");
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    const char *n = e->d_name;
+    if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
+    unsigned char t = e->d_type;
+    if (t == DT_UNKNOWN) {
+      struct stat st;
+      if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+      t = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+    }
+    if (t == DT_LNK) {
+      char target[PATH_MAX];
+      ssize_t len = readlinkat(dirfd(d), n, target, sizeof target - 1);
+      if (len <= 0) continue;
+      target[len] = 0;
+      recbuf_record(in, "host", n, "link", target, NULL);
+    } else {
+      recbuf_record(in, "host", n, t == DT_DIR ? "dir" : t == DT_REG ? "file" : "other", NULL);
+    }
+  }
+  closedir(d);
+}
+
+/* The current view, if we are in one: '/' is a read-only tmpfs (only a
+ * launcher makes one) holding the marker. The policy decides what it proves;
+ * the launcher also uses the marker's layers as allowed plan sources. */
+static uint8_t *read_marker(size_t *len)
+{
+  struct statfs sf;
+  if (statfs("/", &sf) < 0 || sf.f_type != TMPFS_MAGIC || !(sf.f_flags & ST_RDONLY)) return NULL;
+  return read_file(MARKER, 16 << 20, len);
+}
+
+/* ------------------------------------------------------------- validation */
+
+typedef struct {
+  const char **paths; /* layer paths */
+  const char **dirs;  /* their comma lists */
+  const char **layouts;
+  size_t n;
+} allowed_t;
+
+static void allow_layers(allowed_t *a, const records_t *r, const char *kind)
+{
+  for (size_t i = 0; i < r->n; i++) {
+    const record_t *rec = &r->recs[i];
+    if (rec->nfields != 4 || strcmp(rec->fields[0], kind)) continue;
+    a->paths = xrealloc(a->paths, (a->n + 1) * sizeof *a->paths);
+    a->layouts = xrealloc(a->layouts, (a->n + 1) * sizeof *a->layouts);
+    a->dirs = xrealloc(a->dirs, (a->n + 1) * sizeof *a->dirs);
+    a->paths[a->n] = rec->fields[1];
+    a->layouts[a->n] = rec->fields[2];
+    a->dirs[a->n] = rec->fields[3];
+    a->n++;
+  }
+}
+
+static bool list_has(const char *list, const char *item, size_t itemlen)
+{
+  for (const char *p = list; *p;) {
+    const char *end = strchr(p, ',');
+    size_t l = end ? (size_t)(end - p) : strlen(p);
+    if (l == itemlen && !strncmp(p, item, l)) return true;
+    if (!end) break;
+    p = end + 1;
+  }
+  return false;
+}
+
+/* A layer source is a manifest or view layer itself (Nix layout), or its
+ * usr/etc/opt subdirectory (FHS layout), as the layer's own record says. */
+static bool layer_source_ok(const allowed_t *a, const char *src)
+{
+  for (size_t i = 0; i < a->n; i++) {
+    size_t l = strlen(a->paths[i]);
+    if (strncmp(src, a->paths[i], l)) continue;
+    if (src[l] == 0 && !strcmp(a->layouts[i], "nix")) return true;
+    if (src[l] == '/' && !strcmp(a->layouts[i], "fhs") && list_has(a->dirs[i], src + l + 1, strlen(src + l + 1))) return true;
+  }
+  return false;
+}
+
+/* Targets are single top-level names in the new root: no "..", no nesting,
+ * and never the marker's directory, which only the launcher writes. */
+static bool target_ok(const char *t)
+{
+  if (t[0] != '/' || !t[1] || strchr(t + 1, '/')) return false;
+  if (!strcmp(t, "/.") || !strcmp(t, "/..") || !strcmp(t, "/.fhs")) return false;
+  return true;
+}
+
+static bool host_dir_ok(const records_t *in, const char *src)
+{
+  if (src[0] != '/') return false;
+  for (size_t i = 0; i < in->n; i++) {
+    const record_t *r = &in->recs[i];
+    if (r->nfields >= 3 && !strcmp(r->fields[0], "host") && !strcmp(r->fields[2], "dir") && !strcmp(r->fields[1], src + 1))
+      return true;
+  }
+  return false;
+}
+
+static void refuse(const char *policy, const record_t *op, const char *why)
+{
+  die(FHS_EXIT_PLAN, "policy %s: plan op '%s %s' refused: %s", policy, op->fields[0],
+      op->nfields > 1 ? op->fields[1] : "", why);
+}
+
+static void validate_plan(const char *policy, const records_t *plan, const records_t *in, const allowed_t *allowed)
+{
+  const char *seen[64];
+  size_t nseen = 0;
+  for (size_t i = 1; i < plan->n; i++) {
+    const record_t *op = &plan->recs[i];
+    const char *k = op->fields[0];
+    if (!strcmp(k, "setenv")) {
+      if (op->nfields != 3 || strchr(op->fields[1], '=')) refuse(policy, op, "setenv needs KEY VALUE, and KEY has no '='");
+      continue;
+    }
+    if (!strcmp(k, "view-id") || !strcmp(k, "view")) continue; /* marker contents; checked when read */
+    if (op->nfields < 3) refuse(policy, op, "too few fields");
+    const char *target = op->fields[1];
+    if (!target_ok(target)) refuse(policy, op, "the target must be a top-level path in the new root, other than /.fhs");
+    for (size_t s = 0; s < nseen; s++)
+      if (!strcmp(seen[s], target)) refuse(policy, op, "the target is already used by an earlier op");
+    if (nseen == sizeof seen / sizeof seen[0]) refuse(policy, op, "too many top-level entries");
+    seen[nseen++] = target;
+    if (!strcmp(k, "overlay")) {
+      if (op->nfields < 4) refuse(policy, op, "an overlay needs at least two lower layers");
+      if (op->nfields - 2 > FHS_MAX_LAYERS)
+        die(FHS_EXIT_PLAN, "view needs %zu layers; OverlayFS allows at most %d", op->nfields - 2, FHS_MAX_LAYERS);
+      for (size_t f = 2; f < op->nfields; f++)
+        if (!layer_source_ok(allowed, op->fields[f])) refuse(policy, op, "a lower layer is not one of the manifest's or the current view's layers");
+    } else if (!strcmp(k, "bind-ro")) {
+      if (op->nfields != 3 || !layer_source_ok(allowed, op->fields[2])) refuse(policy, op, "the source is not one of the manifest's or the current view's layers");
+    } else if (!strcmp(k, "rbind")) {
+      /* Host dirs are bound as they are: nothing becomes writable that the
+       * caller could not already write. */
+      if (op->nfields != 3 || !host_dir_ok(in, op->fields[2]) || strcmp(op->fields[1], op->fields[2]))
+        refuse(policy, op, "the source must be the host top-level directory of the same name");
+    } else if (!strcmp(k, "symlink")) {
+      if (op->nfields != 3) refuse(policy, op, "symlink needs TARGET VALUE");
+    } else {
+      refuse(policy, op, "unknown op");
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- execute */
+
+static void xmkdir(const char *path)
+{
+  if (mkdir(path, 0755) < 0 && errno != EEXIST) die_errno(FHS_EXIT_SETUP, "create mount point %s", path);
+}
+
+/* Layer and host paths are absolute in the caller's root, which sits at
+ * /oldroot during setup; relative to cwd=/oldroot, they need no copying and
+ * keep legacy mount options short. */
+static const char *rel(const char *abs) { return abs[0] == '/' ? abs + 1 : abs; }
+
+static void build_view(const records_t *plan)
+{
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  if (enter_user_mount_ns(uid, gid, 0) < 0) {
+    if (errno == ENOSPC || errno == EUSERS)
+      die(FHS_EXIT_SETUP, "cannot create a user namespace: the kernel's nesting limit (32 levels) is reached");
+    die_errno(FHS_EXIT_SETUP, "cannot create a user + mount namespace");
+  }
+
+  /* As bubblewrap does: a scratch tmpfs on /tmp becomes the root, with the
+   * caller's root at /oldroot. Pivoting detaches the tmpfs from /tmp, so
+   * /oldroot/tmp is the caller's /tmp again. */
+  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0) die_errno(FHS_EXIT_SETUP, "mount scratch tmpfs");
+  if (chdir("/tmp") < 0) die_errno(FHS_EXIT_SETUP, "chdir scratch");
+  xmkdir("newroot");
+  xmkdir("oldroot");
+  if (syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") < 0) die_errno(FHS_EXIT_SETUP, "pivot_root into scratch");
+  if (chdir("/newroot") < 0) die_errno(FHS_EXIT_SETUP, "chdir /newroot");
+  if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0) die_errno(FHS_EXIT_SETUP, "mount view root tmpfs");
+  if (chdir("/oldroot") < 0) die_errno(FHS_EXIT_SETUP, "chdir /oldroot");
+
+  recbuf_t marker = {0};
+  char target[PATH_MAX];
+  for (size_t i = 1; i < plan->n; i++) {
+    const record_t *op = &plan->recs[i];
+    const char *k = op->fields[0];
+    if (!strcmp(k, "view-id") || !strcmp(k, "view")) {
+      for (size_t f = 0; f < op->nfields; f++) recbuf_field(&marker, op->fields[f]);
+      recbuf_end(&marker);
+      continue;
+    }
+    if (!strcmp(k, "setenv")) continue;
+    snprintf(target, sizeof target, "/newroot%s", op->fields[1]);
+    if (!strcmp(k, "symlink")) {
+      if (symlink(op->fields[2], target) < 0) die_errno(FHS_EXIT_SETUP, "symlink %s", op->fields[1]);
+      continue;
+    }
+    xmkdir(target);
+    if (!strcmp(k, "overlay")) {
+      size_t n = op->nfields - 2;
+      const char **lowers = xmalloc(n * sizeof *lowers);
+      for (size_t f = 0; f < n; f++) lowers[f] = rel(op->fields[2 + f]);
+      if (mount_overlay_ro(target, lowers, n) < 0)
+        die_errno(FHS_EXIT_SETUP, "overlay %s of %zu layers (first %s)", op->fields[1], n, op->fields[2]);
+      free(lowers);
+    } else if (!strcmp(k, "bind-ro")) {
+      if (bind_mount(rel(op->fields[2]), target, true, true) < 0) die_errno(FHS_EXIT_SETUP, "bind %s read-only at %s", op->fields[2], op->fields[1]);
+    } else if (!strcmp(k, "rbind")) {
+      if (bind_mount(rel(op->fields[2]), target, true, false) < 0) die_errno(FHS_EXIT_SETUP, "bind host %s", op->fields[2]);
+    }
+  }
+
+  /* The marker: what a nested launch reads to compose on top of this view. */
+  xmkdir("/newroot/.fhs");
+  int mfd = open("/newroot" MARKER, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (mfd < 0 || write_all(mfd, marker.buf, marker.len) < 0) die_errno(FHS_EXIT_SETUP, "write the view marker");
+  /* Closed before the remount: a file open for writing keeps it busy. */
+  if (close(mfd) < 0) die_errno(FHS_EXIT_SETUP, "write the view marker");
+  free(marker.buf);
+
+  /* Read-only root: writes to / or /usr fail with EROFS; bound host dirs keep
+   * their own writability. */
+  if (remount_readonly("/newroot") < 0) die_errno(FHS_EXIT_SETUP, "make the view root read-only");
+
+  /* pivot_root(".", ".") stacks the old root on the new one; detaching it
+   * then removes the scratch tmpfs and the caller's tree in one step. */
+  if (chdir("/newroot") < 0) die_errno(FHS_EXIT_SETUP, "chdir /newroot");
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die_errno(FHS_EXIT_SETUP, "pivot_root into the view");
+  if (umount2(".", MNT_DETACH) < 0) die_errno(FHS_EXIT_SETUP, "detach the old root");
+}
+
+/* ------------------------------------------------------------------ main */
+
+int launch(const char *pkg, const char *relprog, char **argv)
+{
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof cwd)) die_errno(FHS_EXIT_SETUP, "getcwd");
+
+  char *mpath = xasprintf("%s/.fhs/manifest.bin", pkg);
+  size_t mlen = 0;
+  uint8_t *mbytes = read_file(mpath, 64 << 20, &mlen);
+  if (!mbytes) die_errno(FHS_EXIT_SETUP, "package %s: cannot read its manifest %s", pkg, mpath);
+  records_t manifest;
+  if (records_parse(mbytes, mlen, &manifest) < 0 || manifest.n < 2 || strcmp(manifest.recs[0].fields[0], "fhs-manifest"))
+    die(FHS_EXIT_SETUP, "package %s: %s is not a compiled fhs manifest", pkg, mpath);
+
+  /* The policy module must be the one recorded at wrap time: wasm3 trusts its
+   * input, so only a module the CLI validated may reach it. */
+  const char *policy_path = NULL, *policy_sha = NULL;
+  for (size_t i = 0; i < manifest.n; i++)
+    if (!strcmp(manifest.recs[i].fields[0], "policy") && manifest.recs[i].nfields == 3) {
+      policy_path = manifest.recs[i].fields[1];
+      policy_sha = manifest.recs[i].fields[2];
+    }
+  if (!policy_path) die(FHS_EXIT_SETUP, "package %s: the manifest names no policy", pkg);
+  size_t wlen = 0;
+  uint8_t *wasm = read_file(policy_path, FHS_MODULE_SIZE_CAP, &wlen);
+  if (!wasm) die_errno(FHS_EXIT_POLICY, "policy %s: cannot read", policy_path);
+  char sha[65];
+  sha256_hex(wasm, wlen, sha);
+  if (strcmp(sha, policy_sha))
+    die(FHS_EXIT_POLICY, "policy %s: sha256 %s does not match the manifest's %s: the module changed after wrap", policy_path, sha, policy_sha);
+
+  /* Input: the request, the manifest's layers and config, the view we are
+   * in (if any) and the host's top-level entries. */
+  recbuf_t in = {0};
+  recbuf_record(&in, "req", "launch", NULL);
+  for (size_t i = 0; i < manifest.n; i++) {
+    const char *k = manifest.recs[i].fields[0];
+    if (!strcmp(k, "fhs-manifest") || !strcmp(k, "policy") || !strcmp(k, "program") || !strcmp(k, "pkg")) continue;
+    for (size_t f = 0; f < manifest.recs[i].nfields; f++) recbuf_field(&in, manifest.recs[i].fields[f]);
+    recbuf_end(&in);
+  }
+  const char *env_marker = getenv("IN_NIX_FHS");
+  size_t vlen = 0;
+  uint8_t *view = NULL;
+  records_t viewrecs = {0};
+  if (env_marker && *env_marker) {
+    recbuf_record(&in, "env-marker", env_marker, NULL);
+    view = read_marker(&vlen);
+    if (view && records_parse(view, vlen, &viewrecs) == 0) {
+      recbuf_record(&in, "marker-root", "ok", NULL);
+      recbuf_bytes(&in, view, vlen);
+    }
+  }
+  add_host_entries(&in);
+
+  policy_result_t res;
+  policy_eval(policy_path, wasm, wlen, in.buf, in.len, &res);
+  records_t plan;
+  if (records_parse(res.bytes, res.len, &plan) < 0 || plan.n == 0)
+    die(FHS_EXIT_POLICY, "policy %s: the result is not a record stream", policy_path);
+  if (res.status != 0) {
+    const record_t *e = &plan.recs[0];
+    die(FHS_EXIT_POLICY, "policy %s refused the launch: %s", policy_path, e->nfields > 1 ? e->fields[1] : e->fields[0]);
+  }
+  if (plan.recs[0].nfields != 2 || strcmp(plan.recs[0].fields[0], "plan"))
+    die(FHS_EXIT_POLICY, "policy %s: the result does not start with 'plan fast|view'", policy_path);
+
+  const char *debug = getenv("FHS_DEBUG");
+  if (debug && !strcmp(debug, "plan")) {
+    /* The exact bytes, so tests can compare them with `fhs plan`. */
+    (void)!write_all(STDERR_FILENO, res.bytes, res.len);
+  }
+
+  allowed_t allowed = {0};
+  records_t inrecs;
+  if (records_parse(in.buf, in.len, &inrecs) < 0) die(FHS_EXIT_SETUP, "internal: malformed policy input");
+  allow_layers(&allowed, &manifest, "layer");
+  allow_layers(&allowed, &viewrecs, "view");
+  validate_plan(policy_path, &plan, &inrecs, &allowed);
+
+  if (!strcmp(plan.recs[0].fields[1], "view")) {
+    build_view(&plan);
+    if (chdir(cwd) < 0) die_errno(FHS_EXIT_SETUP, "the working directory %s does not exist in the view", cwd);
+  } else if (strcmp(plan.recs[0].fields[1], "fast")) {
+    die(FHS_EXIT_POLICY, "policy %s: unknown plan kind '%s'", policy_path, plan.recs[0].fields[1]);
+  }
+
+  for (size_t i = 1; i < plan.n; i++)
+    if (!strcmp(plan.recs[i].fields[0], "setenv") && setenv(plan.recs[i].fields[1], plan.recs[i].fields[2], 1) < 0)
+      die_errno(FHS_EXIT_SETUP, "setenv %s", plan.recs[i].fields[1]);
+
+  char *prog = xasprintf("%s/usr/raw/%s", pkg, relprog);
+  execve(prog, argv, environ);
+  die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s", prog);
+}

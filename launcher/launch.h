@@ -1,0 +1,11 @@
+#pragma once
+#include <stdbool.h>
+
+/* Finds the package a wrapper belongs to by following the symlink chain from
+ * `path` to the link <pkg>/.fhs/w/<rel>. On success *pkg and *rel are set
+ * (malloc'd) and it returns true. */
+bool find_wrapper(const char *path, char **pkg, char **rel);
+
+/* Launches <pkg>/usr/raw/<rel> in the view the package's policy plans.
+ * Returns only on failure (it has already reported it). */
+int launch(const char *pkg, const char *rel, char **argv);

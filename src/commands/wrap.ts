@@ -1,0 +1,51 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { CAC } from "cac";
+import { FhsError } from "../errors.js";
+import { planLaunch } from "../plan.js";
+import { formatRecords } from "../policy/records.js";
+import { wrap } from "../wrap.js";
+
+const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+
+export function register(cli: CAC): void {
+  cli
+    .command("wrap <dir>", "Wrap DIR's executables so each runs in its own FHS view")
+    .option("--layer <dep>", "A runtime dependency layer (repeatable, in order)")
+    .option("--policy <file>", "A custom policy module (.wasm)")
+    .option("--config <file>", "A policy config (.json); default policies/default.json")
+    .option("--json", "Print the manifest as JSON")
+    .action(async (dir: string, o: { layer?: unknown; policy?: string; config?: string; json?: boolean }) => {
+      const m = await wrap({ dir, layers: list(o.layer), policy: o.policy, config: o.config });
+      if (o.json) console.log(JSON.stringify(m, null, 2));
+      else {
+        console.log(`wrapped ${m.programs.length} program${m.programs.length === 1 ? "" : "s"} in ${m.package}: ${m.programs.join(" ")}`);
+        console.log(`layers: ${m.layers.map((l) => l.path).join(" ")}`);
+      }
+      return 0;
+    });
+
+  cli
+    .command("plan <wrapper>", "Print the plan a launch of WRAPPER (or package DIR) would carry out")
+    .option("--inside <view>", "Plan as if inside a view of these layers or wrapped packages (repeatable)")
+    .option("--json", "Print the plan as JSON records")
+    .action(async (target: string, o: { inside?: unknown; json?: boolean }) => {
+      const res = await planLaunch(target, { inside: list(o.inside) });
+      if (o.json) console.log(JSON.stringify(res.records));
+      else console.log(formatRecords(res.records));
+      if (res.status !== 0) throw new FhsError(`policy refused the launch: ${res.records[0]?.[1] ?? ""}`);
+      return 0;
+    });
+
+  cli
+    .command("run <dir> <program> [...args]", "Run a wrapped program of package DIR")
+    .action((dir: string, program: string, args: string[]) => {
+      const wrapper = [join(dir, "usr", "bin", program), join(dir, "usr", "sbin", program)].find((p) => existsSync(p));
+      if (!wrapper) throw new FhsError(`package ${dir}: no program ${program} in usr/bin or usr/sbin`);
+      const r = spawnSync(wrapper, args, { stdio: "inherit" });
+      if (r.error) throw new FhsError(`${wrapper}: ${r.error.message}`);
+      if (r.signal) process.kill(process.pid, r.signal);
+      return r.status ?? 1;
+    });
+}

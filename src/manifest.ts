@@ -1,0 +1,69 @@
+// A wrapped package's manifest. It lives in DIR/.fhs/, outside usr/, so it
+// never appears in a merged view. Two forms, written together at wrap time:
+//   manifest.json  for people and tools, schema-checked
+//   manifest.bin   records the launcher reads at every exec (no JSON per exec)
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FhsError } from "./errors.js";
+import type { Layer } from "./layers.js";
+import { configRecords, type PolicyConfig } from "./policy/config.js";
+import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
+
+export const MANIFEST_VERSION = 1;
+
+export interface Manifest {
+  fhsManifest: typeof MANIFEST_VERSION;
+  /** The package directory, as wrapped. */
+  package: string;
+  /** Runtime layers in order: the package itself first, then its dependencies. */
+  layers: Layer[];
+  policy: { path: string; sha256: string; source: "default" | "custom" };
+  config: PolicyConfig;
+  /** Wrapped programs, relative to usr/ (bin/hello). */
+  programs: string[];
+  launcher: string;
+}
+
+export function manifestDir(pkg: string): string {
+  return join(pkg, ".fhs");
+}
+
+export function manifestRecords(m: Manifest): Rec[] {
+  return [
+    ["fhs-manifest", String(MANIFEST_VERSION)],
+    ["pkg", m.package],
+    ["policy", m.policy.path, m.policy.sha256],
+    ...m.layers.map((l): Rec => ["layer", l.path, l.layout, l.dirs.join(",")]),
+    ...configRecords(m.config),
+    ...m.programs.map((p): Rec => ["program", p]),
+  ];
+}
+
+export function encodeManifest(m: Manifest): Uint8Array {
+  return encodeRecords(manifestRecords(m));
+}
+
+export function readManifest(pkg: string): Manifest {
+  const file = join(manifestDir(pkg), "manifest.json");
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    throw new FhsError(`package ${pkg}: not wrapped (no ${file})`);
+  }
+  try {
+    return JSON.parse(text) as Manifest;
+  } catch (e) {
+    throw new FhsError(`${file}: not JSON: ${(e as Error).message}`);
+  }
+}
+
+/** The compiled manifest, as the launcher reads it. */
+export function readCompiledManifest(pkg: string): Rec[] {
+  const file = join(manifestDir(pkg), "manifest.bin");
+  try {
+    return decodeRecords(readFileSync(file));
+  } catch (e) {
+    throw new FhsError(`package ${pkg}: cannot read ${file}: ${(e as Error).message}`);
+  }
+}

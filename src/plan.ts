@@ -1,0 +1,100 @@
+// `fhs plan`: exactly the plan a launch would carry out, computed by the same
+// policy.wasm in Node from the same facts the launcher gathers.
+import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync, statfsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join, resolve } from "node:path";
+import { FhsError } from "./errors.js";
+import { inspectLayer } from "./layers.js";
+import { readCompiledManifest, readManifest } from "./manifest.js";
+import { evalPolicy, type PolicyResult } from "./policy/host.js";
+import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
+
+const TMPFS_MAGIC = 0x01021994;
+const WRAPPER_DIR = "/.fhs/w/";
+
+/** The package a wrapper (or a package dir) belongs to, as the launcher finds it. */
+export function resolvePackage(target: string): { pkg: string; program?: string } {
+  const abs = resolve(target);
+  if (existsSync(join(abs, ".fhs", "manifest.bin"))) return { pkg: abs };
+  let cur = abs;
+  for (let hops = 0; hops < 40; hops++) {
+    const at = cur.lastIndexOf(WRAPPER_DIR);
+    if (at > 0) return { pkg: cur.slice(0, at), program: cur.slice(at + WRAPPER_DIR.length) };
+    let link: string;
+    try {
+      link = readlinkSync(cur);
+    } catch {
+      break;
+    }
+    cur = link.startsWith("/") ? link : join(cur, "..", link);
+  }
+  throw new FhsError(`${target}: neither a wrapped package nor a wrapper`);
+}
+
+export function hostEntries(root = "/"): Rec[] {
+  const recs: Rec[] = [];
+  for (const e of readdirSync(root, { withFileTypes: true })) {
+    if (e.isSymbolicLink()) recs.push(["host", e.name, "link", readlinkSync(join(root, e.name))]);
+    else recs.push(["host", e.name, e.isDirectory() ? "dir" : e.isFile() ? "file" : "other"]);
+  }
+  return recs;
+}
+
+/** The facts about the view we are in, exactly as the launcher reads them. */
+export function currentViewFacts(): Rec[] {
+  const marker = process.env.IN_NIX_FHS;
+  if (!marker) return [];
+  const recs: Rec[] = [["env-marker", marker]];
+  try {
+    const rootIsRoTmpfs = statfsSync("/").type === TMPFS_MAGIC && !isWritable("/");
+    if (rootIsRoTmpfs) recs.push(["marker-root", "ok"], ...decodeRecords(readFileSync("/.fhs/view")));
+  } catch {
+    // No marker: not inside a view, whatever the variable says.
+  }
+  return recs;
+}
+
+function isWritable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "EROFS";
+  }
+}
+
+/** Facts for a simulated view made of the given layers or wrapped packages. */
+export function simulatedViewFacts(inside: string[]): Rec[] {
+  const id = "simulated";
+  const recs: Rec[] = [["env-marker", id], ["marker-root", "ok"], ["view-id", id]];
+  for (const item of inside) {
+    const layers = existsSync(join(item, ".fhs", "manifest.json")) ? readManifest(item).layers : [inspectLayer(item)];
+    for (const l of layers) recs.push(["view", l.path, l.layout, l.dirs.join(",")]);
+  }
+  return recs;
+}
+
+export interface PlanOptions {
+  /** Plan as if inside a view of these layers / wrapped packages. */
+  inside?: string[];
+}
+
+export async function planLaunch(target: string, opts: PlanOptions = {}): Promise<PolicyResult & { pkg: string; input: Rec[] }> {
+  const { pkg } = resolvePackage(target);
+  const manifest = readCompiledManifest(pkg);
+  const policy = manifest.find((r) => r[0] === "policy");
+  if (!policy || policy.length !== 3) throw new FhsError(`package ${pkg}: the manifest names no policy`);
+  const [, policyPath, sha] = policy as [string, string, string];
+  const bytes = readFileSync(policyPath);
+  const actual = createHash("sha256").update(bytes).digest("hex");
+  if (actual !== sha) throw new FhsError(`policy ${policyPath}: sha256 ${actual} does not match the manifest's ${sha}: the module changed after wrap`);
+  const forwarded = manifest.filter((r) => !["fhs-manifest", "pkg", "policy", "program"].includes(r[0]!));
+  const input: Rec[] = [
+    ["req", "launch"],
+    ...forwarded,
+    ...(opts.inside?.length ? simulatedViewFacts(opts.inside) : currentViewFacts()),
+    ...hostEntries(),
+  ];
+  const res = await evalPolicy(bytes, encodeRecords(input), { name: policyPath });
+  return { ...res, pkg, input };
+}

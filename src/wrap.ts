@@ -1,0 +1,137 @@
+// `fhs wrap DIR`: executables of DIR/usr/{bin,sbin} move to DIR/usr/raw/ and
+// a wrapper takes each one's place. A wrapper is two symlinks, not a copy of
+// the launcher:
+//
+//   DIR/usr/bin/hello  ->  DIR/.fhs/w/bin/hello  ->  <launcher>
+//
+// The launcher finds DIR and bin/hello by following the chain from the path
+// it was exec'd by (AT_EXECFN), so the wrapper works by store path, through
+// PATH inside a view (/usr/bin/hello), through a user's symlink, or by a
+// relative path, and argv[0] reaches the program untouched.
+import { createHash } from "node:crypto";
+import { existsSync, lstatSync, mkdirSync, openSync, readSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { FhsError } from "./errors.js";
+import { checkLayerSymlinks, dedupeLayers, inspectLayer, type Layer } from "./layers.js";
+import { encodeManifest, manifestDir, type Manifest, MANIFEST_VERSION } from "./manifest.js";
+import { defaultPolicyWasm, launcherPath } from "./paths.js";
+import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
+import { evalPolicy } from "./policy/host.js";
+import { encodeRecords, type Rec } from "./policy/records.js";
+
+export interface WrapOptions {
+  dir: string;
+  layers?: string[];
+  /** A custom policy module (.wasm); default: the built-in policy. */
+  policy?: string;
+  /** A policy config (.json); default: policies/default.json. */
+  config?: string;
+  launcher?: string;
+}
+
+type Kind = "exec" | "script" | "link-exec" | "other";
+
+function kindOf(path: string): Kind {
+  const l = lstatSync(path);
+  if (l.isSymbolicLink()) {
+    // A symlink to an executable (python3 -> python3.11). Dangling or absolute
+    // links are judged in the view, where they will resolve.
+    try {
+      const st = statSync(path);
+      return st.isFile() && st.mode & 0o111 ? "link-exec" : "other";
+    } catch {
+      return "link-exec";
+    }
+  }
+  if (!l.isFile() || !(l.mode & 0o111)) return "other";
+  const fd = openSync(path, "r");
+  const head = Buffer.alloc(4);
+  try {
+    readSync(fd, head, 0, 4, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (head[0] === 0x23 && head[1] === 0x21) return "script";
+  return "exec";
+}
+
+/** What the policy says to wrap, from the candidates in usr/. */
+async function selectPrograms(pkgUsr: string, policyBytes: Uint8Array, policyName: string, config: Rec[]): Promise<string[]> {
+  const input: Rec[] = [["req", "wrap"], ...config.filter((r) => r[0] === "wrap-dir")];
+  for (const d of readdirSync(pkgUsr, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    if (!d.isDirectory() || d.name === "raw") continue;
+    for (const f of readdirSync(join(pkgUsr, d.name)).sort()) {
+      input.push(["candidate", `${d.name}/${f}`, kindOf(join(pkgUsr, d.name, f))]);
+    }
+  }
+  const res = await evalPolicy(policyBytes, encodeRecords(input), { name: policyName });
+  if (res.status !== 0) throw new FhsError(`policy ${policyName} refused to select programs: ${res.records[0]?.[1] ?? "no reason"}`);
+  return res.records.filter((r) => r[0] === "wrap" && r.length === 2).map((r) => r[1]!);
+}
+
+export async function wrap(opts: WrapOptions): Promise<Manifest> {
+  const pkg = resolve(opts.dir);
+  // Everything is checked before DIR is touched.
+  if (!existsSync(pkg) || !statSync(pkg).isDirectory()) throw new FhsError(`package ${opts.dir}: not a directory`);
+  if (existsSync(manifestDir(pkg))) {
+    throw new FhsError(`package ${opts.dir}: already wrapped (${manifestDir(pkg)} exists); wrapping twice would wrap the wrappers`);
+  }
+  const self = inspectLayer(pkg);
+  if (self.layout !== "fhs") throw new FhsError(`package ${opts.dir}: has no usr/ directory to wrap`);
+  const deps = (opts.layers ?? []).map((l) => {
+    const layer = inspectLayer(l);
+    checkLayerSymlinks(layer);
+    return layer;
+  });
+  const layers: Layer[] = dedupeLayers([self, ...deps]);
+
+  const launcher = resolve(opts.launcher ?? launcherPath);
+  if (!existsSync(launcher)) throw new FhsError(`launcher ${launcher}: not built (run: npm run build:launcher)`);
+  const policySource = opts.policy ? resolve(opts.policy) : defaultPolicyWasm;
+  let policyBytes: Buffer;
+  try {
+    policyBytes = readFileSync(policySource);
+  } catch {
+    throw new FhsError(`policy ${policySource}: cannot read`);
+  }
+  const config = loadConfig(opts.config ?? defaultConfigPath);
+  const programs = await selectPrograms(join(pkg, "usr"), policyBytes, policySource, configRecords(config));
+
+  const meta = manifestDir(pkg);
+  const staging = `${meta}.tmp-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(join(staging, "w"), { recursive: true });
+  const policyPath = join(meta, "policy.wasm");
+  copyFileSync(policySource, join(staging, "policy.wasm"));
+  const manifest: Manifest = {
+    fhsManifest: MANIFEST_VERSION,
+    package: pkg,
+    layers,
+    policy: { path: policyPath, sha256: createHash("sha256").update(policyBytes).digest("hex"), source: opts.policy ? "custom" : "default" },
+    config,
+    programs,
+    launcher,
+  };
+  for (const rel of programs) {
+    mkdirSync(dirname(join(staging, "w", rel)), { recursive: true });
+    symlinkSync(launcher, join(staging, "w", rel));
+  }
+  writeFileSync(join(staging, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileSync(join(staging, "manifest.bin"), encodeManifest(manifest));
+
+  // The moves. The staged metadata lands last, so a DIR without .fhs/ is
+  // never half-wrapped in a way the next wrap would not notice.
+  try {
+    for (const rel of programs) {
+      const from = join(pkg, "usr", rel);
+      const raw = join(pkg, "usr", "raw", rel);
+      mkdirSync(dirname(raw), { recursive: true });
+      renameSync(from, raw);
+      symlinkSync(join(meta, "w", rel), from);
+    }
+    renameSync(staging, meta);
+  } catch (e) {
+    throw new FhsError(`package ${opts.dir}: wrapping failed midway: ${(e as Error).message}`);
+  }
+  return manifest;
+}
