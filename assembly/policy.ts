@@ -1,4 +1,5 @@
 // Request dispatch. Each request is a record stream whose first record names it.
+import { classifyConflicts } from "./conflicts";
 import { RecordWriter } from "./records";
 import { planLaunch, planWrap } from "./plan";
 
@@ -16,6 +17,7 @@ export function evaluate(input: Array<Array<string>>, out: RecordWriter): i32 {
   }
   if (kind == "launch") return planLaunch(input, out);
   if (kind == "wrap") return planWrap(input, out);
+  if (kind == "conflicts") return classifyConflicts(input, out);
   out.record(["error", "unknown request kind: " + kind]);
   return 1;
 }
