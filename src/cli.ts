@@ -5,6 +5,7 @@
 import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { cac, type CAC } from "cac";
+import * as conflictsCommand from "./commands/conflicts.js";
 import * as doctorCommand from "./commands/doctor.js";
 import * as policyCommand from "./commands/policy.js";
 import * as wrapCommand from "./commands/wrap.js";
@@ -14,7 +15,7 @@ import { packageRoot } from "./paths.js";
 const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
 
 /** Every command module; each exports register(cli). */
-const commands: { register(cli: CAC): void }[] = [doctorCommand, policyCommand, wrapCommand];
+const commands: { register(cli: CAC): void }[] = [doctorCommand, policyCommand, wrapCommand, conflictsCommand];
 
 export function buildCli(): CAC {
   const cli = cac("fhs");

@@ -1,0 +1,390 @@
+// Conflict reports before install (docs/CONFLICTS.md). The scanner indexes the
+// layers; the policy (assembly/conflicts.ts, request `conflicts`) classifies
+// every contested path; this module builds the compact policy input, evaluates
+// it in chunks, and turns the answer into a report.
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { FhsError } from "./errors.js";
+import { dedupeLayers, inspectLayer, type Layer } from "./layers.js";
+import { readManifest } from "./manifest.js";
+import { configRecords, loadConfig, type PolicyConfig } from "./policy/config.js";
+import { evalPolicy } from "./policy/host.js";
+import { encodeRecords, type Rec } from "./policy/records.js";
+import { compareBytes, resolveProvider, scanContents, walkLayers, type Provider, type ScanIndex } from "./scan/index.js";
+import type { ElfInfo } from "./scan/elf.js";
+
+export const REPORT_VERSION = 1;
+export const SEVERITIES = ["error", "warning", "info", "ok"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** Where a layer came from on the command line. */
+export interface LayerSource {
+  layer: Layer;
+  /** "layer", or the wrapped package directory it came from. */
+  from: string;
+  /** check-install: the layer belongs to the package being installed. */
+  installing?: boolean;
+}
+
+export interface ProviderReport {
+  layer: string;
+  type: Provider["type"];
+  size?: number;
+  sha256?: string;
+  target?: string;
+  soname?: string;
+}
+
+export interface Diamond {
+  consumer: string;
+  consumerLayer: string;
+  soname: string;
+  version: string;
+  /** The first loser that defines the version, if any does. */
+  loser: string | null;
+}
+
+export interface Conflict {
+  path: string;
+  class: string;
+  severity: Severity;
+  override?: { glob: string; classSeverity: Severity };
+  winner: ProviderReport;
+  losers: ProviderReport[];
+  reason: string;
+  diamonds?: Diamond[];
+}
+
+export interface Problem {
+  path: string;
+  layer: string;
+  reason: string;
+}
+
+export interface ConflictReport {
+  fhsConflictReport: typeof REPORT_VERSION;
+  command: "conflicts" | "check-install";
+  layers: { path: string; layout: string; from: string; installing?: boolean }[];
+  summary: {
+    layers: number;
+    entries: number;
+    contested: number;
+    error: number;
+    warning: number;
+    info: number;
+    ok: number;
+    problems: number;
+    /** check-install: conflicts among the existing layers alone, left out of the report. */
+    preexisting?: number;
+  };
+  conflicts: Conflict[];
+  problems: Problem[];
+}
+
+export interface ConflictStats {
+  walkMs: number;
+  readMs: number;
+  policyMs: number;
+  totalMs: number;
+  filesRead: number;
+  chunks: number;
+  inputBytes: number;
+}
+
+export interface ConflictOptions {
+  sources: LayerSource[];
+  config: PolicyConfig;
+  policy: Uint8Array;
+  policyName: string;
+  command?: ConflictReport["command"];
+  progress?: (msg: string) => void;
+  /** Target size of one policy input; keeps each evaluation far below the memory cap and deadline. */
+  chunkBytes?: number;
+}
+
+/** Layers of a wrapped package, from its manifest. */
+export function packageLayers(pkg: string): { layers: Layer[]; config?: PolicyConfig } {
+  const m = readManifest(pkg);
+  if (!Array.isArray(m.layers) || m.layers.length === 0) throw new FhsError(`package ${pkg}: its manifest lists no layers`);
+  return { layers: m.layers.map((l) => inspectLayer(l.path)), config: m.config };
+}
+
+/** The layers named on a command line, in order, duplicates dropped (first kept). */
+export function collectSources(args: { layers?: string[]; pkgs?: string[]; installing?: boolean }): { sources: LayerSource[]; configs: PolicyConfig[] } {
+  const sources: LayerSource[] = [];
+  const configs: PolicyConfig[] = [];
+  for (const p of args.pkgs ?? []) {
+    const { layers, config } = packageLayers(p);
+    if (config) configs.push(config);
+    for (const l of layers) sources.push({ layer: l, from: p, installing: args.installing });
+  }
+  for (const d of args.layers ?? []) sources.push({ layer: inspectLayer(d), from: "layer", installing: args.installing });
+  return { sources, configs };
+}
+
+export function dedupeSources(sources: LayerSource[]): LayerSource[] {
+  const kept = dedupeLayers(sources.map((s) => s.layer));
+  return kept.map((l) => sources.find((s) => s.layer === l)!);
+}
+
+/** Severities from the base config; the packages' path overrides first, then the base's. */
+export function mergeConfigs(base: PolicyConfig, pkgs: PolicyConfig[]): PolicyConfig {
+  const overrides = [...pkgs.flatMap((c) => c.conflicts?.overrides ?? []), ...base.conflicts.overrides];
+  return { ...base, conflicts: { severities: base.conflicts.severities, overrides } };
+}
+
+export function loadPolicyModule(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new FhsError(`policy ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file (run npm run build)" : (e as Error).message}`);
+  }
+}
+
+const isLib = (e: Provider["elf"]): e is ElfInfo => !!e && !("bad" in e) && e.soname !== undefined;
+
+export async function checkConflicts(opts: ConflictOptions): Promise<{ report: ConflictReport; stats: ConflictStats }> {
+  const t0 = performance.now();
+  const sources = dedupeSources(opts.sources);
+  if (sources.length === 0) throw new FhsError("no layers given; use --layer DIR or --pkg WRAPPED_DIR");
+  const layers = sources.map((s) => s.layer);
+  const dirs = (["etc", "opt"] as const).filter((d) => opts.config.overlay?.[d]);
+  const scanOpts = { dirs: [...dirs], progress: opts.progress };
+  const index = walkLayers(layers, scanOpts);
+  const t1 = performance.now();
+  const { files } = await scanContents(index, scanOpts);
+  const t2 = performance.now();
+
+  const chunks = buildInputs(index, opts.config, opts.chunkBytes ?? 256 * 1024);
+  opts.progress?.(`classifying ${index.contested.length} contested paths`);
+  const answers = await evalChunks(chunks, opts);
+  const t3 = performance.now();
+
+  const report = buildReport(index, sources, answers, opts.command ?? "conflicts");
+  const stats: ConflictStats = {
+    walkMs: t1 - t0,
+    readMs: t2 - t1,
+    policyMs: t3 - t2,
+    totalMs: performance.now() - t0,
+    filesRead: files,
+    chunks: chunks.length,
+    inputBytes: chunks.reduce((n, c) => n + c.length, 0),
+  };
+  return { report, stats };
+}
+
+/** Policy inputs, each self-contained: config, the libraries its paths lead
+ * to, the version needs on those libraries, then the paths. */
+function buildInputs(index: ScanIndex, config: PolicyConfig, chunkBytes: number): Uint8Array[] {
+  const cfg = configRecords(config).filter((r) => r[0] === "severity" || r[0] === "override");
+  // Version needs of every ELF object the view shows, by provider SONAME.
+  const needsBySoname = new Map<string, Rec[]>();
+  for (const [vp, list] of index.paths) {
+    const w = list[0]!;
+    const e = w.elf;
+    if (!e || "bad" in e) continue;
+    for (const n of e.needs) {
+      if (n.versions.length === 0) continue;
+      let l = needsBySoname.get(n.file);
+      if (!l) needsBySoname.set(n.file, (l = []));
+      l.push(["need", n.file, vp, String(w.layer), ...n.versions]);
+    }
+  }
+  for (const l of needsBySoname.values()) l.sort((a, b) => compareBytes(a[2]!, b[2]!));
+
+  const out: Uint8Array[] = [];
+  let libs: Rec[] = [];
+  let libIds = new Map<ElfInfo, number>();
+  let paths: Rec[] = [];
+  let bytes = 0;
+  const flush = () => {
+    if (paths.length === 0) return;
+    const sonames = new Set(libs.map((l) => l[1]!));
+    const needs = [...sonames].sort(compareBytes).flatMap((s) => needsBySoname.get(s) ?? []);
+    out.push(encodeRecords([["req", "conflicts"], ...cfg, ...libs, ...needs, ...paths]));
+    libs = [];
+    libIds = new Map();
+    paths = [];
+    bytes = 0;
+  };
+  for (const vp of index.contested) {
+    const group: Rec[] = [["path", vp]];
+    for (const p of index.paths.get(vp)!) {
+      const rec: Rec = ["prov", String(p.layer), p.type, providerValue(p)];
+      const e = resolveProvider(index, vp, p)?.elf;
+      if (isLib(e)) {
+        let id = libIds.get(e);
+        if (id === undefined) {
+          libIds.set(e, (id = libs.length));
+          libs.push(["lib", e.soname!, ...e.defs]);
+          bytes += e.soname!.length + e.defs.join(" ").length;
+        }
+        rec.push(String(id));
+      }
+      group.push(rec);
+    }
+    paths.push(...group);
+    bytes += group.reduce((n, r) => n + r.join(" ").length + 2, 0);
+    if (bytes >= chunkBytes) flush();
+  }
+  flush();
+  return out;
+}
+
+function providerValue(p: Provider): string {
+  if (p.type === "file") return p.hash ?? `unreadable:${p.error ?? "?"}`;
+  if (p.type === "link") return p.target || `unreadable:${p.error ?? "?"}`;
+  return "-";
+}
+
+async function evalChunks(chunks: Uint8Array[], opts: ConflictOptions): Promise<Rec[][]> {
+  const answers: Rec[][] = new Array(chunks.length);
+  let next = 0;
+  const run = async () => {
+    while (next < chunks.length) {
+      const i = next++;
+      const res = await evalPolicy(opts.policy, chunks[i]!, { name: opts.policyName });
+      if (res.status !== 0) {
+        const msg = res.records.find((r) => r[0] === "error")?.slice(1).join(" ") ?? "refused";
+        throw new FhsError(`policy ${opts.policyName}: refused the conflict classification: ${msg}`);
+      }
+      answers[i] = res.records;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(chunks.length, availableParallelism()) }, run));
+  return answers;
+}
+
+function buildReport(index: ScanIndex, sources: LayerSource[], answers: Rec[][], command: ConflictReport["command"]): ConflictReport {
+  const layerPath = (i: string | number) => index.layers[Number(i)]!.path;
+  const conflicts: Conflict[] = [];
+  let cur: Conflict | undefined;
+  for (const rec of answers.flat()) {
+    if (rec[0] === "conflict") {
+      const [, path, cls, sev, winner, losers] = rec as [string, string, string, Severity, string, string];
+      const provs = index.paths.get(path)!;
+      const byLayer = (l: string) => describe(index, path, provs.find((p) => p.layer === Number(l))!);
+      cur = { path, class: cls, severity: sev, winner: byLayer(winner), losers: losers.split(",").map(byLayer), reason: "" };
+      conflicts.push(cur);
+    } else if (rec[0] === "override" && cur) {
+      // The conflict record holds the overridden severity; this one the class's own.
+      cur.override = { glob: rec[1]!, classSeverity: rec[2] as Severity };
+    } else if (rec[0] === "missing" && cur) {
+      (cur.diamonds ??= []).push({ consumer: rec[1]!, consumerLayer: layerPath(rec[2]!), soname: rec[3]!, version: rec[4]!, loser: rec[5] ? layerPath(rec[5]) : null });
+    } else {
+      throw new FhsError(`policy: unexpected answer record ${rec[0]}`);
+    }
+  }
+  for (const c of conflicts) c.reason = reasonOf(c);
+
+  const problems: Problem[] = index.problems.map((p) => ({ path: p.path, layer: layerPath(p.layer), reason: p.reason }));
+  for (const [vp, list] of index.paths) {
+    for (const p of list) {
+      if (p.elf && "bad" in p.elf) problems.push({ path: vp, layer: layerPath(p.layer), reason: `bad ELF: ${p.elf.bad}` });
+      else if (p.error) problems.push({ path: vp, layer: layerPath(p.layer), reason: `unreadable (${p.error})` });
+    }
+  }
+  problems.sort((a, b) => compareBytes(a.path, b.path) || compareBytes(a.layer, b.layer));
+
+  let kept = conflicts;
+  let preexisting: number | undefined;
+  if (command === "check-install") {
+    const installing = new Set(sources.filter((s) => s.installing).map((s) => s.layer.path));
+    const involved = (c: Conflict) =>
+      installing.has(c.winner.layer) || c.losers.some((l) => installing.has(l.layer)) || (c.diamonds ?? []).some((d) => installing.has(d.consumerLayer));
+    kept = conflicts.filter(involved);
+    preexisting = conflicts.length - kept.length;
+  }
+  const rank = (s: Severity) => SEVERITIES.indexOf(s);
+  kept.sort((a, b) => rank(a.severity) - rank(b.severity) || compareBytes(a.path, b.path));
+  const count = (s: Severity) => kept.filter((c) => c.severity === s).length;
+  return {
+    fhsConflictReport: REPORT_VERSION,
+    command,
+    layers: sources.map((s) => ({ path: s.layer.path, layout: s.layer.layout, from: s.from, ...(command === "check-install" ? { installing: !!s.installing } : {}) })),
+    summary: {
+      layers: index.layers.length,
+      entries: index.entries,
+      contested: index.contested.length,
+      error: count("error"),
+      warning: count("warning"),
+      info: count("info"),
+      ok: count("ok"),
+      problems: problems.length,
+      ...(preexisting !== undefined ? { preexisting } : {}),
+    },
+    conflicts: kept,
+    problems,
+  };
+}
+
+function describe(index: ScanIndex, vp: string, p: Provider): ProviderReport {
+  const r: ProviderReport = { layer: index.layers[p.layer]!.path, type: p.type };
+  if (p.type === "file" && p.hash) {
+    r.size = p.size;
+    r.sha256 = p.hash;
+  }
+  if (p.type === "link") r.target = p.target;
+  const e = resolveProvider(index, vp, p)?.elf;
+  if (isLib(e)) r.soname = e.soname;
+  return r;
+}
+
+function reasonOf(c: Conflict): string {
+  const w = c.winner;
+  const l = c.losers.find((x) => x.type !== w.type) ?? c.losers.find((x) => (x.sha256 ?? x.target) !== (w.sha256 ?? w.target)) ?? c.losers[0]!;
+  switch (c.class) {
+    case "identical":
+      return w.type === "link" ? "same link target" : w.type === "dir" ? "directories merge" : "same bytes";
+    case "shadowed-compatible":
+      return `same SONAME ${w.soname}; the winner defines every version node the closure needs`;
+    case "diamond-incompatible": {
+      const n = new Set(c.diamonds?.map((d) => d.consumer)).size;
+      return `${n} consumer${n === 1 ? "" : "s"} need${n === 1 ? "s" : ""} version nodes of ${w.soname} that the winner lacks`;
+    }
+    case "type-clash":
+      return `${w.type} vs ${l.type}`;
+    default:
+      return w.type === "link" ? "different link targets" : w.type === "file" ? "different contents" : `both are ${w.type}`;
+  }
+}
+
+/** The human report: grouped by severity, most severe first. */
+export function formatReport(r: ConflictReport, color: { red: (s: string) => string; yellow: (s: string) => string; bold: (s: string) => string }): string {
+  const lines: string[] = [];
+  const head: Record<Severity, (s: string) => string> = { error: color.red, warning: color.yellow, info: (s) => s, ok: (s) => s };
+  for (const sev of SEVERITIES) {
+    const group = r.conflicts.filter((c) => c.severity === sev);
+    if (group.length === 0) continue;
+    if (sev === "ok") {
+      lines.push(`ok (${group.length}): identical in every layer that provides them`);
+      continue;
+    }
+    lines.push(head[sev](color.bold(`${sev} (${group.length})`)));
+    for (const c of group) {
+      lines.push(`  ${c.path}  [${c.class}] ${c.reason}${c.override ? ` (override ${c.override.glob}: ${c.override.classSeverity} -> ${c.severity})` : ""}`);
+      lines.push(`    winner ${providerLine(c.winner)}`);
+      for (const l of c.losers) lines.push(`    loser  ${providerLine(l)}`);
+      for (const d of c.diamonds ?? []) {
+        lines.push(`    ${d.consumer} (from ${d.consumerLayer}) needs ${d.version} of ${d.soname}: ${d.loser ? `only in loser ${d.loser}` : "no provider defines it"}`);
+      }
+    }
+  }
+  if (r.problems.length > 0) {
+    lines.push(color.yellow(color.bold(`problems (${r.problems.length})`)));
+    for (const p of r.problems) lines.push(`  ${p.path} in ${p.layer}: ${p.reason}`);
+  }
+  const s = r.summary;
+  lines.push(
+    `${s.layers} layers, ${s.entries} entries, ${s.contested} contested paths: ${s.error} errors, ${s.warning} warnings, ${s.info} info, ${s.ok} identical` +
+      (s.preexisting !== undefined ? `; ${s.preexisting} conflicts among the existing layers left out` : ""),
+  );
+  return lines.join("\n") + "\n";
+}
+
+function providerLine(p: ProviderReport): string {
+  const what = p.type === "link" ? `-> ${p.target}` : p.type === "file" ? `${p.size} bytes sha256:${p.sha256?.slice(0, 12)}` : p.type;
+  return `${p.layer}  ${what}${p.soname ? ` (SONAME ${p.soname})` : ""}`;
+}
+
+export { loadConfig };
