@@ -131,6 +131,8 @@ export function linkTarget(p: Provider): string {
 /** The view's merged-/usr top-level links, as the launcher creates them. */
 const TOP_LINKS: Record<string, string> = { bin: "usr/bin", sbin: "usr/sbin", lib: "usr/lib", lib64: "usr/lib64" };
 
+const VIEW_ROOTS = new Set(["usr", "etc", "opt"]);
+
 /** Resolves a view path through the view's symlinks to the provider the view
  * shows there (the first layer's), like the kernel would inside the view. */
 export function resolveView(index: ScanIndex, path: string, hops = 0): Provider | undefined {
@@ -144,6 +146,11 @@ export function resolveView(index: ScanIndex, path: string, hops = 0): Provider 
       continue;
     }
     const next = `${cur}/${name}`;
+    if (cur === "" && VIEW_ROOTS.has(name)) {
+      // The overlay roots themselves are no layer's entries.
+      cur = next;
+      continue;
+    }
     const prov = index.paths.get(next)?.[0];
     const top = cur === "" ? TOP_LINKS[name] : undefined;
     const target = prov?.type === "link" ? linkTarget(prov) : prov ? undefined : top;
