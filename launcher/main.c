@@ -7,6 +7,7 @@
  *   fhs-launcher eval POLICY.wasm [NAME]   plan-only mode: records on stdin,
  *                                          the policy's result on stdout
  *   fhs-launcher probe                     kernel feature probes (fhs doctor)
+ *   fhs-launcher replay PLAN PROG [ARGS]   benchmarks: the bare syscall floor
  *   fhs-launcher --version
  */
 #include <errno.h>
@@ -75,5 +76,9 @@ int main(int argc, char **argv)
   }
   if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
   if (strcmp(cmd, "probe") == 0) return probe_main();
+  if (strcmp(cmd, "replay") == 0) {
+    if (argc < 4) die(FHS_EXIT_SETUP, "usage: fhs-launcher replay PLAN PROGRAM [ARGS...]");
+    return replay_plan(argv[2], argv + 3);
+  }
   die(FHS_EXIT_SETUP, "usage: fhs-launcher eval|probe|--version (launches happen through wrappers)");
 }

@@ -1,0 +1,60 @@
+// Building wrapped packages for tests: a package dir owned by the test user,
+// wrapped with the real CLI, using the copied launcher that user can reach.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { chmodSync, cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { isRoot, runCli, testArtifacts, testDir, testUser } from "./env.js";
+
+/** Compiles a small static C program (test/bench/*.c) once per run. */
+const compiled = new Map<string, string>();
+export function staticProgram(name: string, srcFile: string): string {
+  const hit = compiled.get(name);
+  if (hit) return hit;
+  const out = join(testArtifacts().root, name);
+  execFileSync("cc", ["-O2", "-static", "-o", out, srcFile]);
+  chmodSync(out, 0o755);
+  compiled.set(name, out);
+  return out;
+}
+
+/** A package dir in FHS layout holding the given files (relative to usr/). */
+export function makePackage(files: Record<string, { from?: string; text?: string; mode?: number }>, name = "pkg"): string {
+  const dir = join(testDir(`fhs-${name}-`), name);
+  for (const [rel, f] of Object.entries(files)) {
+    const dst = join(dir, "usr", rel);
+    mkdirSync(join(dst, ".."), { recursive: true });
+    if (f.from) cpSync(f.from, dst);
+    else writeFileSync(dst, f.text ?? "");
+    chmodSync(dst, f.mode ?? 0o755);
+  }
+  chownTree(dir);
+  return dir;
+}
+
+/** A package made by copying whole layers' usr/ trees (e.g. a Debian package's files). */
+export function packageFromLayers(layers: string[], name = "pkg"): string {
+  const dir = join(testDir(`fhs-${name}-`), name);
+  for (const l of layers) cpSync(join(l, "usr"), join(dir, "usr"), { recursive: true, verbatimSymlinks: true });
+  execFileSync("chmod", ["-R", "u+w", dir]);
+  chownTree(dir);
+  return dir;
+}
+
+function chownTree(dir: string): void {
+  if (isRoot) execFileSync("chown", ["-R", `${testUser.uid}:${testUser.gid}`, join(dir, "..")]);
+}
+
+/** Wraps with the real CLI; returns the package dir. */
+export function wrapPackage(dir: string, layers: string[] = [], extra: string[] = []): string {
+  const args = ["wrap", dir, ...layers.flatMap((l) => ["--layer", l]), ...extra];
+  const r = runCli(args, { env: { FHS_LAUNCHER: testArtifacts().launcher } });
+  assert.equal(r.status, 0, `fhs ${args.join(" ")}: ${r.stderr}`);
+  if (isRoot) execFileSync("chown", ["-R", "-h", `${testUser.uid}:${testUser.gid}`, dir]);
+  return dir;
+}
+
+/** Mount table of a fresh process as the test user: what a caller's namespace holds. */
+export function callerMounts(): string {
+  return execFileSync("cat", ["/proc/self/mountinfo"], { encoding: "utf8" });
+}
