@@ -38,6 +38,8 @@ function globMatch(g: string, s: string, gi: i32, si: i32): bool {
 }
 
 function refuse(out: RecordWriter, msg: string): i32 {
+  // A refusal answers the reason alone, whatever was written before it.
+  out.len = 0;
   out.record(["error", msg]);
   return 1;
 }
