@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { cac, type CAC } from "cac";
 import * as conflictsCommand from "./commands/conflicts.js";
 import * as doctorCommand from "./commands/doctor.js";
+import * as layerCommand from "./commands/layer.js";
 import * as policyCommand from "./commands/policy.js";
 import * as wrapCommand from "./commands/wrap.js";
 import { EXIT_USAGE, FhsError } from "./errors.js";
@@ -15,7 +16,7 @@ import { packageRoot } from "./paths.js";
 const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
 
 /** Every command module; each exports register(cli). */
-const commands: { register(cli: CAC): void }[] = [doctorCommand, policyCommand, wrapCommand, conflictsCommand];
+const commands: { register(cli: CAC): void }[] = [doctorCommand, layerCommand, policyCommand, wrapCommand, conflictsCommand];
 
 export function buildCli(): CAC {
   const cli = cac("fhs");

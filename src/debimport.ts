@@ -1,0 +1,384 @@
+// Importing Debian binary packages (.deb) as layers (docs/LAYERS.md).
+//
+// A .deb is an ar archive: debian-binary, control.tar.*, data.tar.*. The data
+// archive is read entry by entry, so that every path can be normalized before
+// it touches the disk:
+//   - merged /usr: top-level bin, sbin, lib, lib32, lib64, libx32 move into
+//     usr/, as on merged-/usr systems; top-level symlinks of those names
+//     (lib64 -> usr/lib64) are dropped, the view provides them;
+//   - relative symlinks and hard links are re-aimed at the moved paths;
+//   - setuid/setgid bits are dropped; device nodes and fifos are skipped;
+//   - nothing is written outside the layer (no absolute or `..` names).
+// The layer is built under STORE/.tmp-XXXX and renamed into place, then made
+// read-only, like a Nix store path. Everything runs as an unprivileged user.
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join, posix, resolve } from "node:path";
+import { Readable } from "node:stream";
+import { gunzipSync } from "node:zlib";
+import { decompress as zstdDecompress } from "fzstd";
+import { extract as tarExtract, type Header } from "tar-stream";
+import xz from "xz-decompress";
+import { FhsError } from "./errors.js";
+import { inspectLayer } from "./layers.js";
+
+/** Top-level directories that merged-/usr systems keep under usr/. */
+export const MERGED_DIRS = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] as const;
+
+/** What an import produced; also the metadata kept in LAYER/.fhs/deb.json. */
+export interface DebLayer {
+  /** The .deb as given. */
+  input: string;
+  package: string;
+  version: string;
+  architecture: string;
+  /** Absolute path of the layer directory. */
+  layer: string;
+  /** sha256 of the .deb: a second import of the same file is recognized. */
+  sha256: string;
+  /** False when the layer already existed from the same .deb. */
+  created: boolean;
+  /** Things left out of the layer, one line each (device nodes, …). */
+  notes: string[];
+}
+
+interface ArMember {
+  name: string;
+  data: Buffer;
+}
+
+const META_DIR = ".fhs";
+const META_FILE = "deb.json";
+
+/** Imports one .deb into STORE/<package>_<version>_<arch>. Idempotent. */
+export async function importDeb(debPath: string, storeDir: string): Promise<DebLayer> {
+  let deb: Buffer;
+  try {
+    deb = readFileSync(debPath);
+  } catch (e) {
+    throw new FhsError(`${debPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const sha256 = createHash("sha256").update(deb).digest("hex");
+  const fail = (cause: string): never => {
+    throw new FhsError(`${debPath}: ${cause}`);
+  };
+
+  const members = readAr(deb, fail);
+  const magic = members[0];
+  if (!magic || magic.name !== "debian-binary") fail("not a Debian package (no debian-binary member first)");
+  if (!/^2\.\d+\n/.test(magic!.data.toString("latin1"))) fail(`unsupported .deb format version '${magic!.data.toString("latin1").trim()}'`);
+  const controlMember = members.find((m) => m.name.startsWith("control.tar"));
+  const dataMember = members.find((m) => m.name.startsWith("data.tar"));
+  if (!controlMember) fail("not a Debian package (no control.tar member)");
+  if (!dataMember) fail("not a Debian package (no data.tar member)");
+
+  const control = await readControl(await decompressMember(controlMember!, fail), fail);
+  const pkg = control.get("Package") ?? fail("control file has no Package field");
+  const version = control.get("Version") ?? fail("control file has no Version field");
+  const arch = control.get("Architecture") ?? fail("control file has no Architecture field");
+  if (!/^[a-z0-9][a-z0-9+.-]*$/.test(pkg)) fail(`control file has an invalid Package '${pkg}'`);
+  if (!/^[A-Za-z0-9.+~:-]+$/.test(version)) fail(`control file has an invalid Version '${version}'`);
+  if (!/^[a-z0-9-]+$/.test(arch)) fail(`control file has an invalid Architecture '${arch}'`);
+
+  const store = resolve(storeDir);
+  try {
+    mkdirSync(store, { recursive: true });
+  } catch (e) {
+    throw new FhsError(`store ${storeDir}: cannot create (${(e as NodeJS.ErrnoException).code})`);
+  }
+  const layer = join(store, layerName(pkg, version, arch));
+  const result: DebLayer = { input: debPath, package: pkg, version, architecture: arch, layer, sha256, created: false, notes: [] };
+
+  if (existsSync(layer)) return checkExisting(result);
+
+  let tmp: string;
+  try {
+    tmp = mkdtempSync(join(store, ".tmp-"));
+  } catch (e) {
+    throw new FhsError(`store ${storeDir}: cannot write (${(e as NodeJS.ErrnoException).code})`);
+  }
+  try {
+    const data = await decompressMember(dataMember!, fail);
+    await extractData(data, tmp, result.notes, fail);
+    mkdirSync(join(tmp, "usr"), { recursive: true });
+    mkdirSync(join(tmp, META_DIR));
+    const meta = { package: pkg, version, architecture: arch, sha256, notes: result.notes };
+    writeFileSync(join(tmp, META_DIR, META_FILE), JSON.stringify(meta, null, 2) + "\n");
+    makeReadOnly(tmp, false);
+    try {
+      renameSync(tmp, layer);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // Another import of the same package won the race: same as a second import.
+      if ((code === "ENOTEMPTY" || code === "EEXIST") && existsSync(layer)) {
+        removeTree(tmp);
+        return checkExisting(result);
+      }
+      throw new FhsError(`layer ${layer}: cannot move into place (${code})`);
+    }
+    // A directory is renamed while it is still writable; then it is sealed.
+    chmodSync(layer, 0o555);
+  } catch (e) {
+    removeTree(tmp);
+    throw e;
+  }
+  inspectLayer(layer);
+  result.created = true;
+  return result;
+}
+
+/** Imports several .debs in order; stops at the first error. */
+export async function importDebs(debPaths: readonly string[], storeDir: string): Promise<DebLayer[]> {
+  const out: DebLayer[] = [];
+  for (const p of debPaths) out.push(await importDeb(p, storeDir));
+  return out;
+}
+
+/** <package>_<version>_<arch>, as Debian names .deb files: an epoch's ':' is
+ * written %3a, since ':' separates lowerdirs in overlay mount options. */
+export function layerName(pkg: string, version: string, arch: string): string {
+  return `${pkg}_${version.replaceAll(":", "%3a")}_${arch}`;
+}
+
+function checkExisting(result: DebLayer): DebLayer {
+  let meta: { sha256?: string };
+  try {
+    meta = JSON.parse(readFileSync(join(result.layer, META_DIR, META_FILE), "utf8"));
+  } catch {
+    throw new FhsError(`layer ${result.layer}: exists but was not made by fhs layer import (no ${META_DIR}/${META_FILE})`);
+  }
+  if (meta.sha256 !== result.sha256) {
+    throw new FhsError(`layer ${result.layer}: exists from a different .deb than ${result.input} (sha256 ${meta.sha256} vs ${result.sha256})`);
+  }
+  inspectLayer(result.layer);
+  return result;
+}
+
+/** Parses a common (System V / GNU) ar archive as dpkg writes it. */
+function readAr(buf: Buffer, fail: (cause: string) => never): ArMember[] {
+  if (buf.length < 8 || buf.toString("latin1", 0, 8) !== "!<arch>\n") fail("not a Debian package (no ar archive header)");
+  const members: ArMember[] = [];
+  let off = 8;
+  while (off < buf.length) {
+    if (off + 60 > buf.length) fail(`truncated (ar member header at byte ${off} is cut short)`);
+    const header = buf.toString("latin1", off, off + 60);
+    if (header.slice(58, 60) !== "`\n") fail(`corrupt (bad ar member header at byte ${off})`);
+    const name = header.slice(0, 16).trim().replace(/\/$/, "");
+    const size = Number(header.slice(48, 58).trim());
+    if (!Number.isSafeInteger(size) || size < 0) fail(`corrupt (bad size in ar member '${name}')`);
+    const start = off + 60;
+    if (start + size > buf.length) fail(`truncated (ar member '${name}' needs ${size} bytes, ${buf.length - start} left)`);
+    members.push({ name, data: buf.subarray(start, start + size) });
+    off = start + size + (size % 2);
+  }
+  return members;
+}
+
+async function decompressMember(m: ArMember, fail: (cause: string) => never): Promise<Buffer> {
+  const ext = m.name.slice(m.name.indexOf(".tar") + 4);
+  try {
+    switch (ext) {
+      case "":
+        return m.data;
+      case ".gz":
+        return gunzipSync(m.data);
+      case ".zst":
+        return Buffer.from(zstdDecompress(m.data));
+      case ".xz": {
+        const chunks: Buffer[] = [];
+        const stream = new xz.XzReadableStream(new Blob([new Uint8Array(m.data)]).stream());
+        for await (const c of Readable.fromWeb(stream as Parameters<typeof Readable.fromWeb>[0])) chunks.push(c as Buffer);
+        return Buffer.concat(chunks);
+      }
+    }
+  } catch (e) {
+    return fail(`corrupt ${m.name} (${(e as Error).message})`);
+  }
+  return fail(`unsupported compression of ${m.name}`);
+}
+
+/** Walks a tar held in memory; calls onEntry for every entry with its body. */
+async function walkTar(
+  tar: Buffer,
+  what: string,
+  fail: (cause: string) => never,
+  onEntry: (h: Header, body: Buffer) => void | Promise<void>,
+): Promise<void> {
+  const ex = tarExtract();
+  Readable.from([tar]).pipe(ex);
+  try {
+    for await (const entry of ex) {
+      const chunks: Buffer[] = [];
+      for await (const c of entry) chunks.push(c as Buffer);
+      await onEntry(entry.header, Buffer.concat(chunks));
+    }
+  } catch (e) {
+    if (e instanceof FhsError) throw e;
+    fail(`corrupt ${what} (${(e as Error).message})`);
+  }
+}
+
+async function readControl(tar: Buffer, fail: (cause: string) => never): Promise<Map<string, string>> {
+  let text: string | undefined;
+  await walkTar(tar, "control archive", fail, (h, body) => {
+    if (h.name.replace(/^\.?\//, "") === "control") text = body.toString("utf8");
+  });
+  if (text === undefined) fail("not a Debian package (control archive has no control file)");
+  const fields = new Map<string, string>();
+  for (const line of text!.split("\n")) {
+    const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line);
+    if (m) fields.set(m[1]!, m[2]!.trim());
+  }
+  return fields;
+}
+
+/** The archive path of an entry, as a clean relative path ("" for the root). */
+function cleanName(name: string, fail: (cause: string) => never): string {
+  const parts = name.split("/").filter((p) => p !== "" && p !== ".");
+  if (parts.includes("..")) fail(`unsafe path '${name}' in data archive`);
+  return parts.join("/");
+}
+
+/** Where a path of the package lands in the layer (merged /usr). */
+export function normalizePath(rel: string): string {
+  const first = rel.split("/", 1)[0]!;
+  return (MERGED_DIRS as readonly string[]).includes(first) ? `usr/${rel}` : rel;
+}
+
+/** A relative symlink target re-aimed so that it still reaches the same file
+ * after both ends moved. Targets that leave the root are kept as written. */
+function retarget(origRel: string, newRel: string, target: string): string {
+  if (target.startsWith("/")) return target;
+  const joined = posix.join(posix.dirname(origRel), target);
+  if (joined === ".." || joined.startsWith("../")) return target;
+  const mapped = normalizePath(joined);
+  if (mapped === joined && posix.dirname(origRel) === posix.dirname(newRel)) return target;
+  const rel = posix.relative(posix.dirname(newRel), mapped);
+  return rel === "" ? "." : rel;
+}
+
+async function extractData(tar: Buffer, root: string, notes: string[], fail: (cause: string) => never): Promise<void> {
+  // Where each archive path ended up, for hard links and the bin/ vs usr/bin check.
+  const origin = new Map<string, string>();
+  const fileModes: [string, number][] = [];
+  await walkTar(tar, "data archive", fail, (h, body) => {
+    const rel = cleanName(h.name, fail);
+    if (rel === "") return;
+    const isTop = !rel.includes("/");
+    if (isTop && h.type === "symlink" && (MERGED_DIRS as readonly string[]).includes(rel)) return;
+    const dest = normalizePath(rel);
+    const abs = join(root, dest);
+    const previous = origin.get(dest);
+    if (h.type !== "directory") mkdirSync(dirname(abs), { recursive: true, mode: 0o755 });
+    const clash = (why: string) => fail(`both /${previous} and /${rel} are in the package and ${why}`);
+    switch (h.type) {
+      case "directory": {
+        const st = lstatOrNull(abs);
+        if (st && !st.isDirectory()) clash("only one is a directory");
+        mkdirSync(abs, { recursive: true, mode: 0o755 });
+        break;
+      }
+      case "file":
+      case "contiguous-file": {
+        const st = lstatOrNull(abs);
+        if (st) {
+          if (!st.isFile() || !readFileSync(abs).equals(body)) clash("they differ");
+          return;
+        }
+        writeFileSync(abs, body, { mode: 0o644 });
+        fileModes.push([abs, (h.mode ?? 0o644) & 0o1777]);
+        if (h.mtime) lutimesSync(abs, h.mtime, h.mtime);
+        break;
+      }
+      case "symlink": {
+        const target = retarget(rel, dest, h.linkname ?? "");
+        const st = lstatOrNull(abs);
+        if (st) {
+          if (!st.isSymbolicLink() || readlinkSync(abs) !== target) clash("they differ");
+          return;
+        }
+        symlinkSync(target, abs);
+        if (h.mtime) lutimesSync(abs, h.mtime, h.mtime);
+        break;
+      }
+      case "link": {
+        const linkRel = cleanName(h.linkname ?? "", fail);
+        const linkAbs = join(root, normalizePath(linkRel));
+        const st = lstatOrNull(abs);
+        if (st) {
+          if (!st.isFile() || !readFileSync(abs).equals(readFileSync(linkAbs))) clash("they differ");
+          return;
+        }
+        if (!lstatOrNull(linkAbs)) fail(`hard link /${rel} points to /${linkRel}, which is not in the package before it`);
+        linkSync(linkAbs, abs);
+        break;
+      }
+      case "character-device":
+      case "block-device":
+      case "fifo":
+        notes.push(`skipped ${h.type} /${rel}`);
+        return;
+      default:
+        // pax and GNU long-name headers are folded into entries by tar-stream.
+        notes.push(`skipped /${rel} of unsupported type ${h.type}`);
+        return;
+    }
+    origin.set(dest, rel);
+  });
+  // setuid/setgid are dropped: a layer never grants privilege.
+  for (const [abs, mode] of fileModes) chmodSync(abs, mode & ~0o6000 & ~0o222);
+}
+
+function lstatOrNull(p: string) {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** Dirs 0555, files without write bits; the top directory too unless told not. */
+function makeReadOnly(root: string, top = true): void {
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) {
+        walk(p);
+        chmodSync(p, 0o555);
+      } else if (e.isFile()) {
+        chmodSync(p, lstatSync(p).mode & 0o1555);
+      }
+    }
+  };
+  walk(root);
+  chmodSync(root, top ? 0o555 : 0o755);
+}
+
+/** Removes a (maybe read-only) tree. */
+export function removeTree(root: string): void {
+  const open = (dir: string) => {
+    try {
+      chmodSync(dir, 0o755);
+    } catch {
+      return;
+    }
+    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) open(join(dir, e.name));
+  };
+  open(root);
+  rmSync(root, { recursive: true, force: true });
+}
