@@ -80,6 +80,23 @@ m3ApiRawFunction(host_abort)
   m3ApiTrap(m3Err_trapAbort);
 }
 
+/* wasm3 resolves imports lazily: an import nobody links would only trap when
+ * first called, deep inside an evaluation. Refuse it up front, with the same
+ * words as the CLI's validator (src/policy/validate.ts). */
+static void check_imports(IM3Module mod, const char *policy)
+{
+  for (uint32_t i = 0; i < mod->numFuncImports; i++) {
+    const M3ImportInfo *imp = &mod->functions[i].import;
+    const char *m = imp->moduleUtf8 ? imp->moduleUtf8 : "?", *f = imp->fieldUtf8 ? imp->fieldUtf8 : "?";
+    if (strcmp(m, "env") || strcmp(f, "abort"))
+      die(FHS_EXIT_POLICY, "policy %s: imports %s.%s; the only import allowed is env.abort", policy, m, f);
+  }
+  for (uint32_t i = 0; i < mod->numGlobals; i++)
+    if (mod->globals[i].imported)
+      die(FHS_EXIT_POLICY, "policy %s: imports a global; the only import allowed is env.abort", policy);
+  if (mod->memoryImported) die(FHS_EXIT_POLICY, "policy %s: imports its memory; the only import allowed is env.abort", policy);
+}
+
 static IM3Function find(IM3Runtime rt, const char *policy, const char *fn, uint32_t nargs, uint32_t nrets)
 {
   IM3Function f = NULL;
@@ -128,6 +145,7 @@ void policy_eval(const char *name, const uint8_t *wasm, size_t wasm_len,
   IM3Module mod = NULL;
   M3Result r = m3_ParseModule(env, &mod, wasm, (uint32_t)wasm_len);
   if (r) die(FHS_EXIT_POLICY, "policy %s: not a valid module: %s", name, r);
+  check_imports(mod, name);
   r = m3_LoadModule(rt, mod);
   if (r) die(FHS_EXIT_POLICY, "policy %s: cannot load: %s", name, r);
   r = m3_LinkRawFunction(mod, "env", "abort", "v(iiii)", &host_abort);

@@ -7,8 +7,9 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { FhsError } from "../errors.js";
-import { EVAL_DEADLINE_MS } from "./limits.js";
+import { ABI_VERSION, EVAL_DEADLINE_MS } from "./limits.js";
 import { decodeRecords, type Rec } from "./records.js";
+import { validatePolicyModule } from "./validate.js";
 
 export interface PolicyResult {
   /** 0: a result; 1: the policy refused the input (records hold the reason). */
@@ -24,26 +25,28 @@ const workerSource = `
 const { parentPort, workerData } = require("node:worker_threads");
 const loader = require(workerData.loaderPath);
 (async () => {
-  const { module, input } = workerData;
-  let instance;
+  const { module, input, abiOnly } = workerData;
+  // Which export was running when a trap hit: both hosts name it.
+  let at = "instantiation";
   try {
-    instance = (await loader.instantiate(module, {})).exports;
-  } catch (e) {
-    parentPort.postMessage({ kind: "trap", message: "instantiation failed: " + e.message });
-    return;
-  }
-  try {
+    const instance = (await loader.instantiate(module, {})).exports;
+    at = "fhs_abi";
     const abi = instance.fhs_abi();
-    if (abi !== ${1}) { parentPort.postMessage({ kind: "abi", abi }); return; }
+    if (abiOnly) { parentPort.postMessage({ kind: "ok", status: abi, bytes: new Uint8Array(0) }); return; }
+    if (abi !== ${ABI_VERSION}) { parentPort.postMessage({ kind: "abi", abi }); return; }
+    at = "fhs_alloc";
     const ptr = instance.fhs_alloc(input.length) >>> 0;
     const mem = () => new Uint8Array(instance.memory.buffer);
-    if (ptr + input.length > mem().length) {
+    if (ptr > mem().length || input.length > mem().length - ptr) {
       parentPort.postMessage({ kind: "bounds", what: "alloc", ptr, len: input.length, size: mem().length });
       return;
     }
     mem().set(input, ptr);
-    const status = instance.fhs_eval(ptr, input.length);
+    at = "fhs_eval";
+    const status = instance.fhs_eval(ptr, input.length) >>> 0;
+    at = "fhs_result_ptr";
     const rptr = instance.fhs_result_ptr() >>> 0;
+    at = "fhs_result_len";
     const rlen = instance.fhs_result_len() >>> 0;
     const size = mem().length;
     if (rptr > size || rlen > size - rptr) {
@@ -52,7 +55,7 @@ const loader = require(workerData.loaderPath);
     }
     parentPort.postMessage({ kind: "ok", status, bytes: mem().slice(rptr, rptr + rlen) });
   } catch (e) {
-    parentPort.postMessage({ kind: "trap", message: String(e && e.message || e) });
+    parentPort.postMessage({ kind: "trap", at, message: String(e && e.message || e) });
   }
 })();
 `;
@@ -63,13 +66,32 @@ export interface EvalOptions {
   deadlineMs?: number;
 }
 
-/** Evaluates `input` (record bytes) with `module` (policy.wasm bytes). */
-export function evalPolicy(module: Uint8Array, input: Uint8Array, opts: EvalOptions): Promise<PolicyResult> {
+/**
+ * Evaluates `input` (record bytes) with `module` (policy.wasm bytes). The
+ * module is checked against the policy rules first (validate.ts): the loader
+ * would offer it more imports than the launcher does, and V8 would let an
+ * undeclared maximum grow memory past the cap.
+ */
+export async function evalPolicy(module: Uint8Array, input: Uint8Array, opts: EvalOptions): Promise<PolicyResult> {
+  validatePolicyModule(module, opts.name);
+  return interpret(await runWorker(module, input, false, opts), opts.name);
+}
+
+/** Instantiates the module (under the deadline) and returns what its fhs_abi() says. */
+export async function probePolicyAbi(module: Uint8Array, opts: EvalOptions): Promise<number> {
+  validatePolicyModule(module, opts.name);
+  const m = await runWorker(module, new Uint8Array(0), true, opts);
+  if (m.kind === "ok") return m.status;
+  interpret(m, opts.name);
+  throw new FhsError(`policy ${opts.name}: internal: no ABI version`);
+}
+
+function runWorker(module: Uint8Array, input: Uint8Array, abiOnly: boolean, opts: EvalOptions): Promise<WorkerMessage> {
   const deadline = opts.deadlineMs ?? EVAL_DEADLINE_MS;
   return new Promise((resolvePromise, reject) => {
     const worker = new Worker(workerSource, {
       eval: true,
-      workerData: { module, input, loaderPath },
+      workerData: { module, input, abiOnly, loaderPath },
       // A runaway recursion must hit the wasm stack limit, not exhaust the process.
       resourceLimits: { stackSizeMb: 4, maxOldGenerationSizeMb: 256 },
     });
@@ -85,13 +107,7 @@ export function evalPolicy(module: Uint8Array, input: Uint8Array, opts: EvalOpti
       () => settle(() => reject(new FhsError(`policy ${opts.name}: evaluation exceeded its ${deadline} ms deadline`))),
       deadline,
     );
-    worker.once("message", (m: WorkerMessage) => settle(() => {
-      try {
-        resolvePromise(interpret(m, opts.name));
-      } catch (e) {
-        reject(e);
-      }
-    }));
+    worker.once("message", (m: WorkerMessage) => settle(() => resolvePromise(m)));
     worker.once("error", (e) => settle(() => reject(new FhsError(`policy ${opts.name}: host error: ${e.message}`))));
     worker.once("exit", (code) => settle(() => reject(new FhsError(`policy ${opts.name}: evaluation ended without a result (worker exit ${code})`))));
   });
@@ -99,7 +115,7 @@ export function evalPolicy(module: Uint8Array, input: Uint8Array, opts: EvalOpti
 
 type WorkerMessage =
   | { kind: "ok"; status: number; bytes: Uint8Array }
-  | { kind: "trap"; message: string }
+  | { kind: "trap"; at: string; message: string }
   | { kind: "abi"; abi: number }
   | { kind: "bounds"; what: string; ptr: number; len: number; size: number };
 
@@ -113,12 +129,14 @@ function interpret(m: WorkerMessage, name: string): PolicyResult {
       } catch (e) {
         throw new FhsError(`policy ${name}: result is not a record stream: ${(e as Error).message}`);
       }
-      return { status: m.status, bytes, records };
+      // The launcher knows only "result" and "refused": any non-zero status is a refusal.
+      return { status: m.status === 0 ? 0 : 1, bytes, records };
     }
     case "trap":
-      throw new FhsError(`policy ${name}: trapped: ${describeTrap(m.message)}`);
+      if (m.at === "instantiation") throw new FhsError(`policy ${name}: cannot load: ${m.message.replace(/^WebAssembly\.\w+\(\): /, "")}`);
+      throw new FhsError(`policy ${name}: trapped in ${m.at}: ${describeTrap(m.message)}`);
     case "abi":
-      throw new FhsError(`policy ${name}: ABI version ${m.abi}, this fhs speaks 1`);
+      throw new FhsError(`policy ${name}: ABI version ${m.abi}, this fhs speaks ${ABI_VERSION}`);
     case "bounds":
       throw new FhsError(`policy ${name}: ${m.what} buffer out of bounds (ptr ${m.ptr}, len ${m.len}, memory ${m.size} bytes)`);
   }
