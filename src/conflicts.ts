@@ -190,7 +190,11 @@ function buildInputs(index: ScanIndex, config: PolicyConfig, chunkBytes: number)
       l.push(["need", n.file, vp, String(w.layer), ...n.versions]);
     }
   }
-  for (const l of needsBySoname.values()) l.sort((a, b) => compareBytes(a[2]!, b[2]!));
+  const needBytes = new Map<string, number>();
+  for (const [so, l] of needsBySoname) {
+    l.sort((a, b) => compareBytes(a[2]!, b[2]!));
+    needBytes.set(so, l.reduce((n, r) => n + r.join(" ").length + 2, 0));
+  }
 
   const out: Uint8Array[] = [];
   let libs: Rec[] = [];
@@ -216,6 +220,8 @@ function buildInputs(index: ScanIndex, config: PolicyConfig, chunkBytes: number)
         let id = libIds.get(e);
         if (id === undefined) {
           libIds.set(e, (id = libs.length));
+          // A SONAME new to this chunk brings its consumers' needs along.
+          if (!libs.some((l) => l[1] === e.soname)) bytes += needBytes.get(e.soname!) ?? 0;
           libs.push(["lib", e.soname!, ...e.defs]);
           bytes += e.soname!.length + e.defs.join(" ").length;
         }
