@@ -60,7 +60,7 @@ export function runUnprivileged(argv: string[], opts: RunOptions = {}): SpawnSyn
     ...opts.env,
   };
   const full = isRoot
-    ? ["setpriv", `--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--", ...argv]
+    ? ["/usr/bin/setpriv", `--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--", ...argv]
     : argv;
   return spawnSync(full[0]!, full.slice(1), {
     env,

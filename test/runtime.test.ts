@@ -1,0 +1,208 @@
+// The runtime, as a user sees it: real Debian programs, wrapped with the real
+// CLI, launched through the real launcher as an unprivileged user.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { debLayers } from "./helpers/debian.js";
+import { isRoot, runCli, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
+import { makePackage, packageFromLayers, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+
+const EXIT_SETUP = 125;
+const EXIT_PLAN_LIMIT = 122;
+
+/** The records of a plan printed by FHS_DEBUG=plan (raw record bytes on stderr, before the program runs). */
+function planFromStderr(stderr: string): string[][] {
+  const end = stderr.lastIndexOf("\0\0");
+  const recs = stderr.slice(0, end + 1).split("\0\0").filter(Boolean).map((r) => r.split("\0"));
+  return recs;
+}
+
+let libc: string[]; // libc6 and its dependencies
+let shellPkg: string; // dash + coreutils, wrapped
+let helloPkg: string;
+
+before(async () => {
+  libc = await debLayers(["libc6"], { withDeps: true });
+  const [dash, coreutils] = [await debLayers(["dash"]), await debLayers(["coreutils"])];
+  const coreDeps = await debLayers(["coreutils"], { withDeps: true });
+  shellPkg = wrapPackage(packageFromLayers([...dash, ...coreutils], "shell"), [...new Set([...libc, ...coreDeps.slice(1)])]);
+  helloPkg = wrapPackage(packageFromLayers(await debLayers(["hello"]), "hello"), libc);
+});
+
+const sh = (script: string, opts: Parameters<typeof runUnprivileged>[1] = {}) =>
+  runUnprivileged([join(shellPkg, "usr/bin/dash"), "-c", script], opts);
+
+describe("wrap", () => {
+  it("moves programs to usr/raw and leaves two-symlink wrappers, not copies", () => {
+    const wrapper = join(helloPkg, "usr/bin/hello");
+    const chain = execFileSync("readlink", [wrapper], { encoding: "utf8" }).trim();
+    assert.equal(chain, join(helloPkg, ".fhs/w/bin/hello"));
+    assert.equal(execFileSync("readlink", [chain], { encoding: "utf8" }).trim(), testArtifacts().launcher);
+    assert.ok(existsSync(join(helloPkg, "usr/raw/bin/hello")));
+    const manifest = JSON.parse(readFileSync(join(helloPkg, ".fhs/manifest.json"), "utf8"));
+    assert.equal(manifest.layers[0].path, helloPkg);
+    assert.deepEqual(manifest.programs, ["bin/hello"]);
+    assert.match(manifest.policy.sha256, /^[0-9a-f]{64}$/);
+  });
+
+  it("refuses to wrap a package twice", () => {
+    const r = runCli(["wrap", helloPkg], { env: { FHS_LAUNCHER: testArtifacts().launcher } });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^fhs: package .*: already wrapped/);
+  });
+
+  it("refuses bad layers and leaves the package untouched", () => {
+    const pkg = makePackage({ "bin/tool": { text: "#!/bin/sh\necho hi\n" } }, "untouched");
+    const file = join(testDir(), "plain-file");
+    writeFileSync(file, "x");
+    const escaping = join(testDir(), "escaping");
+    mkdirSync(join(escaping, "usr/lib"), { recursive: true });
+    symlinkSync("../../../../etc/shadow", join(escaping, "usr/lib/evil"));
+    for (const [layer, why] of [
+      ["/nonexistent/layer", /no such directory/],
+      [file, /not a directory/],
+      [escaping, /symlink usr\/lib\/evil -> \.\.\/\.\.\/\.\.\/\.\.\/etc\/shadow escapes the layer's root/],
+    ] as const) {
+      const r = runCli(["wrap", pkg, "--layer", layer]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, why);
+      assert.equal(r.stderr.trim().split("\n").length, 1);
+      assert.ok(!existsSync(join(pkg, ".fhs")), "package was touched");
+      assert.ok(existsSync(join(pkg, "usr/bin/tool")) && !existsSync(join(pkg, "usr/raw")));
+    }
+  });
+
+  it("wraps scripts and symlinks to executables, not data", () => {
+    const pkg = makePackage({
+      "bin/script": { text: "#!/bin/sh\necho script-ran\n" },
+      "bin/data.txt": { text: "not a program", mode: 0o644 },
+      "sbin/admin": { text: "#!/bin/sh\necho admin\n" },
+      "libexec/helper": { text: "#!/bin/sh\n" },
+    }, "mixed");
+    symlinkSync("script", join(pkg, "usr/bin/alias"));
+    wrapPackage(pkg, [...libc, join(shellPkg)]);
+    const manifest = JSON.parse(readFileSync(join(pkg, ".fhs/manifest.json"), "utf8"));
+    assert.deepEqual(manifest.programs, ["bin/alias", "bin/script", "sbin/admin"]);
+    const r = runUnprivileged([join(pkg, "usr/bin/alias")]);
+    assert.equal(r.stdout, "script-ran\n", r.stderr);
+  });
+});
+
+describe("launch", () => {
+  it("runs a real program in a pure view", () => {
+    const r = runUnprivileged([join(helloPkg, "usr/bin/hello")]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "Hello, world!\n");
+  });
+
+  it("identifies the package through PATH, a user's symlink and a relative path", () => {
+    const link = join(testDir(), "my-hello");
+    symlinkSync(join(helloPkg, "usr/bin/hello"), link);
+    assert.equal(runUnprivileged([link]).stdout, "Hello, world!\n");
+    assert.equal(runUnprivileged(["hello"], { env: { PATH: join(helloPkg, "usr/bin") } }).stdout, "Hello, world!\n");
+    assert.equal(runUnprivileged(["./hello"], { cwd: join(helloPkg, "usr/bin") }).stdout, "Hello, world!\n");
+    // Inside a view, through PATH: /usr/bin/ls is the wrapper, seen through the overlay.
+    const r = sh("command -v ls; ls -d /tmp");
+    assert.equal(r.stdout, "/usr/bin/ls\n/tmp\n", r.stderr);
+  });
+
+  it("keeps argv[0] exactly as the caller passed it", () => {
+    const r = runUnprivileged(["bash", "-c", 'exec -a my-custom-ls "$0" /nonexistent-path', join(shellPkg, "usr/bin/ls")]);
+    assert.match(r.stderr, /^my-custom-ls: cannot access '\/nonexistent-path'/m);
+  });
+
+  it("is pure outside a view: host-only files are invisible", () => {
+    assert.ok(existsSync("/usr/bin/perl") || existsSync("/usr/bin/python3"), "host has perl or python3");
+    const r = sh("test -e /usr/bin/perl && echo perl; test -e /usr/bin/python3 && echo python3; test -e /usr/bin/dash && echo dash; echo done");
+    assert.equal(r.stdout, "dash\ndone\n", r.stderr);
+  });
+
+  it("a stray IN_NIX_FHS in a host shell does not make a run impure", () => {
+    for (const forged of ["1", "0123456789abcdef"]) {
+      const r = runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { IN_NIX_FHS: forged, FHS_DEBUG: "plan" } });
+      assert.equal(r.status, 0, r.stderr);
+      const plan = planFromStderr(r.stderr);
+      assert.deepEqual(plan[0], ["plan", "view"]);
+      assert.deepEqual(plan.filter((p) => p[0] === "view").map((p) => p[1]), [helloPkg, ...libc]);
+    }
+    // Even the id of a real view does not help without its read-only root and marker.
+    const id = sh("printf %s \"$IN_NIX_FHS\"").stdout;
+    assert.match(id, /^[0-9a-f]{16}$/);
+    const r = runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { IN_NIX_FHS: id, FHS_DEBUG: "plan" } });
+    assert.deepEqual(planFromStderr(r.stderr).filter((p) => p[0] === "view").map((p) => p[1]), [helloPkg, ...libc]);
+  });
+
+  it("composes: a wrapped program inside a view sees that view's layers on top of its own", () => {
+    const planFile = join(testDir(), "plan");
+    const r = sh(`FHS_DEBUG=plan ${helloPkg}/usr/bin/hello 2>${planFile}; ls /usr/bin/dash`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "Hello, world!\n/usr/bin/dash\n");
+    const plan = planFromStderr(readFileSync(planFile, "utf8"));
+    // hello's layers first, then the shell view's, de-duplicated: one flat overlay.
+    const shellLayers = (JSON.parse(readFileSync(join(shellPkg, ".fhs/manifest.json"), "utf8")) as { layers: { path: string }[] }).layers.map((l) => l.path);
+    const expected = [...new Set([helloPkg, ...libc, ...shellLayers])];
+    assert.deepEqual(plan.filter((p) => p[0] === "view").map((p) => p[1]), expected);
+    const usr = plan.find((p) => p[0] === "overlay" && p[1] === "/usr")!;
+    assert.deepEqual(usr.slice(2), expected.map((l) => `${l}/usr`));
+  });
+
+  it("takes the fast path when every layer is already in the view: no new namespace", () => {
+    const r = sh(`a=$(readlink /proc/self/ns/user); b=$(FHS_DEBUG=plan ${shellPkg}/usr/bin/readlink /proc/self/ns/user 2>/dev/null); [ "$a" = "$b" ] && echo same-ns`);
+    assert.equal(r.stdout.trim(), "same-ns", r.stderr);
+  });
+
+  it("cannot write to /usr or /, and writes to HOME and /tmp persist", () => {
+    const home = testUser.home;
+    const tmp = testDir();
+    const r = sh(`touch /usr/x 2>&1; touch /x 2>&1; echo home > ${home}/fhs-written; echo tmp > ${tmp}/written`);
+    assert.match(r.stdout, /touch: cannot touch '\/usr\/x': Read-only file system/);
+    assert.match(r.stdout, /touch: cannot touch '\/x': Read-only file system/);
+    assert.equal(readFileSync(join(home, "fhs-written"), "utf8"), "home\n");
+    assert.equal(readFileSync(join(tmp, "written"), "utf8"), "tmp\n");
+    rmSync(join(home, "fhs-written"));
+  });
+
+  it("passes exit codes and signal deaths through unchanged", () => {
+    assert.equal(sh("exit 42").status, 42);
+    assert.equal(sh("exit 0").status, 0);
+    const killed = sh("kill -TERM $$");
+    assert.equal(killed.signal, "SIGTERM");
+  });
+
+  it("keeps the caller's fds and leaks none of its own", () => {
+    const out = join(testDir(), "fd3");
+    const r = runUnprivileged(["bash", "-c", `exec 3>${out}; "$0" -c 'echo via-fd3 >&3'`, join(shellPkg, "usr/bin/dash")]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(out, "utf8"), "via-fd3\n");
+    // The program sees exactly the fds it would see without the launcher.
+    const fds = (ls: string) => runUnprivileged([ls, "/proc/self/fd"]).stdout.trim().split("\n").map(Number).sort((a, b) => a - b);
+    const baseline = fds("/usr/bin/ls");
+    assert.ok(baseline.includes(3), "ls's own directory fd");
+    assert.deepEqual(fds(join(shellPkg, "usr/bin/ls")), baseline);
+  });
+
+  it("restores the cwd, and fails clearly when it does not exist in the view", () => {
+    const dir = testDir();
+    assert.equal(sh("pwd", { cwd: dir }).stdout, `${dir}\n`);
+    const hostOnly = existsSync("/usr/local/lib") ? "/usr/local/lib" : "/usr/local";
+    const before = readFileSync("/proc/self/mountinfo", "utf8");
+    const r = sh("pwd", { cwd: hostOnly });
+    assert.equal(r.status, EXIT_SETUP);
+    assert.equal(r.stderr, `fhs: the working directory ${hostOnly} does not exist in the view: No such file or directory\n`);
+    assert.equal(readFileSync("/proc/self/mountinfo", "utf8"), before);
+  });
+
+  it("refuses a policy module changed after wrap", async () => {
+    const pkg = wrapPackage(packageFromLayers(await debLayers(["hello"]), "tampered"), libc);
+    const policy = join(pkg, ".fhs/policy.wasm");
+    const bytes = readFileSync(policy);
+    bytes[bytes.length - 1] ^= 1;
+    writeFileSync(policy, bytes);
+    const r = runUnprivileged([join(pkg, "usr/bin/hello")]);
+    assert.equal(r.status, EXIT_PLAN_LIMIT);
+    assert.match(r.stderr, /^fhs: policy .*policy\.wasm: sha256 [0-9a-f]{64} does not match the manifest's [0-9a-f]{64}: the module changed after wrap\n$/);
+    assert.equal(r.stdout, "");
+  });
+});
