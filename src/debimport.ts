@@ -284,6 +284,10 @@ async function extractData(tar: Buffer, root: string, notes: string[], fail: (ca
     const dest = normalizePath(rel);
     const abs = join(root, dest);
     const previous = origin.get(dest);
+    if (h.type === "character-device" || h.type === "block-device" || h.type === "fifo") {
+      notes.push(`skipped ${h.type} /${rel}`);
+      return;
+    }
     if (h.type !== "directory") mkdirSync(dirname(abs), { recursive: true, mode: 0o755 });
     const clash = (why: string) => fail(`both /${previous} and /${rel} are in the package and ${why}`);
     switch (h.type) {
@@ -328,11 +332,6 @@ async function extractData(tar: Buffer, root: string, notes: string[], fail: (ca
         linkSync(linkAbs, abs);
         break;
       }
-      case "character-device":
-      case "block-device":
-      case "fifo":
-        notes.push(`skipped ${h.type} /${rel}`);
-        return;
       default:
         // pax and GNU long-name headers are folded into entries by tar-stream.
         notes.push(`skipped /${rel} of unsupported type ${h.type}`);
