@@ -1,18 +1,17 @@
 // The policy config: JSON that a packager writes (policies/default.json is the
 // default), compiled into records that travel in the package's manifest and
 // reach the policy at every launch. The JSON is never parsed per exec.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FhsError } from "../errors.js";
 import { policiesDir } from "../paths.js";
 import type { Rec } from "./records.js";
+import { loadJsonChecked } from "./schemas.js";
 
 export type Severity = "ok" | "info" | "warning" | "error";
 export type ConflictClass = "identical" | "shadowed-compatible" | "diamond-incompatible" | "file-collision" | "type-clash";
 
 export interface PolicyConfig {
   $schema?: string;
-  overlay: { etc: boolean; opt: boolean };
+  overlay: { usr?: true; etc: boolean; opt: boolean };
   hostBinds: { never: string[] };
   env: Record<string, string>;
   wrap: { dirs: string[] };
@@ -24,18 +23,9 @@ export interface PolicyConfig {
 
 export const defaultConfigPath = join(policiesDir, "default.json");
 
+/** Reads a config and checks it against policies/schema/config.schema.json. */
 export function loadConfig(path: string = defaultConfigPath): PolicyConfig {
-  let raw: string;
-  try {
-    raw = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new FhsError(`policy config ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
-  }
-  try {
-    return JSON.parse(raw) as PolicyConfig;
-  } catch (e) {
-    throw new FhsError(`policy config ${path}: not JSON: ${(e as Error).message}`);
-  }
+  return loadJsonChecked<PolicyConfig>(path, "config");
 }
 
 /** The config as policy input records (docs/ABI.md, "Config records"). */
