@@ -207,9 +207,16 @@ async function decompressMember(m: ArMember, fail: (cause: string) => never): Pr
       }
     }
   } catch (e) {
-    return fail(`corrupt ${m.name} (${(e as Error).message})`);
+    return fail(`corrupt ${m.name} (${xzMessage((e as Error).message)})`);
   }
   return fail(`unsupported compression of ${m.name}`);
+}
+
+/** xz-embedded's return codes (xz.h), for errors that otherwise give only a number. */
+const XZ_ERRORS = ["", "", "unsupported integrity check", "out of memory", "memory limit reached", "not xz data", "unsupported xz options", "compressed data is corrupt", "compressed data is truncated"];
+function xzMessage(message: string): string {
+  const code = /get_next_output failed with error code (\d+)/.exec(message)?.[1];
+  return (code && XZ_ERRORS[Number(code)]) || message;
 }
 
 /** Walks a tar held in memory; calls onEntry for every entry with its body. */

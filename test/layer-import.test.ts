@@ -1,11 +1,12 @@
 // `fhs layer import`: real Debian packages become read-only merged-/usr layers.
 // The oracle for a layer's contents is dpkg-deb's own extraction, normalized.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
 import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { basename, join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, test } from "node:test";
 import { pack } from "tar-stream";
@@ -126,6 +127,15 @@ describe("fhs layer import of real Debian packages", () => {
     assert.equal(importInto(store, dashDeb!)[0]!.created, false);
     assert.deepEqual(tree(results[1]!.layer), before);
     assert.deepEqual(leftovers(store), []);
+  });
+
+  test("imports racing for the same layer all succeed with one layer", async () => {
+    const raceStore = join(testDir("fhs-race-"), "store");
+    const runs = await Promise.all([1, 2, 3].map(() => promisify(execFile)(process.execPath, [cli, "layer", "import", "--json", "--into", raceStore, libcDeb!])));
+    const results = runs.map((r) => JSON.parse(r.stdout)[0] as { layer: string; created: boolean });
+    assert.equal(new Set(results.map((r) => r.layer)).size, 1);
+    assert.ok(results.filter((r) => r.created).length >= 1);
+    assert.deepEqual(readdirSync(raceStore), [basename(results[0]!.layer)]);
   });
 
   test("setuid and setgid bits are dropped (mount's /bin/mount)", () => {
