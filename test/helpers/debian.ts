@@ -43,8 +43,12 @@ function run(cmd: string, args: string[], cwd?: string): string {
 /** A world-readable directory (the unprivileged test user reads the cache). */
 function ensureDir(dir: string): string {
   if (!existsSync(dir)) {
-    mkdirSync(dir, { recursive: true, mode: 0o755 });
-    chmodSync(dir, 0o755);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      chmodSync(dir, 0o755);
+    } catch (e) {
+      throw new Error(`debian test helper: cannot create ${dir} (${(e as NodeJS.ErrnoException).code}); run once as root, or set FHS_TEST_CACHE`);
+    }
   }
   return dir;
 }
