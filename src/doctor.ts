@@ -2,7 +2,7 @@
 // The kernel probes run for real, in throwaway child processes of the launcher.
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
-import { defaultPolicyWasm, launcherPath, staticLauncherPath } from "./paths.js";
+import { defaultPolicyWasm, dynamicLauncherPath, launcherPath } from "./paths.js";
 import { DEFAULT_POLICY_SIZE_BUDGET } from "./policy/limits.js";
 
 export interface Finding {
@@ -31,8 +31,8 @@ export function doctor(): Finding[] {
       findings.push({ name, ok: false, detail: `${path} is missing`, remedy });
     }
   };
-  built(launcherPath, "launcher", "run: npm run build:launcher");
-  built(staticLauncherPath, "launcher-static", "install a static libc (Debian: libc6-dev) and run: npm run build:launcher");
+  built(launcherPath, "launcher", "run: npm run build:launcher (a static libc is needed: Debian libc6-dev)");
+  built(dynamicLauncherPath, "launcher-dynamic", "run: npm run build:launcher");
   built(defaultPolicyWasm, "policy", "run: npm run build:policy", (size) =>
     size > DEFAULT_POLICY_SIZE_BUDGET ? `${defaultPolicyWasm} is ${size} bytes, over its ${DEFAULT_POLICY_SIZE_BUDGET}-byte budget` : undefined,
   );

@@ -10,8 +10,11 @@ export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), ".."
 export const buildDir = join(packageRoot, "build");
 /** The default layout policy, compiled from assembly/. */
 export const defaultPolicyWasm = join(buildDir, "policy.wasm");
-export const launcherPath = process.env.FHS_LAUNCHER ?? join(buildDir, "fhs-launcher");
 export const staticLauncherPath = join(buildDir, "fhs-launcher-static");
+export const dynamicLauncherPath = join(buildDir, "fhs-launcher");
+/** The launcher wrappers point to. Static: a view need not hold a libc or a
+ * dynamic loader for the launcher, only for the program it runs. */
+export const launcherPath = process.env.FHS_LAUNCHER ?? staticLauncherPath;
 export const policiesDir = join(packageRoot, "policies");
 
 export function isBuilt(path: string): boolean {

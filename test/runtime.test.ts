@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
 import { isRoot, runCli, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
-import { makePackage, packageFromLayers, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+import { makePackage, packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 
 const EXIT_SETUP = 125;
 const EXIT_PLAN_LIMIT = 122;
@@ -23,12 +23,9 @@ let libc: string[]; // libc6 and its dependencies
 let shellPkg: string; // dash + coreutils, wrapped
 let helloPkg: string;
 
-before(async () => {
-  libc = await debLayers(["libc6"], { withDeps: true });
-  const [dash, coreutils] = [await debLayers(["dash"]), await debLayers(["coreutils"])];
-  const coreDeps = await debLayers(["coreutils"], { withDeps: true });
-  shellPkg = wrapPackage(packageFromLayers([...dash, ...coreutils], "shell"), [...new Set([...libc, ...coreDeps.slice(1)])]);
-  helloPkg = wrapPackage(packageFromLayers(await debLayers(["hello"]), "hello"), libc);
+before(() => {
+  ({ pkg: shellPkg, libc } = shellPackage());
+  helloPkg = wrapPackage(packageFromLayers(debLayers(["hello"]), "hello"), libc);
 });
 
 const sh = (script: string, opts: Parameters<typeof runUnprivileged>[1] = {}) =>
@@ -194,8 +191,8 @@ describe("launch", () => {
     assert.equal(readFileSync("/proc/self/mountinfo", "utf8"), before);
   });
 
-  it("refuses a policy module changed after wrap", async () => {
-    const pkg = wrapPackage(packageFromLayers(await debLayers(["hello"]), "tampered"), libc);
+  it("refuses a policy module changed after wrap", () => {
+    const pkg = wrapPackage(packageFromLayers(debLayers(["hello"]), "tampered"), libc);
     const policy = join(pkg, ".fhs/policy.wasm");
     const bytes = readFileSync(policy);
     bytes[bytes.length - 1] ^= 1;

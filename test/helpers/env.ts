@@ -40,7 +40,8 @@ export function testArtifacts() {
   for (const f of ["fhs-launcher", "fhs-launcher-static", "policy.wasm"]) copyFileSync(join(buildDir, f), join(root, f));
   chmodSync(join(root, "fhs-launcher"), 0o755);
   chmodSync(join(root, "fhs-launcher-static"), 0o755);
-  artifacts = { launcher: join(root, "fhs-launcher"), policy: join(root, "policy.wasm"), root };
+  // Wrappers use the static launcher: a view need not contain a libc.
+  artifacts = { launcher: join(root, "fhs-launcher-static"), policy: join(root, "policy.wasm"), root };
   return artifacts;
 }
 

