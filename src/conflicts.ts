@@ -15,6 +15,8 @@ import type { ElfInfo } from "./scan/elf.js";
 
 export const REPORT_VERSION = 1;
 export const SEVERITIES = ["error", "warning", "info", "ok"] as const;
+/** The policy's class order, least severe first (assembly/conflicts.ts). */
+const CLASS_RANK = ["identical", "shadowed-compatible", "file-collision", "diamond-incompatible", "type-clash"];
 export type Severity = (typeof SEVERITIES)[number];
 
 /** Where a layer came from on the command line. */
@@ -205,7 +207,21 @@ function buildInputs(index: ScanIndex, config: PolicyConfig, chunkBytes: number)
     if (paths.length === 0) return;
     const sonames = new Set(libs.map((l) => l[1]!));
     const needs = [...sonames].sort(compareBytes).flatMap((s) => needsBySoname.get(s) ?? []);
-    out.push(encodeRecords([["req", "conflicts"], ...cfg, ...libs, ...needs, ...paths]));
+    // A library every object needs (libc.so.6) can bring more needs than one
+    // evaluation holds: the paths go again with each slice of the needs, and
+    // the answers are merged per path (the worst class wins, as in the policy).
+    let slice: Rec[] = [];
+    let sliceBytes = 0;
+    for (const n of needs) {
+      slice.push(n);
+      sliceBytes += n.join(" ").length + 2;
+      if (sliceBytes >= chunkBytes) {
+        out.push(encodeRecords([["req", "conflicts"], ...cfg, ...libs, ...slice, ...paths]));
+        slice = [];
+        sliceBytes = 0;
+      }
+    }
+    if (slice.length > 0 || needs.length === 0) out.push(encodeRecords([["req", "conflicts"], ...cfg, ...libs, ...slice, ...paths]));
     libs = [];
     libIds = new Map();
     paths = [];
@@ -264,15 +280,34 @@ async function evalChunks(chunks: Uint8Array[], opts: ConflictOptions): Promise<
 function buildReport(index: ScanIndex, sources: LayerSource[], answers: Rec[][], command: ConflictReport["command"]): ConflictReport {
   const layerPath = (i: string | number) => index.layers[Number(i)]!.path;
   const conflicts: Conflict[] = [];
+  const seen = new Map<string, Conflict>();
   let cur: Conflict | undefined;
+  /** Whether the last conflict record set cur's class (its override record then applies). */
+  let took = false;
   for (const rec of answers.flat()) {
     if (rec[0] === "conflict") {
       const [, path, cls, sev, winner, losers] = rec as [string, string, string, Severity, string, string];
       const provs = index.paths.get(path)!;
       const byLayer = (l: string) => describe(index, path, provs.find((p) => p.layer === Number(l))!);
-      cur = { path, class: cls, severity: sev, winner: byLayer(winner), losers: losers.split(",").map(byLayer), reason: "" };
-      conflicts.push(cur);
+      const next: Conflict = { path, class: cls, severity: sev, winner: byLayer(winner), losers: losers.split(",").map(byLayer), reason: "" };
+      const prev = seen.get(path);
+      if (!prev) {
+        seen.set(path, next);
+        conflicts.push(next);
+        cur = next;
+        took = true;
+      } else {
+        // The same path answered again with another slice of the needs.
+        took = CLASS_RANK.indexOf(cls) > CLASS_RANK.indexOf(prev.class);
+        if (took) {
+          prev.class = cls;
+          prev.severity = sev;
+          delete prev.override;
+        }
+        cur = prev;
+      }
     } else if (rec[0] === "override" && cur) {
+      if (!took) continue;
       // The conflict record holds the overridden severity; this one the class's own.
       cur.override = { glob: rec[1]!, classSeverity: rec[2] as Severity };
     } else if (rec[0] === "missing" && cur) {

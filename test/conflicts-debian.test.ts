@@ -6,7 +6,10 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import Ajv2020 from "ajv/dist/2020.js";
-import { policiesDir } from "../src/paths.js";
+import { checkConflicts, loadPolicyModule } from "../src/conflicts.js";
+import { inspectLayer } from "../src/layers.js";
+import { defaultPolicyWasm, policiesDir } from "../src/paths.js";
+import { loadConfig } from "../src/policy/config.js";
 import { debLayers } from "./helpers/debian.js";
 import { runCli, testDir } from "./helpers/env.js";
 
@@ -124,5 +127,17 @@ describe("real Debian layers", () => {
     const c = rep.conflicts.find((x) => x.path === "/usr/sbin/exim4")!;
     assert.equal(c.winner.layer, heavy);
     assert.equal(c.class, "file-collision");
+  });
+
+  it("the same report however finely the policy input is chunked (needs sliced, answers merged)", async () => {
+    const sources = [oldLibc, libc6, coreutils, rebuiltZlib, zlib, light, heavy].map((d) => ({ layer: inspectLayer(d), from: "layer" }));
+    const run = (chunkBytes: number) =>
+      checkConflicts({ sources, config: loadConfig(), policy: loadPolicyModule(defaultPolicyWasm), policyName: "default", chunkBytes });
+    const whole = await run(1 << 24);
+    const fine = await run(2048);
+    assert.equal(whole.stats.chunks, 1);
+    assert.ok(fine.stats.chunks > 5, `only ${fine.stats.chunks} chunks`);
+    assert.deepEqual(fine.report, whole.report);
+    assert.ok(whole.report.conflicts.some((c) => c.class === "diamond-incompatible"));
   });
 });
