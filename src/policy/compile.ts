@@ -1,10 +1,11 @@
 // Compiles a policy written in AssemblyScript with the project's fixed flags.
 // The default policy (assembly/index.ts) and packagers' custom ones go through
 // this one function, so they are held to the same runtime and limits.
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { mkdirSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import asc from "assemblyscript/asc";
 import { FhsError } from "../errors.js";
+import { packageRoot } from "../paths.js";
 import { MEMORY_CAP_PAGES } from "./limits.js";
 
 /** Fixed flags: the stub runtime (no GC: a policy runs once and exits), optimized
@@ -17,10 +18,25 @@ export const POLICY_ASC_FLAGS: readonly string[] = [
   "--maximumMemory", String(MEMORY_CAP_PAGES),
 ];
 
+/** asc looks a package import up as node_modules/PKG/FILE.ts in every
+ * ancestor directory. `import ... from "fhs/policy"` in a custom policy means
+ * the built-in policy's source shipped with this fhs (assembly/), wherever the
+ * packager's directory is. */
+function readSource(name: string, baseDir: string): string | null {
+  const m = /(?:^|\/)node_modules\/fhs\/(.+)$/.exec(name);
+  const file = m ? join(packageRoot, "assembly", m[1]!) : resolve(baseDir, name);
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return null;
+  }
+}
+
 export async function compilePolicy(entry: string, outFile: string): Promise<void> {
   mkdirSync(dirname(outFile), { recursive: true });
   let stderr = "";
   const { error } = await asc.main([entry, "-o", outFile, ...POLICY_ASC_FLAGS], {
+    readFile: readSource,
     stderr: { write: (s: string | Uint8Array) => { stderr += String(s); return true; } } as never,
     stdout: { write: () => true } as never,
   });
