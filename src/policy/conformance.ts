@@ -142,7 +142,7 @@ function expectationFailures(c: PolicyCase, res: PolicyResult, input: Uint8Array
   }
   for (const a of e.assert ?? []) {
     const why = check(a, res.records);
-    if (why) out.push(`assertion ${JSON.stringify(a)}: ${why}`);
+    if (why) out.push(`${describeAssertion(a)}: ${why}${a.why ? ` (${a.why})` : ""}`);
   }
   return out;
 }
@@ -156,6 +156,15 @@ export function matches(p: Pattern, r: Rec): boolean {
 }
 
 const show = (p: Pattern) => formatRecords([p]);
+
+function describeAssertion(a: Assertion): string {
+  if ("has" in a) return `has ${show(a.has)}`;
+  if ("lacks" in a) return `lacks ${show(a.lacks)}`;
+  if ("first" in a) return `first ${show(a.first)}`;
+  if ("count" in a) return `count ${show(a.count)} = ${a.equals}`;
+  if ("in" in a) return `in ${show(a.in)}: ${a.order.join(" before ")}`;
+  return `${show(a.before[0])} before ${show(a.before[1])}`;
+}
 
 /** Checks one assertion; returns why it failed, or "" when it holds. */
 function check(a: Assertion, recs: Rec[]): string {
