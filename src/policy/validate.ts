@@ -199,6 +199,7 @@ function parse(bytes: Uint8Array): Parsed {
         break;
       case 5:
         for (let n = s.u32(); n > 0; n--) p.memories.push(limits(s, "memory"));
+        if (p.memories.length > 1) throw feature("multiple memories", `${p.memories.length} memories declared`);
         break;
       case 6:
         for (let n = s.u32(), i = 0; i < n; i++) {
@@ -293,7 +294,7 @@ export function validatePolicyModule(bytes: Uint8Array, name: string): void {
   } catch (e) {
     refuse(`not a valid module: ${(e as Error).message.replace(/^WebAssembly\.Module\(\): /, "")}`);
   }
-  if (p.memories.length !== 1) refuse(p.memories.length === 0 ? "declares no memory" : `declares ${p.memories.length} memories; one is allowed`);
+  if (p.memories.length === 0) refuse("declares no memory");
   const mem = p.memories[0]!;
   if (mem.max === undefined) refuse(`its memory declares no maximum; at most ${MEMORY_CAP_PAGES} pages is allowed`);
   if (mem.max! > MEMORY_CAP_PAGES) refuse(`its memory declares a maximum of ${mem.max} pages; at most ${MEMORY_CAP_PAGES} is allowed`);
