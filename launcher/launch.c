@@ -30,34 +30,65 @@
 
 extern char **environ;
 
-#define WRAPPER_DIR "/.fhs/w/"
+/* Each package holds one copy (or hard link) of the launcher, in usr/bin, so
+ * that a program locating itself by realpath(argv[0]) (gcc does, to find
+ * cc1) lands in its own package's usr/bin. */
+#define LAUNCHER_NAME ".fhs-launcher"
 #define MARKER "/.fhs/view"
 
 /* ---------------------------------------------------------------- identity */
 
-static bool split_wrapper(const char *path, char **pkg, char **rel)
+static const char *base_name(const char *p)
 {
-  const char *hit = NULL;
-  for (const char *p = strstr(path, WRAPPER_DIR); p; p = strstr(p + 1, WRAPPER_DIR)) hit = p;
-  if (!hit || hit == path || !hit[strlen(WRAPPER_DIR)]) return false;
-  *pkg = strndup(path, (size_t)(hit - path));
-  *rel = xstrdup(hit + strlen(WRAPPER_DIR));
-  return *pkg != NULL;
+  const char *slash = strrchr(p, '/');
+  return slash ? slash + 1 : p;
 }
 
 bool find_wrapper(const char *start, char **pkg, char **rel)
 {
   if (!start || !*start) return false;
   char cur[PATH_MAX];
-  if (strlen(start) >= sizeof cur) return false;
-  strcpy(cur, start);
-  /* Each hop is one readlink; the usual chain is DIR/usr/bin/x -> DIR/.fhs/w/bin/x. */
+  if (start[0] == '/') {
+    if (strlen(start) >= sizeof cur) return false;
+    strcpy(cur, start);
+  } else {
+    /* ./hello: the wrapper's directory name must be known, so go absolute. */
+    if (!getcwd(cur, sizeof cur)) return false;
+    size_t l = strlen(cur);
+    if (l + 1 + strlen(start) >= sizeof cur) return false;
+    cur[l] = '/';
+    strcpy(cur + l + 1, start);
+  }
+  /* Each hop is one readlink. The hop whose target is a package's launcher,
+   * <pkg>/usr/bin/.fhs-launcher, is the wrapper: usr/<dir>/<name>. Usually
+   * that is the first hop; a user's own symlinks come before it. */
   for (int hops = 0; hops < 40; hops++) {
-    if (split_wrapper(cur, pkg, rel)) return true;
     char target[PATH_MAX];
     ssize_t n = readlink(cur, target, sizeof target - 1);
     if (n < 0) return false;
     target[n] = 0;
+    if (!strcmp(base_name(target), LAUNCHER_NAME)) {
+      /* target = <pkg>/usr/bin/.fhs-launcher */
+      size_t suffix = strlen("/usr/bin/" LAUNCHER_NAME);
+      if ((size_t)n <= suffix || target[0] != '/' || strcmp(target + n - suffix, "/usr/bin/" LAUNCHER_NAME)) return false;
+      *pkg = strndup(target, (size_t)n - suffix);
+      /* rel = <dir>/<name> of the wrapper: wrappers are direct children of usr/<dir>. */
+      const char *name = base_name(cur);
+      size_t dirlen = (size_t)(name - cur);
+      if (dirlen < 2) return false;
+      char dir[PATH_MAX];
+      memcpy(dir, cur, dirlen - 1);
+      dir[dirlen - 1] = 0;
+      const char *dname = base_name(dir);
+      char real[PATH_MAX];
+      /* "cd usr/bin && ./hello" leaves a "." to see through. */
+      if (!strcmp(dname, ".") || !strcmp(dname, "..") || !*dname) {
+        if (!realpath(dir, real)) return false;
+        dname = base_name(real);
+      }
+      *rel = xasprintf("%s/%s", dname, name);
+      return *pkg != NULL;
+    }
     if (target[0] == '/') {
       strcpy(cur, target);
     } else {

@@ -2,8 +2,8 @@
 #include <stdbool.h>
 
 /* Finds the package a wrapper belongs to by following the symlink chain from
- * `path` to the link <pkg>/.fhs/w/<rel>. On success *pkg and *rel are set
- * (malloc'd) and it returns true. */
+ * `path` to the link that points at <pkg>/usr/bin/.fhs-launcher. On success
+ * *pkg and *rel (bin/hello) are set (malloc'd) and it returns true. */
 bool find_wrapper(const char *path, char **pkg, char **rel);
 
 /* Launches <pkg>/usr/raw/<rel> in the view the package's policy plans.

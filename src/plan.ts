@@ -2,7 +2,7 @@
 // policy.wasm in Node from the same facts the launcher gathers.
 import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync, statfsSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
 import { inspectLayer } from "./layers.js";
 import { readCompiledManifest, readManifest } from "./manifest.js";
@@ -10,21 +10,24 @@ import { evalPolicy, type PolicyResult } from "./policy/host.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
 
 const TMPFS_MAGIC = 0x01021994;
-const WRAPPER_DIR = "/.fhs/w/";
+const LAUNCHER_SUFFIX = "/usr/bin/.fhs-launcher";
 
 /** The package a wrapper (or a package dir) belongs to, as the launcher finds it. */
 export function resolvePackage(target: string): { pkg: string; program?: string } {
   const abs = resolve(target);
   if (existsSync(join(abs, ".fhs", "manifest.bin"))) return { pkg: abs };
+  // The same walk as the launcher's find_wrapper: the hop whose target is a
+  // package's launcher is the wrapper, usr/<dir>/<name>.
   let cur = abs;
   for (let hops = 0; hops < 40; hops++) {
-    const at = cur.lastIndexOf(WRAPPER_DIR);
-    if (at > 0) return { pkg: cur.slice(0, at), program: cur.slice(at + WRAPPER_DIR.length) };
     let link: string;
     try {
       link = readlinkSync(cur);
     } catch {
       break;
+    }
+    if (link.endsWith(LAUNCHER_SUFFIX) && link.startsWith("/")) {
+      return { pkg: link.slice(0, -LAUNCHER_SUFFIX.length), program: `${basename(dirname(cur))}/${basename(cur)}` };
     }
     cur = link.startsWith("/") ? link : join(cur, "..", link);
   }

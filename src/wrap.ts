@@ -1,15 +1,17 @@
 // `fhs wrap DIR`: executables of DIR/usr/{bin,sbin} move to DIR/usr/raw/ and
-// a wrapper takes each one's place. A wrapper is two symlinks, not a copy of
-// the launcher:
+// a wrapper takes each one's place. A wrapper is a symlink to the package's
+// one copy of the launcher (a hard link when the filesystem allows):
 //
-//   DIR/usr/bin/hello  ->  DIR/.fhs/w/bin/hello  ->  <launcher>
+//   DIR/usr/bin/hello  ->  DIR/usr/bin/.fhs-launcher
 //
-// The launcher finds DIR and bin/hello by following the chain from the path
-// it was exec'd by (AT_EXECFN), so the wrapper works by store path, through
-// PATH inside a view (/usr/bin/hello), through a user's symlink, or by a
-// relative path, and argv[0] reaches the program untouched.
+// The launcher finds DIR and bin/hello from the path it was exec'd by
+// (AT_EXECFN), so the wrapper works by store path, through PATH inside a view
+// (/usr/bin/hello), through a user's symlink, or by a relative path, and
+// argv[0] reaches the program untouched. The launcher sits in usr/bin, not
+// elsewhere, because programs that find their files by realpath(argv[0])
+// (gcc finds cc1 that way) must land in their own package's usr/bin.
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, openSync, readSync, closeSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
 import { checkLayerSymlinks, dedupeLayers, inspectLayer, type Layer } from "./layers.js";
@@ -30,6 +32,8 @@ export interface WrapOptions {
 }
 
 type Kind = "exec" | "script" | "link-exec" | "other";
+
+export const LAUNCHER_NAME = ".fhs-launcher";
 
 function kindOf(path: string): Kind {
   const l = lstatSync(path);
@@ -61,6 +65,7 @@ async function selectPrograms(pkgUsr: string, policyBytes: Uint8Array, policyNam
   for (const d of readdirSync(pkgUsr, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (!d.isDirectory() || d.name === "raw") continue;
     for (const f of readdirSync(join(pkgUsr, d.name)).sort()) {
+      if (f === LAUNCHER_NAME) continue;
       input.push(["candidate", `${d.name}/${f}`, kindOf(join(pkgUsr, d.name, f))]);
     }
   }
@@ -100,7 +105,7 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   const meta = manifestDir(pkg);
   const staging = `${meta}.tmp-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
-  mkdirSync(join(staging, "w"), { recursive: true });
+  mkdirSync(staging, { recursive: true });
   const policyPath = join(meta, "policy.wasm");
   copyFileSync(policySource, join(staging, "policy.wasm"));
   const manifest: Manifest = {
@@ -112,22 +117,28 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
     programs,
     launcher,
   };
-  for (const rel of programs) {
-    mkdirSync(dirname(join(staging, "w", rel)), { recursive: true });
-    symlinkSync(launcher, join(staging, "w", rel));
-  }
   writeFileSync(join(staging, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   writeFileSync(join(staging, "manifest.bin"), encodeManifest(manifest));
 
   // The moves. The staged metadata lands last, so a DIR without .fhs/ is
   // never half-wrapped in a way the next wrap would not notice.
+  const pkgLauncher = join(pkg, "usr", "bin", LAUNCHER_NAME);
   try {
+    if (programs.length > 0) {
+      mkdirSync(dirname(pkgLauncher), { recursive: true });
+      try {
+        linkSync(launcher, pkgLauncher);
+      } catch {
+        copyFileSync(launcher, pkgLauncher);
+        chmodSync(pkgLauncher, 0o755);
+      }
+    }
     for (const rel of programs) {
       const from = join(pkg, "usr", rel);
       const raw = join(pkg, "usr", "raw", rel);
       mkdirSync(dirname(raw), { recursive: true });
       renameSync(from, raw);
-      symlinkSync(join(meta, "w", rel), from);
+      symlinkSync(pkgLauncher, from);
     }
     renameSync(staging, meta);
   } catch (e) {

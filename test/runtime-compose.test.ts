@@ -1,0 +1,44 @@
+// Composition with a real toolchain: a wrapped gcc, launched inside a view
+// that adds zlib's development files, compiles and links against them, and
+// the program runs in that view. Only composition makes this work: zlib is
+// not among gcc's own layers.
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { debLayers } from "./helpers/debian.js";
+import { runUnprivileged, testDir } from "./helpers/env.js";
+import { packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
+
+let gccPkg: string;
+let devShell: string;
+
+before(() => {
+  // One package for the toolchain, as gcc expects: it finds cc1, its own
+  // headers and crt files relative to realpath(argv[0]), i.e. in its package.
+  const toolchain = ["gcc", "gcc-12", "cpp", "cpp-12", "libgcc-12-dev", "binutils", "binutils-x86-64-linux-gnu"];
+  const own = toolchain.flatMap((p) => debLayers([p]));
+  const deps = debLayers([...toolchain, "libc6-dev"], { withDeps: true }).filter((l) => !own.includes(l));
+  gccPkg = wrapPackage(packageFromLayers(own, "gcc"), deps);
+  const shell = shellPackage();
+  // The dev shell: the shell's programs plus zlib's headers and library.
+  devShell = wrapPackage(packageFromLayers(debLayers(["dash"]), "devshell"), [shell.pkg, ...debLayers(["zlib1g-dev", "zlib1g"]), ...shell.layers]);
+});
+
+describe("composition with a real compiler", () => {
+  it("wrapped gcc inside a zlib dev view compiles, links and runs a zlib program", () => {
+    const work = testDir();
+    writeFileSync(join(work, "z.c"), `#include <stdio.h>\n#include <zlib.h>\nint main(void) { printf("zlib %s\\n", zlibVersion()); return 0; }\n`);
+    const r = runUnprivileged([join(devShell, "usr/bin/dash"), "-c", `${gccPkg}/usr/bin/gcc -o z z.c -lz && ./z`], { cwd: work });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^zlib 1\.2\.\d+/);
+  });
+
+  it("the same gcc outside that view does not see zlib.h: the run is pure", () => {
+    const work = testDir();
+    writeFileSync(join(work, "z.c"), "#include <zlib.h>\nint main(void) { return 0; }\n");
+    const r = runUnprivileged([join(gccPkg, "usr/bin/gcc"), "-c", "z.c"], { cwd: work });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /zlib\.h: No such file or directory/);
+  });
+});
