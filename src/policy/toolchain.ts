@@ -241,7 +241,7 @@ const POLICY_TEMPLATE = `// This package's own fhs policy. It speaks the policy 
 import { evaluate } from "fhs/policy";
 import { RecordWriter, parseRecords } from "fhs/records";
 
-const ALLOWED_BINDS = ["/dev", "/home", "/nix", "/proc", "/run", "/sys", "/tmp"];
+const ALLOWED_BINDS = ["/dev", "/etc", "/home", "/nix", "/proc", "/run", "/sys", "/tmp", "/var"];
 
 let resultPtr: usize = 0;
 let resultLen: i32 = 0;

@@ -1,0 +1,238 @@
+// The policy toolchain as a packager and CI use it: `fhs policy check` over
+// policies/, config errors that read like a compiler's, `fhs policy test`
+// reports and exit codes, and init -> build -> test -> wrap --policy -> launch.
+import assert from "node:assert/strict";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { policiesDir } from "../src/paths.js";
+import { repoRoot, runCli, runUnprivileged, testArtifacts, testDir } from "./helpers/env.js";
+import { callerMounts, makePackage, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+import { execFileSync } from "node:child_process";
+
+const FHS_EXIT_POLICY = 122;
+
+describe("fhs policy check over policies/", () => {
+  let json: { checks: { file: string; problems: string[] }[]; passed: number; failed: number; cases: { name: string; file: string; ok: boolean }[] };
+  before(() => {
+    const r = runCli(["policy", "check", "--format", "json"]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    json = JSON.parse(r.stdout);
+  });
+
+  it("validates the default config, every schema and the built-in policy module", () => {
+    const files = json.checks.map((c) => c.file.slice(repoRoot.length + 1));
+    for (const f of ["policies/default.json", "policies/schema/config.schema.json", "policies/schema/manifest.schema.json",
+      "policies/schema/plan.schema.json", "policies/schema/policy-case.schema.json", "build/policy.wasm"]) {
+      assert.ok(files.includes(f), `${f} was not checked`);
+    }
+    assert.deepEqual(json.checks.filter((c) => c.problems.length), []);
+  });
+
+  it("runs a case table that covers every decision of the default policy", () => {
+    assert.equal(json.failed, 0);
+    const dirs = new Set(json.cases.map((c) => c.file.slice(policiesDir.length + 1).split("/").slice(1, -1).join("/")));
+    for (const d of ["launch/outside", "launch/inside", "launch/overlay", "launch/binds", "launch/env", "launch/refuse", "wrap", "conflicts", "abi"]) {
+      assert.ok(dirs.has(d), `no cases in policies/tests/${d}`);
+    }
+    const text = readdirSync(join(policiesDir, "tests", "launch", "inside")).map((f) => readFileSync(join(policiesDir, "tests/launch/inside", f), "utf8")).join("");
+    assert.match(text, /"plan", "fast"/, "a fast-path case");
+    // Every conflict class the config knows has a case whose expected result names it.
+    const config = JSON.parse(readFileSync(join(policiesDir, "default.json"), "utf8")) as { conflicts: { severities: Record<string, string> } };
+    const conflicts = readdirSync(join(policiesDir, "tests", "conflicts")).map((f) => JSON.parse(readFileSync(join(policiesDir, "tests/conflicts", f), "utf8")) as { expect: { records?: string[][] } });
+    const named = new Set(conflicts.flatMap((c) => (c.expect.records ?? []).flat()));
+    for (const cls of Object.keys(config.conflicts.severities)) assert.ok(named.has(cls), `no conflicts case expects class ${cls}`);
+  });
+});
+
+describe("config errors read like a compiler's", () => {
+  let dir: string;
+  before(() => {
+    dir = testDir("fhs-config-");
+    writeFileSync(join(dir, "bad.json"), [
+      "{",
+      '  "overlay": { "etc": false, "opt": "yes", "etx": true },',
+      '  "hostBinds": { "never": ["usr"] },',
+      '  "env": {},',
+      '  "wrap": { "dirs": ["bin"] },',
+      '  "conflicts": { "severities": { "identical": "ok", "shadowed-compatible": "info", "diamond-incompatible": "fatal", "file-collision": "warning", "type-clash": "error" }, "overrides": [] }',
+      "}",
+    ].join("\n"));
+  });
+
+  it("check names file, line, JSON pointer, what was expected and what was found; exit 1", () => {
+    const file = join(dir, "bad.json");
+    const r = runCli(["policy", "check", file]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.ok(r.stdout.includes(`${file}:2: /overlay/etx: unknown key (expected one of: usr, etc, opt)`), r.stdout);
+    assert.ok(r.stdout.includes(`${file}:2: /overlay/opt: expected boolean, found the string "yes"`), r.stdout);
+    assert.ok(r.stdout.includes(`${file}:6: /conflicts/severities/diamond-incompatible: expected one of "ok", "info", "warning", "error", found the string "fatal"`), r.stdout);
+  });
+
+  it("wrap refuses the config with one line and exit 2, before touching the package", () => {
+    const pkg = makePackage({ "bin/hello": { text: "#!/bin/sh\necho hi\n" } }, "badconfig");
+    const r = runCli(["wrap", pkg, "--config", join(dir, "bad.json")], { env: { FHS_LAUNCHER: testArtifacts().launcher } });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, /^fhs: .*bad\.json:2: \/overlay\/etx: unknown key/);
+    assert.ok(!existsSync(join(pkg, ".fhs")));
+  });
+});
+
+describe("fhs policy test", () => {
+  let dir: string;
+  before(() => {
+    dir = testDir("fhs-cases-");
+    mkdirSync(join(dir, "tests"));
+    writeFileSync(join(dir, "tests", "wrong.json"), JSON.stringify({
+      name: "a case whose expectation is wrong",
+      input: [["req", "wrap"], ["candidate", "bin/hello", "exec"], ["candidate", "bin/hi", "script"]],
+      config: "default",
+      expect: { status: 0, records: [["wrap", "bin/hello"], ["wrap", "bin/other"]], assert: [{ lacks: ["wrap", "bin/hi"] }] },
+    }));
+    writeFileSync(join(dir, "tests", "right.json"), JSON.stringify({
+      name: "a case that holds",
+      input: [["req", "wrap"], ["candidate", "bin/hello", "exec"]],
+      config: "default",
+      expect: { records: [["wrap", "bin/hello"]] },
+    }));
+  });
+
+  it("a failing case prints a readable diff and the failed assertion; exit 1", () => {
+    const r = runCli(["policy", "test", dir]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /^PASS a case that holds$/m);
+    assert.match(r.stdout, /^FAIL a case whose expectation is wrong$/m);
+    assert.match(r.stdout, /^\s+- wrap bin\/other$/m);
+    assert.match(r.stdout, /^\s+\+ wrap bin\/hi$/m);
+    assert.match(r.stdout, /^\s+  wrap bin\/hello$/m);
+    assert.match(r.stdout, /lacks wrap bin\/hi: found wrap bin\/hi/);
+    assert.match(r.stdout, /1 passed, 1 failed/);
+  });
+
+  it("--format json and --format junit say the same", () => {
+    const j = runCli(["policy", "test", dir, "--format", "json"]);
+    assert.equal(j.status, 1);
+    const report = JSON.parse(j.stdout) as { passed: number; failed: number; cases: { ok: boolean; wasm3: { status: number } }[] };
+    assert.equal(report.passed, 1);
+    assert.equal(report.failed, 1);
+    assert.ok(report.cases.every((c) => c.wasm3.status === 0));
+    const x = runCli(["policy", "test", dir, "--format", "junit"]);
+    assert.equal(x.status, 1);
+    assert.match(x.stdout, /^<\?xml version="1\.0" encoding="UTF-8"\?>/);
+    assert.match(x.stdout, /<testsuite name="policy conformance" tests="2" failures="1" errors="0"/);
+    assert.match(x.stdout, /<failure message="records: the result differs from the expected one">/);
+  });
+
+  it("finding no cases is a failure, not a pass", () => {
+    const empty = testDir("fhs-nocases-");
+    const r = runCli(["policy", "test", empty]);
+    assert.equal(r.status, 1);
+    assert.match(r.stdout, /no test cases found under .*: finding no cases is a failure/);
+  });
+
+  it("a case that cannot be loaded is exit 2, with file, line and pointer", () => {
+    const bad = testDir("fhs-badcase-");
+    writeFileSync(join(bad, "typo.json"), '{\n  "name": "x",\n  "input": [["req", "echo"]],\n  "expect": { "stauts": 0 }\n}\n');
+    const r = runCli(["policy", "test", bad]);
+    assert.equal(r.status, 2);
+    assert.match(r.stdout, /typo\.json:4: \/expect\/stauts: unknown key \(expected one of: status, echo, records, assert\)/);
+  });
+
+  it("usage errors are one line and exit 2", () => {
+    for (const args of [["policy", "frob"], ["policy", "build", "x.ts"], ["policy", "test", "--format", "xml"]]) {
+      const r = runCli(args);
+      assert.equal(r.status, 2, args.join(" "));
+      assert.equal(r.stderr.trim().split("\n").length, 1);
+      assert.match(r.stderr, /^fhs: /);
+    }
+  });
+});
+
+describe("fhs policy build holds a module to the rules", () => {
+  it("refuses a forbidden import, with the reason, exit 1, writing nothing", () => {
+    const dir = testDir("fhs-build-");
+    const out = join(dir, "import.wasm");
+    const r = runCli(["policy", "build", join(repoRoot, "test/fixtures/hostile/import.ts"), "-o", out]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /^fhs: policy .*import\.wasm: imports env\.system; the only import allowed is env\.abort \(nothing written\)$/m);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  it("refuses a wrong ABI version found by instantiation", () => {
+    const dir = testDir("fhs-build-");
+    const r = runCli(["policy", "build", join(repoRoot, "test/fixtures/hostile/wrong-abi.ts"), "-o", join(dir, "p.wasm")]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /fhs_abi\(\) returns 2, this fhs speaks 1/);
+  });
+});
+
+describe("a packager's custom policy: init, build, test, wrap --policy, launch", () => {
+  let polDir: string;
+  let pkg: string;
+  let lsroot: string;
+  before(() => {
+    polDir = join(testDir("fhs-custom-"), "mypolicy");
+    lsroot = staticProgram("lsroot", join(repoRoot, "test/fixtures/policy/lsroot.c"));
+  });
+
+  it("init scaffolds a policy, a case and a README snippet", () => {
+    const r = runCli(["policy", "init", polDir]);
+    assert.equal(r.status, 0, r.stderr);
+    for (const f of ["policy.ts", "tests/binds-only-allowed.json", "README.md"]) assert.ok(existsSync(join(polDir, f)), f);
+    assert.equal(runCli(["policy", "init", polDir]).status, 2, "init refuses a non-empty dir");
+  });
+
+  it("build compiles it with the fixed flags and checks it", () => {
+    const r = runCli(["policy", "build", join(polDir, "policy.ts"), "-o", join(polDir, "policy.wasm")]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^built .*policy\.wasm \(\d+ bytes\)/);
+  });
+
+  it("test runs its case in both hosts and passes; the built-in policy fails it", () => {
+    const r = runCli(["policy", "test", polDir]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^1 passed, 0 failed/m);
+    const builtin = runCli(["policy", "test", polDir, "--policy", join(repoRoot, "build/policy.wasm")]);
+    assert.equal(builtin.status, 1, "the case must tell the custom policy from the built-in one");
+  });
+
+  it("wrap --policy ships it: the manifest records its sha256, and a launch binds only what it allows", () => {
+    pkg = wrapPackage(makePackage({ "bin/lsroot": { from: lsroot } }, "custom"), [], ["--policy", join(polDir, "policy.wasm")]);
+    const manifest = JSON.parse(readFileSync(join(pkg, ".fhs", "manifest.json"), "utf8")) as { policy: { sha256: string; source: string } };
+    assert.equal(manifest.policy.source, "custom");
+    assert.equal(manifest.policy.sha256, execFileSync("sha256sum", [join(polDir, "policy.wasm")], { encoding: "utf8" }).split(" ")[0]);
+    const r = runUnprivileged([join(pkg, "usr/bin/lsroot")]);
+    assert.equal(r.status, 0, r.stderr);
+    const names = r.stdout.trim().split("\n");
+    for (const n of ["usr", "tmp", "home", "proc", "dev"]) assert.ok(names.includes(n), `${n} missing from ${names}`);
+    for (const n of ["srv", "mnt", "opt", "boot", "root"]) assert.ok(!names.includes(n), `${n} should not be in the view`);
+  });
+
+  it("a policy changed after wrap: the launcher refuses it, exit 122, one line, nothing run or mounted", () => {
+    const wasm = join(pkg, ".fhs", "policy.wasm");
+    const bytes = readFileSync(wasm);
+    bytes[bytes.length - 1] ^= 0x01;
+    writeFileSync(wasm, bytes);
+    const before = callerMounts();
+    const r = runUnprivileged([join(pkg, "usr/bin/lsroot")]);
+    assert.equal(r.status, FHS_EXIT_POLICY);
+    assert.equal(r.stdout, "", "the program must not run");
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, /^fhs: policy .*policy\.wasm: sha256 [0-9a-f]{64} does not match the manifest's [0-9a-f]{64}: the module changed after wrap$/m);
+    assert.equal(callerMounts(), before);
+  });
+
+  it("wrap --policy refuses a module with a forbidden import and leaves the package alone", async () => {
+    const dir = testDir("fhs-badpol-");
+    const out = join(dir, "import.wasm");
+    const { compilePolicy } = await import("../src/policy/compile.js");
+    await compilePolicy(join(repoRoot, "test/fixtures/hostile/import.ts"), out);
+    const target = makePackage({ "bin/lsroot": { from: lsroot } }, "forbidden");
+    const r = runCli(["wrap", target, "--policy", out], { env: { FHS_LAUNCHER: testArtifacts().launcher } });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /^fhs: policy .*import\.wasm: imports env\.system; the only import allowed is env\.abort$/m);
+    assert.ok(!existsSync(join(target, ".fhs")));
+  });
+});
+
