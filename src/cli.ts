@@ -12,6 +12,7 @@ import * as policyCommand from "./commands/policy.js";
 import * as wrapCommand from "./commands/wrap.js";
 import { EXIT_USAGE, FhsError } from "./errors.js";
 import { packageRoot } from "./paths.js";
+import { runWrapped } from "./run.js";
 
 const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
 
@@ -30,6 +31,10 @@ export function buildCli(): CAC {
 export async function runCli(argv: string[]): Promise<number> {
   const cli = buildCli();
   try {
+    // `fhs run DIR PROGRAM ARGS...`: ARGS belong to the program, options included.
+    if (argv[0] === "run" && argv.length >= 3 && !argv[1]!.startsWith("-") && !argv[2]!.startsWith("-")) {
+      return runWrapped(argv[1]!, argv[2]!, argv.slice(3));
+    }
     cli.parse(["node", "fhs", ...argv], { run: false });
     if (!cli.matchedCommand) {
       if (cli.options.help || cli.options.version) return 0;

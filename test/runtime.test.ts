@@ -5,7 +5,9 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, sy
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
-import { isRoot, runCli, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
+import { policiesDir } from "../src/paths.js";
+import { decodeRecords } from "../src/policy/records.js";
+import { runCli, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { makePackage, packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 
 const EXIT_SETUP = 125;
@@ -13,9 +15,7 @@ const EXIT_PLAN_LIMIT = 122;
 
 /** The records of a plan printed by FHS_DEBUG=plan (raw record bytes on stderr, before the program runs). */
 function planFromStderr(stderr: string): string[][] {
-  const end = stderr.lastIndexOf("\0\0");
-  const recs = stderr.slice(0, end + 1).split("\0\0").filter(Boolean).map((r) => r.split("\0"));
-  return recs;
+  return decodeRecords(Buffer.from(stderr.slice(0, stderr.lastIndexOf("\0\0") + 2)));
 }
 
 let libc: string[]; // libc6 and its dependencies
@@ -200,5 +200,57 @@ describe("launch", () => {
     assert.equal(r.status, EXIT_PLAN_LIMIT);
     assert.match(r.stderr, /^fhs: policy .*policy\.wasm: sha256 [0-9a-f]{64} does not match the manifest's [0-9a-f]{64}: the module changed after wrap\n$/);
     assert.equal(r.stdout, "");
+  });
+});
+
+describe("fhs plan and fhs run", () => {
+  const planOf = (stderr: string) => planFromStderr(stderr);
+
+  it("fhs plan prints exactly the plan the launcher carries out, outside a view", () => {
+    const launched = runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { FHS_DEBUG: "plan" } });
+    const planned = runCli(["plan", join(helloPkg, "usr/bin/hello"), "--json"]);
+    assert.equal(planned.status, 0, planned.stderr);
+    assert.deepEqual(JSON.parse(planned.stdout), planOf(launched.stderr));
+  });
+
+  it("fhs plan --inside prints the nested plan the launcher carries out inside that view", () => {
+    const planFile = join(testDir(), "plan");
+    const r = sh(`FHS_DEBUG=plan ${helloPkg}/usr/bin/hello 2>${planFile} >/dev/null`);
+    assert.equal(r.status, 0, r.stderr);
+    const planned = runCli(["plan", helloPkg, "--inside", shellPkg, "--json"]);
+    assert.equal(planned.status, 0, planned.stderr);
+    assert.deepEqual(JSON.parse(planned.stdout), planOf(readFileSync(planFile, "utf8")));
+  });
+
+  it("fhs plan shows the fast path when the package is already in the view", () => {
+    const planned = runCli(["plan", join(shellPkg, "usr/bin/ls"), "--inside", shellPkg]);
+    assert.equal(planned.status, 0, planned.stderr);
+    assert.match(planned.stdout, /^plan fast$/m);
+  });
+
+  it("fhs run runs a wrapped program with its arguments and exit status", () => {
+    const r = runCliUnprivileged(["run", helloPkg, "hello", "-g", "hi from fhs run"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "hi from fhs run\n");
+    assert.equal(runCliUnprivileged(["run", shellPkg, "dash", "-c", "exit 7"]).status, 7);
+    const missing = runCliUnprivileged(["run", helloPkg, "nope"]);
+    assert.equal(missing.status, 2);
+    assert.match(missing.stderr, /^fhs: package .*: no program nope in usr\/bin or usr\/sbin\n$/);
+  });
+});
+
+describe("which directories come from the layers", () => {
+  it("binds the host /etc by default, overlays the layers' /etc when the config asks", () => {
+    const config = JSON.parse(readFileSync(join(policiesDir, "default.json"), "utf8"));
+    config.overlay.etc = true;
+    delete config.$schema;
+    const configFile = join(testDir(), "etc-overlay.json");
+    writeFileSync(configFile, JSON.stringify(config));
+    const etcPkg = wrapPackage(packageFromLayers(debLayers(["dash"]), "etcshell"), [...JSON.parse(readFileSync(join(shellPkg, ".fhs/manifest.json"), "utf8")).layers.map((l: { path: string }) => l.path)], ["--config", configFile]);
+    const probe = "test -e /etc/hostname && echo host-etc; test -e /etc/ld.so.conf.d/x86_64-linux-gnu.conf && echo libc6-etc; true";
+    assert.equal(sh(probe).stdout, existsSync("/etc/ld.so.conf.d/x86_64-linux-gnu.conf") ? "host-etc\nlibc6-etc\n" : "host-etc\n");
+    const r = runUnprivileged([join(etcPkg, "usr/bin/dash"), "-c", probe]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "libc6-etc\n");
   });
 });

@@ -1,10 +1,8 @@
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { CAC } from "cac";
 import { FhsError } from "../errors.js";
 import { planLaunch } from "../plan.js";
 import { formatRecords } from "../policy/records.js";
+import { runWrapped } from "../run.js";
 import { wrap } from "../wrap.js";
 
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
@@ -38,14 +36,9 @@ export function register(cli: CAC): void {
       return 0;
     });
 
+  // The program's own options must not be parsed as fhs's: src/cli.ts hands
+  // everything after PROGRAM to runWrapped untouched; this entry gives --help.
   cli
-    .command("run <dir> <program> [...args]", "Run a wrapped program of package DIR")
-    .action((dir: string, program: string, args: string[]) => {
-      const wrapper = [join(dir, "usr", "bin", program), join(dir, "usr", "sbin", program)].find((p) => existsSync(p));
-      if (!wrapper) throw new FhsError(`package ${dir}: no program ${program} in usr/bin or usr/sbin`);
-      const r = spawnSync(wrapper, args, { stdio: "inherit" });
-      if (r.error) throw new FhsError(`${wrapper}: ${r.error.message}`);
-      if (r.signal) process.kill(process.pid, r.signal);
-      return r.status ?? 1;
-    });
+    .command("run <dir> <program> [...args]", "Run a wrapped program of package DIR with ARGS, untouched")
+    .action((dir: string, program: string, args: string[]) => runWrapped(dir, program, args));
 }

@@ -88,3 +88,8 @@ export function mkdirp(p: string): string {
   mkdirSync(p, { recursive: true });
   return p;
 }
+
+/** Runs the built fhs CLI as the unprivileged test user (for commands that launch). */
+export function runCliUnprivileged(args: string[], opts: RunOptions = {}): SpawnSyncReturns<string> {
+  return runUnprivileged([process.execPath, join(repoRoot, "dist", "cli.js"), ...args], opts);
+}
