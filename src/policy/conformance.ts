@@ -3,7 +3,7 @@
 // and the launcher's wasm3 host is a failure in itself, whatever the case
 // expects.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { diffLines } from "diff";
 import { FhsError } from "../errors.js";
 import { configRecords, defaultConfigPath, loadConfig, type PolicyConfig } from "./config.js";
@@ -238,6 +238,12 @@ export function policyForDir(dir: string, fallback: string): string {
 
 // ---------------------------------------------------------------- reports
 
+/** A path as the user would type it: relative to the working directory when inside it. */
+export function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : file;
+}
+
 export function formatHuman(s: SuiteResult, color: { green: (x: string) => string; red: (x: string) => string }): string {
   const out: string[] = [];
   for (const l of s.loadErrors) out.push(`${color.red("ERROR")} ${l.error}`);
@@ -246,7 +252,7 @@ export function formatHuman(s: SuiteResult, color: { green: (x: string) => strin
       out.push(`${color.green("PASS")} ${o.case.name}`);
       continue;
     }
-    out.push(`${color.red("FAIL")} ${o.case.name}`, `     ${o.case.file}`);
+    out.push(`${color.red("FAIL")} ${o.case.name}`, `     ${displayPath(o.case.file)}`);
     for (const f of o.failures) out.push(...f.split("\n").map((l, i) => `     ${i === 0 ? "" : "  "}${l}`));
   }
   const failed = s.outcomes.filter((o) => o.failures.length > 0).length;

@@ -7,7 +7,7 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import { EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, FhsError } from "../errors.js";
 import { defaultPolicyWasm, launcherPath, policiesDir } from "../paths.js";
 import { compilePolicy } from "./compile.js";
-import { findCaseFiles, formatHuman, formatJson, formatJunit, runSuite, type SuiteResult } from "./conformance.js";
+import { displayPath, findCaseFiles, formatHuman, formatJson, formatJunit, runSuite, type SuiteResult } from "./conformance.js";
 import { ABI_VERSION } from "./limits.js";
 import { formatProblem, parseJsonWithPositions, SchemaError, schemaProblems, type SchemaName } from "./schemas.js";
 import { checkPolicyModule } from "./validate.js";
@@ -95,20 +95,21 @@ function checkSchemaFile(file: string): string[] {
     ajv.compile(own);
     return [];
   } catch (e) {
-    return [`${file}: ${(e as Error).message}`];
+    return [`${displayPath(file)}: ${(e as Error).message}`];
   }
 }
 
 async function checkItem(file: string, kind: CheckItem["kind"]): Promise<CheckItem> {
   const item: CheckItem = { file, kind, problems: [] };
+  const shown = displayPath(file);
   try {
-    if (kind === "policy module") await checkPolicyModule(readFileSync(file), file);
+    if (kind === "policy module") await checkPolicyModule(readFileSync(file), shown);
     else if (kind === "schema") item.problems.push(...checkSchemaFile(file));
     else {
       const text = readFileSync(file, "utf8");
-      const { value, tree } = parseJsonWithPositions(text, file);
+      const { value, tree } = parseJsonWithPositions(text, shown);
       const schema: SchemaName = kind === "case" ? "policy-case" : kind;
-      item.problems.push(...schemaProblems(schema, value, file, text, tree).map(formatProblem));
+      item.problems.push(...schemaProblems(schema, value, shown, text, tree).map(formatProblem));
     }
   } catch (e) {
     if (e instanceof SchemaError) item.problems.push(...e.problems.map(formatProblem));
@@ -157,7 +158,8 @@ export async function checkPolicies(opts: CheckOptions): Promise<ToolResult> {
   const suite = await runSuite(cases.map((c) => c.file).filter((f) => items.every((i) => i.file !== policyOf.get(f) || i.problems.length === 0)), (f) => ({ wasmPath: policyOf.get(f)! }));
   const failedChecks = items.filter((i) => i.problems.length > 0).length;
   const failedCases = suite.outcomes.filter((o) => o.failures.length > 0).length;
-  const noCases = suite.outcomes.length === 0;
+  // A directory is expected to hold cases; a file named alone is only checked.
+  const noCases = suite.outcomes.length === 0 && roots.some((r) => statSync(r).isDirectory());
   const exitCode = failedChecks || failedCases || noCases || suite.loadErrors.length ? EXIT_VIOLATIONS : EXIT_OK;
   return { exitCode, report: report(opts, suite, items, noCases ? `no test cases found under ${roots.join(", ")}` : undefined) };
 }
@@ -201,14 +203,14 @@ function report(opts: CheckOptions, suite: SuiteResult, items: CheckItem[], noCa
   }
   const out: string[] = [];
   for (const i of items) {
-    if (i.problems.length === 0) out.push(`${green("ok  ")} ${i.kind} ${i.file}`);
-    else out.push(`${red("FAIL")} ${i.kind} ${i.file}`, ...i.problems.map((p) => `     ${p}`));
+    if (i.problems.length === 0) out.push(`${green("ok  ")} ${i.kind} ${displayPath(i.file)}`);
+    else out.push(`${red("FAIL")} ${i.kind} ${displayPath(i.file)}`, ...i.problems.map((p) => `     ${p}`));
   }
   if (items.length) {
     const bad = items.filter((i) => i.problems.length > 0).length;
     out.push(`${items.length - bad} of ${items.length} files valid`, "");
   }
-  out.push(formatHuman(suite, { green, red }));
+  if (suite.outcomes.length || suite.loadErrors.length || noCases) out.push(formatHuman(suite, { green, red }));
   if (noCases) out.push(`${red("FAIL")} ${noCases}: finding no cases is a failure`);
   return out.join("\n");
 }
