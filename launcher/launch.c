@@ -19,6 +19,7 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "limits.h"
@@ -355,14 +356,28 @@ int replay_plan(const char *plan_file, char **argv)
     build_view(&plan);
     if (chdir(cwd) < 0) die_errno(FHS_EXIT_SETUP, "the working directory %s does not exist in the view", cwd);
   }
+  for (size_t i = 1; i < plan.n; i++)
+    if (!strcmp(plan.recs[i].fields[0], "setenv")) setenv(plan.recs[i].fields[1], plan.recs[i].fields[2], 1);
   execve(argv[0], argv, environ);
   die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s", argv[0]);
 }
 
 /* ------------------------------------------------------------------ main */
 
+static long long now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 int launch(const char *pkg, const char *relprog, char **argv)
 {
+  /* FHS_DEBUG=plan prints the plan's bytes; FHS_DEBUG=timing the time spent
+   * in the policy and in the whole launch (benchmarks read it). */
+  const char *debug = getenv("FHS_DEBUG");
+  bool timing = debug && !strcmp(debug, "timing");
+  long long t_start = timing ? now_ns() : 0;
   char cwd[PATH_MAX];
   if (!getcwd(cwd, sizeof cwd)) die_errno(FHS_EXIT_SETUP, "getcwd");
 
@@ -416,7 +431,9 @@ int launch(const char *pkg, const char *relprog, char **argv)
   add_host_entries(&in);
 
   policy_result_t res;
+  long long t_policy = timing ? now_ns() : 0;
   policy_eval(policy_path, wasm, wlen, in.buf, in.len, &res);
+  if (timing) t_policy = now_ns() - t_policy;
   records_t plan;
   if (records_parse(res.bytes, res.len, &plan) < 0 || plan.n == 0)
     die(FHS_EXIT_POLICY, "policy %s: the result is not a record stream", policy_path);
@@ -427,7 +444,6 @@ int launch(const char *pkg, const char *relprog, char **argv)
   if (plan.recs[0].nfields != 2 || strcmp(plan.recs[0].fields[0], "plan"))
     die(FHS_EXIT_POLICY, "policy %s: the result does not start with 'plan fast|view'", policy_path);
 
-  const char *debug = getenv("FHS_DEBUG");
   if (debug && !strcmp(debug, "plan")) {
     /* The exact bytes, so tests can compare them with `fhs plan`. */
     (void)!write_all(STDERR_FILENO, res.bytes, res.len);
@@ -452,6 +468,11 @@ int launch(const char *pkg, const char *relprog, char **argv)
       die_errno(FHS_EXIT_SETUP, "setenv %s", plan.recs[i].fields[1]);
 
   char *prog = xasprintf("%s/usr/raw/%s", pkg, relprog);
+  if (timing) {
+    char line[128];
+    int n = snprintf(line, sizeof line, "fhs-timing policy_ns=%lld launch_ns=%lld\n", t_policy, now_ns() - t_start);
+    if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n);
+  }
   execve(prog, argv, environ);
   die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s", prog);
 }
