@@ -6,7 +6,7 @@ import { RecordWriter } from "./records";
 /** Overlay refuses a 501st lower layer (OVL_MAX_STACK). */
 const MAX_LAYERS = 500;
 
-class Layer {
+export class Layer {
   constructor(public path: string, public layout: string, public dirs: string) {}
 
   /** The directory this layer contributes to the view's /DIR, or "" if none. */
@@ -16,18 +16,18 @@ class Layer {
   }
 }
 
-function hasItem(commaList: string, item: string): bool {
+export function hasItem(commaList: string, item: string): bool {
   const items = commaList.split(",");
   for (let i = 0; i < items.length; i++) if (items[i] == item) return true;
   return false;
 }
 
-function contains(list: string[], s: string): bool {
+export function contains(list: string[], s: string): bool {
   for (let i = 0; i < list.length; i++) if (list[i] == s) return true;
   return false;
 }
 
-function fail(out: RecordWriter, message: string): i32 {
+export function fail(out: RecordWriter, message: string): i32 {
   out.len = 0;
   out.record(["error", message]);
   return 1;
@@ -35,7 +35,7 @@ function fail(out: RecordWriter, message: string): i32 {
 
 /** FNV-1a over the layer list: the view's id, written to the marker and to
  * IN_NIX_FHS so a nested launch can tell a real view from a stray variable. */
-function viewId(layers: Layer[]): string {
+export function viewId(layers: Layer[]): string {
   let h: u64 = 0xcbf29ce484222325;
   for (let i = 0; i < layers.length; i++) {
     const s = layers[i].path + "\n" + layers[i].layout + "\n" + layers[i].dirs + "\n";
@@ -180,7 +180,7 @@ function writeEnv(out: RecordWriter, env: string[]): void {
   for (let i = 0; i + 1 < env.length; i += 2) out.record(["setenv", env[i], env[i + 1]]);
 }
 
-function dedupe(layers: Layer[]): Layer[] {
+export function dedupe(layers: Layer[]): Layer[] {
   const outList = new Array<Layer>();
   for (let i = 0; i < layers.length; i++) {
     let seen = false;

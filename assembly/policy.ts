@@ -1,4 +1,5 @@
 // Request dispatch. Each request is a record stream whose first record names it.
+import { planBuild } from "./build";
 import { classifyConflicts } from "./conflicts";
 import { RecordWriter } from "./records";
 import { planLaunch, planWrap } from "./plan";
@@ -17,6 +18,7 @@ export function evaluate(input: Array<Array<string>>, out: RecordWriter): i32 {
   }
   if (kind == "launch") return planLaunch(input, out);
   if (kind == "wrap") return planWrap(input, out);
+  if (kind == "build") return planBuild(input, out);
   if (kind == "conflicts") return classifyConflicts(input, out);
   out.record(["error", "unknown request kind: " + kind]);
   return 1;
