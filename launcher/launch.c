@@ -7,6 +7,7 @@
 #include "launch.h"
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -104,7 +105,7 @@ bool find_wrapper(const char *start, char **pkg, char **rel)
 
 /* ------------------------------------------------------------ input facts */
 
-static void add_host_entries(recbuf_t *in)
+void add_host_entries(recbuf_t *in)
 {
   DIR *d = opendir("/"); /* glibc opens it O_CLOEXEC */
   if (!d) die_errno(FHS_EXIT_SETUP, "read the root directory");
@@ -143,14 +144,7 @@ static uint8_t *read_marker(size_t *len)
 
 /* ------------------------------------------------------------- validation */
 
-typedef struct {
-  const char **paths; /* layer paths */
-  const char **dirs;  /* their comma lists */
-  const char **layouts;
-  size_t n;
-} allowed_t;
-
-static void allow_layers(allowed_t *a, const records_t *r, const char *kind)
+void allow_layers(allowed_t *a, const records_t *r, const char *kind)
 {
   for (size_t i = 0; i < r->n; i++) {
     const record_t *rec = &r->recs[i];
@@ -216,7 +210,50 @@ static void refuse(const char *policy, const record_t *op, const char *why)
       op->nfields > 1 ? op->fields[1] : "", why);
 }
 
-static void validate_plan(const char *policy, const records_t *plan, const records_t *in, const allowed_t *allowed)
+/* Ops only a build plan may hold: they write, or change what the program
+ * sees beyond the view's mounts. `build` is NULL for a launch. */
+static bool build_op_ok(const char *policy, const record_t *op, const build_paths_t *build)
+{
+  const char *k = op->fields[0];
+  bool is_build_op = !strcmp(k, "overlay-rw") || !strcmp(k, "bind-rw") || !strcmp(k, "tmpfs") || !strcmp(k, "dev") ||
+                     !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv");
+  if (!is_build_op) return false;
+  if (!build) refuse(policy, op, "only a build plan may hold this op");
+  if (!strcmp(k, "netns") || !strcmp(k, "clearenv")) {
+    if (op->nfields != 1) refuse(policy, op, "takes no fields");
+    return true;
+  }
+  if (!strcmp(k, "chdir")) {
+    const char *d = op->nfields == 2 ? op->fields[1] : "";
+    if (d[0] != '/' || strstr(d, "/../") || strstr(d, "//") || (strlen(d) >= 3 && !strcmp(d + strlen(d) - 3, "/..")))
+      refuse(policy, op, "chdir needs one absolute, normalized path");
+    return true;
+  }
+  return false; /* a mount op: the caller checks its target, then build_mount_ok */
+}
+
+static void build_mount_ok(const char *policy, const record_t *op, const allowed_t *allowed, const build_paths_t *build)
+{
+  const char *k = op->fields[0];
+  if (!strcmp(k, "overlay-rw")) {
+    /* Only the CLI's staging dirs become writable, never a layer. */
+    if (op->nfields < 5 || strcmp(op->fields[2], build->upper) || strcmp(op->fields[3], build->work))
+      refuse(policy, op, "upper and work must be the build's staging dirs, with at least one lower layer");
+    if (op->nfields - 4 > FHS_MAX_LAYERS)
+      die(FHS_EXIT_PLAN, "build needs %zu layers; OverlayFS allows at most %d", op->nfields - 4, FHS_MAX_LAYERS);
+    for (size_t f = 4; f < op->nfields; f++)
+      if (!layer_source_ok(allowed, op->fields[f])) refuse(policy, op, "a lower layer is not one of the build's layers");
+  } else if (!strcmp(k, "bind-rw")) {
+    if (op->nfields != 3 || strcmp(op->fields[2], build->dir)) refuse(policy, op, "the source must be the build's scratch dir");
+  } else if (!strcmp(k, "tmpfs")) {
+    if (op->nfields != 2) refuse(policy, op, "tmpfs takes only a target");
+  } else if (!strcmp(k, "dev")) {
+    if (op->nfields != 2 || strcmp(op->fields[1], "/dev")) refuse(policy, op, "dev takes only the target /dev");
+  }
+}
+
+void validate_plan(const char *policy, const records_t *plan, const records_t *in, const allowed_t *allowed,
+                   const build_paths_t *build)
 {
   const char *seen[64];
   size_t nseen = 0;
@@ -228,14 +265,18 @@ static void validate_plan(const char *policy, const records_t *plan, const recor
       continue;
     }
     if (!strcmp(k, "view-id") || !strcmp(k, "view")) continue; /* marker contents; checked when read */
-    if (op->nfields < 3) refuse(policy, op, "too few fields");
+    if (build_op_ok(policy, op, build)) continue;
+    bool build_mount = !strcmp(k, "tmpfs") || !strcmp(k, "dev") || !strcmp(k, "overlay-rw") || !strcmp(k, "bind-rw");
+    if (op->nfields < (build_mount ? 2u : 3u)) refuse(policy, op, "too few fields");
     const char *target = op->fields[1];
     if (!target_ok(target)) refuse(policy, op, "the target must be a top-level path in the new root, other than /.fhs");
     for (size_t s = 0; s < nseen; s++)
       if (!strcmp(seen[s], target)) refuse(policy, op, "the target is already used by an earlier op");
     if (nseen == sizeof seen / sizeof seen[0]) refuse(policy, op, "too many top-level entries");
     seen[nseen++] = target;
-    if (!strcmp(k, "overlay")) {
+    if (build_mount) {
+      build_mount_ok(policy, op, allowed, build);
+    } else if (!strcmp(k, "overlay")) {
       if (op->nfields < 4) refuse(policy, op, "an overlay needs at least two lower layers");
       if (op->nfields - 2 > FHS_MAX_LAYERS)
         die(FHS_EXIT_PLAN, "view needs %zu layers; OverlayFS allows at most %d", op->nfields - 2, FHS_MAX_LAYERS);
@@ -268,15 +309,44 @@ static void xmkdir(const char *path)
  * keep legacy mount options short. */
 static const char *rel(const char *abs) { return abs[0] == '/' ? abs + 1 : abs; }
 
-static void build_view(const records_t *plan)
+/* A minimal /dev for builds: a tmpfs holding the harmless character devices
+ * bound from the host's (a user namespace cannot create device nodes), and
+ * the usual links into /proc. */
+static void make_dev(void)
+{
+  const char *target = "/newroot/dev";
+  if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0) die_errno(FHS_EXIT_SETUP, "mount tmpfs at /dev");
+  static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+  char path[64], src[64];
+  for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+    snprintf(path, sizeof path, "/newroot/dev/%s", nodes[i]);
+    snprintf(src, sizeof src, "dev/%s", nodes[i]);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) die_errno(FHS_EXIT_SETUP, "create /dev/%s", nodes[i]);
+    close(fd);
+    if (bind_mount(src, path, false, false) < 0) die_errno(FHS_EXIT_SETUP, "bind /dev/%s", nodes[i]);
+  }
+  static const char *const links[][2] = {{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}};
+  for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+    snprintf(path, sizeof path, "/newroot/dev/%s", links[i][0]);
+    if (symlink(links[i][1], path) < 0) die_errno(FHS_EXIT_SETUP, "symlink /dev/%s", links[i][0]);
+  }
+  if (mkdir("/newroot/dev/shm", 01777) < 0 || chmod("/newroot/dev/shm", 01777) < 0) die_errno(FHS_EXIT_SETUP, "create /dev/shm");
+}
+
+void build_view(const records_t *plan)
 {
   uid_t uid = getuid();
   gid_t gid = getgid();
-  if (enter_user_mount_ns(uid, gid, 0) < 0) {
+  int extra = 0;
+  for (size_t i = 1; i < plan->n; i++)
+    if (!strcmp(plan->recs[i].fields[0], "netns")) extra = CLONE_NEWNET;
+  if (enter_user_mount_ns(uid, gid, extra) < 0) {
     if (errno == ENOSPC || errno == EUSERS)
       die(FHS_EXIT_SETUP, "cannot create a user namespace: the kernel's nesting limit (32 levels) is reached");
     die_errno(FHS_EXIT_SETUP, "cannot create a user + mount namespace");
   }
+  if (extra && loopback_up() < 0) die_errno(FHS_EXIT_SETUP, "bring up the loopback interface of the build's network namespace");
 
   /* As bubblewrap does: a scratch tmpfs on /tmp becomes the root, with the
    * caller's root at /oldroot. Pivoting detaches the tmpfs from /tmp, so
@@ -300,7 +370,7 @@ static void build_view(const records_t *plan)
       recbuf_end(&marker);
       continue;
     }
-    if (!strcmp(k, "setenv")) continue;
+    if (!strcmp(k, "setenv") || !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv")) continue;
     snprintf(target, sizeof target, "/newroot%s", op->fields[1]);
     if (!strcmp(k, "symlink")) {
       if (symlink(op->fields[2], target) < 0) die_errno(FHS_EXIT_SETUP, "symlink %s", op->fields[1]);
@@ -318,6 +388,19 @@ static void build_view(const records_t *plan)
       if (bind_mount(rel(op->fields[2]), target, true, true) < 0) die_errno(FHS_EXIT_SETUP, "bind %s read-only at %s", op->fields[2], op->fields[1]);
     } else if (!strcmp(k, "rbind")) {
       if (bind_mount(rel(op->fields[2]), target, true, false) < 0) die_errno(FHS_EXIT_SETUP, "bind host %s", op->fields[2]);
+    } else if (!strcmp(k, "overlay-rw")) {
+      size_t n = op->nfields - 4;
+      const char **lowers = xmalloc(n * sizeof *lowers);
+      for (size_t f = 0; f < n; f++) lowers[f] = rel(op->fields[4 + f]);
+      if (mount_overlay_rw(target, lowers, n, rel(op->fields[2]), rel(op->fields[3])) < 0)
+        die_errno(FHS_EXIT_SETUP, "writable overlay %s of %zu layers (first %s)", op->fields[1], n, op->fields[4]);
+      free(lowers);
+    } else if (!strcmp(k, "bind-rw")) {
+      if (bind_mount(rel(op->fields[2]), target, true, false) < 0) die_errno(FHS_EXIT_SETUP, "bind %s at %s", op->fields[2], op->fields[1]);
+    } else if (!strcmp(k, "tmpfs")) {
+      if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0) die_errno(FHS_EXIT_SETUP, "mount tmpfs at %s", op->fields[1]);
+    } else if (!strcmp(k, "dev")) {
+      make_dev(); /* validated: the target is /dev */
     }
   }
 
@@ -364,6 +447,15 @@ int replay_plan(const char *plan_file, char **argv)
 
 /* ------------------------------------------------------------------ main */
 
+/* Set by launch_env: the manifest to read instead of a package's. */
+static const char *env_manifest;
+
+int launch_env(const char *manifest, char **argv)
+{
+  env_manifest = manifest;
+  return launch(manifest, NULL, argv);
+}
+
 static long long now_ns(void)
 {
   struct timespec ts;
@@ -381,7 +473,7 @@ int launch(const char *pkg, const char *relprog, char **argv)
   char cwd[PATH_MAX];
   if (!getcwd(cwd, sizeof cwd)) die_errno(FHS_EXIT_SETUP, "getcwd");
 
-  char *mpath = xasprintf("%s/.fhs/manifest.bin", pkg);
+  char *mpath = env_manifest ? xstrdup(env_manifest) : xasprintf("%s/.fhs/manifest.bin", pkg);
   size_t mlen = 0;
   uint8_t *mbytes = read_file(mpath, 64 << 20, &mlen);
   if (!mbytes) die_errno(FHS_EXIT_SETUP, "package %s: cannot read its manifest %s", pkg, mpath);
@@ -454,7 +546,7 @@ int launch(const char *pkg, const char *relprog, char **argv)
   if (records_parse(in.buf, in.len, &inrecs) < 0) die(FHS_EXIT_SETUP, "internal: malformed policy input");
   allow_layers(&allowed, &manifest, "layer");
   allow_layers(&allowed, &viewrecs, "view");
-  validate_plan(policy_path, &plan, &inrecs, &allowed);
+  validate_plan(policy_path, &plan, &inrecs, &allowed, NULL);
 
   if (!strcmp(plan.recs[0].fields[1], "view")) {
     build_view(&plan);
@@ -467,6 +559,11 @@ int launch(const char *pkg, const char *relprog, char **argv)
     if (!strcmp(plan.recs[i].fields[0], "setenv") && setenv(plan.recs[i].fields[1], plan.recs[i].fields[2], 1) < 0)
       die_errno(FHS_EXIT_SETUP, "setenv %s", plan.recs[i].fields[1]);
 
+  if (env_manifest) {
+    /* fhs env: the command is looked up by PATH, inside the view. */
+    execvp(argv[0], argv);
+    die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s in the view", argv[0]);
+  }
   char *prog = xasprintf("%s/usr/raw/%s", pkg, relprog);
   if (timing) {
     char line[128];

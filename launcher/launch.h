@@ -1,5 +1,8 @@
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "records.h"
 
 /* Finds the package a wrapper belongs to by following the symlink chain from
  * `path` to the link that points at <pkg>/usr/bin/.fhs-launcher. On success
@@ -10,5 +13,38 @@ bool find_wrapper(const char *path, char **pkg, char **rel);
  * Returns only on failure (it has already reported it). */
 int launch(const char *pkg, const char *rel, char **argv);
 
+/* fhs env: the same launch, from an explicit compiled manifest, of argv[0]
+ * looked up by PATH inside the view. */
+int launch_env(const char *manifest, char **argv);
+
 /* Benchmarks only: carries out a saved plan, then execs argv[0]. */
 int replay_plan(const char *plan_file, char **argv);
+
+/* ---- shared with build.c: the plan machinery ---- */
+
+/* The layers a plan may take sources from. */
+typedef struct {
+  const char **paths; /* layer paths */
+  const char **dirs;  /* their comma lists */
+  const char **layouts;
+  size_t n;
+} allowed_t;
+
+/* The staging dirs the CLI prepared for a build: the only writable sources. */
+typedef struct {
+  const char *upper, *work, *dir;
+} build_paths_t;
+
+void add_host_entries(recbuf_t *in);
+void allow_layers(allowed_t *a, const records_t *r, const char *kind);
+/* Refuses (exit 123) any op that breaks an invariant; build ops only when
+ * `build` is given. */
+void validate_plan(const char *policy, const records_t *plan, const records_t *in, const allowed_t *allowed,
+                   const build_paths_t *build);
+/* Enters the namespaces and makes the plan's root the process's root. */
+void build_view(const records_t *plan);
+
+/* fhs-launcher build INPUT [--status-fd N] -- COMMAND... (build.c) */
+int build_main(int argc, char **argv);
+/* fhs-launcher overlay-clean DIR (build.c) */
+int overlay_clean_main(int argc, char **argv);

@@ -8,6 +8,12 @@
  *                                          the policy's result on stdout
  *   fhs-launcher probe                     kernel feature probes (fhs doctor)
  *   fhs-launcher replay PLAN PROG [ARGS]   benchmarks: the bare syscall floor
+ *   fhs-launcher build INPUT [--status-fd N] -- COMMAND...
+ *                                          fhs build: COMMAND in a build view
+ *   fhs-launcher overlay-clean DIR         fhs build: list whiteouts and opaque
+ *                                          dirs, strip overlay xattrs
+ *   fhs-launcher env MANIFEST -- COMMAND...
+ *                                          fhs env: COMMAND in a launch view
  *   fhs-launcher --version
  */
 #include <errno.h>
@@ -76,6 +82,12 @@ int main(int argc, char **argv)
   }
   if (strcmp(cmd, "eval") == 0) return cmd_eval(argc, argv);
   if (strcmp(cmd, "probe") == 0) return probe_main();
+  if (strcmp(cmd, "build") == 0) return build_main(argc, argv);
+  if (strcmp(cmd, "overlay-clean") == 0) return overlay_clean_main(argc, argv);
+  if (strcmp(cmd, "env") == 0) {
+    if (argc < 5 || strcmp(argv[3], "--")) die(FHS_EXIT_SETUP, "usage: fhs-launcher env MANIFEST -- COMMAND [ARGS...]");
+    return launch_env(argv[2], argv + 4);
+  }
   if (strcmp(cmd, "replay") == 0) {
     if (argc < 4) die(FHS_EXIT_SETUP, "usage: fhs-launcher replay PLAN PROGRAM [ARGS...]");
     return replay_plan(argv[2], argv + 3);

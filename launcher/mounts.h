@@ -26,3 +26,6 @@ int mount_overlay_rw(const char *target, const char *const *lowers, size_t n,
 
 int bind_mount(const char *source, const char *target, bool recursive, bool readonly);
 int remount_readonly(const char *target);
+
+/* Brings up "lo" in a fresh network namespace (no `ip` binary needed). */
+int loopback_up(void);

@@ -5,8 +5,10 @@
 import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { cac, type CAC } from "cac";
+import * as buildCommand from "./commands/build.js";
 import * as conflictsCommand from "./commands/conflicts.js";
 import * as doctorCommand from "./commands/doctor.js";
+import * as envCommand from "./commands/env.js";
 import * as layerCommand from "./commands/layer.js";
 import * as policyCommand from "./commands/policy.js";
 import * as wrapCommand from "./commands/wrap.js";
@@ -17,7 +19,7 @@ import { runWrapped } from "./run.js";
 const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
 
 /** Every command module; each exports register(cli). */
-const commands: { register(cli: CAC): void }[] = [doctorCommand, layerCommand, policyCommand, wrapCommand, conflictsCommand];
+const commands: { register(cli: CAC): void }[] = [doctorCommand, layerCommand, policyCommand, wrapCommand, conflictsCommand, buildCommand, envCommand];
 
 export function buildCli(): CAC {
   const cli = cac("fhs");

@@ -1,0 +1,280 @@
+// `fhs build --out OUT --layer DEP... [--src PATH] -- COMMAND...`: COMMAND runs
+// in a pure view (the policy's `req build`, carried out by the launcher)
+// whose /usr is a writable overlay of the dependency layers. What the build
+// installs under /usr lands in the overlay's upper directory, a staging dir
+// the CLI prepared, and becomes OUT/usr (docs/BUILD.md).
+//
+//   OUT's parent/.OUT.fhs-build-XXXX/   staging; never looks like OUT
+//     input.bin    what the launcher reads: policy + sha256, layers, config, paths
+//     upper/       the overlay's upper dir: becomes OUT/usr
+//     work/        the overlay's work dir
+//     build/       /build in the view: the unpacked --src
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chmodSync, cpSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { FhsError } from "./errors.js";
+import { dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
+import { defaultPolicyWasm, dynamicLauncherPath, launcherPath } from "./paths.js";
+import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
+import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
+import { validatePolicyModule } from "./policy/validate.js";
+
+/** COMMAND ran and failed (non-zero exit or a signal). */
+export const EXIT_BUILD_FAILED = 3;
+/** COMMAND succeeded but its output changes a dependency's files. */
+export const EXIT_OUTPUT_REFUSED = 4;
+/** 1980-01-01, as Nix and reproducible-builds.org tools default to. */
+export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
+
+export interface BuildOptions {
+  out: string;
+  layers: string[];
+  src?: string;
+  command: string[];
+  policy?: string;
+  config?: string;
+  network?: boolean;
+  sourceDateEpoch?: number;
+  launcher?: string;
+}
+
+export interface BuildResult {
+  /** 0 when OUT was written; otherwise the launcher's own exit code (it has reported the failure). */
+  exitCode: number;
+  out?: string;
+}
+
+const TARBALL = /\.(tar|tar\.gz|tgz|tar\.xz|txz|tar\.bz2|tbz2?|tar\.zst|tzst)$/;
+
+/** Removes a staging tree, including the overlay's mode-000 work dir. */
+export function removeTree(path: string): void {
+  if (!existsSync(path)) return;
+  const stack = [path];
+  while (stack.length) {
+    const p = stack.pop()!;
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue;
+    }
+    if (!st.isDirectory()) continue;
+    try {
+      chmodSync(p, 0o700);
+      for (const e of readdirSync(p)) stack.push(join(p, e));
+    } catch {
+      // Not ours to fix; rmSync reports it.
+    }
+  }
+  rmSync(path, { recursive: true, force: true });
+}
+
+/** The directories the layers show in /usr (the first provider of a path
+ * decides its type), created in the upper dir before the build. Layer files
+ * may belong to a uid the build's namespace does not map (root-owned store
+ * paths); overlay cannot create a file in a directory that exists only in such
+ * a lower, so every directory the build may write into must exist upper. */
+function precreateSkeleton(layers: Layer[], upper: string): Set<string> {
+  const kind = new Map<string, boolean>(); // rel -> is a directory
+  const created = new Set<string>();
+  for (const layer of layers) {
+    const root = usrDir(layer);
+    const stack = [""];
+    while (stack.length) {
+      const rel = stack.pop()!;
+      let entries;
+      try {
+        entries = readdirSync(rel ? join(root, rel) : root, { withFileTypes: true });
+      } catch {
+        continue;
+      }
+      for (const e of entries) {
+        const child = rel ? `${rel}/${e.name}` : e.name;
+        if (!rel && e.name === "raw") continue;
+        const known = kind.get(child);
+        if (known === undefined) {
+          kind.set(child, e.isDirectory());
+          if (!e.isDirectory()) continue;
+          mkdirSync(join(upper, child), { mode: 0o755 });
+          created.add(child);
+          stack.push(child);
+        } else if (known && e.isDirectory()) {
+          stack.push(child);
+        }
+      }
+    }
+  }
+  return created;
+}
+
+/** Removes pre-created directories that the build left empty, deepest first. */
+function pruneSkeleton(upper: string, created: Set<string>): void {
+  for (const rel of [...created].sort((a, b) => b.length - a.length)) {
+    const p = join(upper, rel);
+    try {
+      if (readdirSync(p).length === 0) rmdirSync(p);
+    } catch {
+      // Replaced by the build, or already gone with its parent: keep what the build made.
+    }
+  }
+}
+
+/** Every entry's mtime and atime set to the epoch, children before parents. */
+function normalizeTimes(root: string, epoch: number): void {
+  const walk = (p: string) => {
+    const st = lstatSync(p);
+    if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
+    lutimesSync(p, epoch, epoch);
+  };
+  walk(root);
+}
+
+/** Unpacks or copies --src into dir; returns the view path the build starts in. */
+function prepareSource(src: string, dir: string): string {
+  const abs = resolve(src);
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    throw new FhsError(`source ${src}: no such file or directory`);
+  }
+  if (st.isDirectory()) {
+    const name = basename(abs);
+    cpSync(abs, join(dir, name), { recursive: true, verbatimSymlinks: true });
+    return `/build/${name}`;
+  }
+  if (!TARBALL.test(abs)) throw new FhsError(`source ${src}: neither a directory nor a tarball (.tar, .tar.gz, .tar.xz, .tar.bz2, .tar.zst)`);
+  // GNU tar recognizes gzip, xz, bzip2 and zstd by their magic numbers.
+  const r = spawnSync("tar", ["-xf", abs, "-C", dir, "--no-same-owner", "--delay-directory-restore"], { encoding: "utf8" });
+  if (r.error) throw new FhsError(`source ${src}: cannot run tar: ${r.error.message}`);
+  if (r.status !== 0) throw new FhsError(`source ${src}: cannot unpack: ${(r.stderr || "").trim().split("\n").pop()}`);
+  // A release tarball holds one top directory (hello-2.10/): start there.
+  const top = readdirSync(dir);
+  if (top.length === 1 && lstatSync(join(dir, top[0]!)).isDirectory()) return `/build/${top[0]}`;
+  return "/build";
+}
+
+interface Spawned {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  ran: boolean;
+  interrupted?: NodeJS.Signals;
+}
+
+/** Runs the launcher; `ran` says COMMAND was reached (a byte on fd 3 before exec). */
+function runLauncher(launcher: string, args: string[]): Promise<Spawned> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(launcher, args, { stdio: ["inherit", "inherit", "inherit", "pipe"] });
+    let ran = false;
+    let interrupted: NodeJS.Signals | undefined;
+    const onSignal = (sig: NodeJS.Signals) => {
+      interrupted = sig;
+      child.kill(sig);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    (child.stdio[3] as NodeJS.ReadableStream).on("data", () => (ran = true));
+    child.on("error", (e) => reject(new FhsError(`launcher ${launcher}: ${e.message}`)));
+    child.on("close", (code, signal) => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      resolvePromise({ code, signal, ran, interrupted });
+    });
+  });
+}
+
+export async function build(opts: BuildOptions): Promise<BuildResult> {
+  if (opts.command.length === 0) throw new FhsError("build: no COMMAND given (fhs build --out OUT --layer DEP... -- COMMAND...)");
+  const out = resolve(opts.out);
+  if (existsSync(out) || isDanglingLink(out)) throw new FhsError(`output ${opts.out}: already exists; remove it or choose another path`);
+  if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory()) throw new FhsError(`output ${opts.out}: parent directory ${dirname(out)} does not exist`);
+  if (opts.layers.length === 0) throw new FhsError("build: no --layer given; a build sees nothing but its layers");
+  const layers = dedupeLayers(opts.layers.map((l) => inspectLayer(l)));
+  if (opts.src !== undefined && !existsSync(resolve(opts.src))) throw new FhsError(`source ${opts.src}: no such file or directory`);
+  const epoch = opts.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
+  if (!Number.isInteger(epoch) || epoch < 0) throw new FhsError(`build: SOURCE_DATE_EPOCH must be a non-negative integer, not ${epoch}`);
+
+  const policyPath = opts.policy ? resolve(opts.policy) : defaultPolicyWasm;
+  let policyBytes: Buffer;
+  try {
+    policyBytes = readFileSync(policyPath);
+  } catch {
+    throw new FhsError(`policy ${policyPath}: cannot read`);
+  }
+  // The launcher hands the module to wasm3, which trusts its input.
+  validatePolicyModule(policyBytes, policyPath);
+  const sha = createHash("sha256").update(policyBytes).digest("hex");
+  const config = loadConfig(opts.config ?? defaultConfigPath);
+  const launcher = resolve(opts.launcher ?? launcherPath);
+  if (!existsSync(launcher)) throw new FhsError(`launcher ${launcher}: not built (run: npm run build:launcher)`);
+
+  const staging = mkdtempSync(join(dirname(out), `.${basename(out)}.fhs-build-`));
+  try {
+    const upper = join(staging, "upper");
+    const work = join(staging, "work");
+    const scratch = join(staging, "build");
+    for (const d of [upper, work, scratch]) mkdirSync(d, { mode: 0o755 });
+    const cwd = opts.src !== undefined ? prepareSource(opts.src, scratch) : "/build";
+    const created = precreateSkeleton(layers, upper);
+    const input: Rec[] = [
+      ["fhs-build", "1"],
+      ["policy", policyPath, sha],
+      ...layers.map((l): Rec => ["layer", l.path, l.layout, l.dirs.join(",")]),
+      ...configRecords(config),
+      ["build-upper", upper],
+      ["build-work", work],
+      ["build-dir", scratch],
+      ["build-cwd", cwd],
+      ["network", opts.network ? "on" : "off"],
+      ["source-date-epoch", String(epoch)],
+    ];
+    const inputPath = join(staging, "input.bin");
+    writeFileSync(inputPath, encodeRecords(input));
+
+    const r = await runLauncher(launcher, ["build", inputPath, "--status-fd", "3", "--", ...opts.command]);
+    if (r.interrupted) throw new FhsError(`build interrupted by ${r.interrupted}; no output written`, 128 + (r.interrupted === "SIGINT" ? 2 : 15));
+    // No byte on the status fd: the view was never built and the launcher
+    // has said why, in one line, with its own exit code.
+    if (!r.ran) return { exitCode: r.code ?? 125 };
+    if (r.signal) throw new FhsError(`build command ${opts.command[0]} killed by ${r.signal}; no output written`, EXIT_BUILD_FAILED);
+    if (r.code !== 0) throw new FhsError(`build command ${opts.command[0]} failed with exit ${r.code}; no output written`, EXIT_BUILD_FAILED);
+
+    checkUpper(launcher, upper);
+    pruneSkeleton(upper, created);
+    const staged = join(staging, "out");
+    mkdirSync(staged, { mode: 0o755 });
+    renameSync(upper, join(staged, "usr"));
+    normalizeTimes(staged, epoch);
+    // Last step, and atomic: OUT appears complete or not at all.
+    if (existsSync(out)) throw new FhsError(`output ${opts.out}: appeared during the build; not replaced`);
+    renameSync(staged, out);
+    return { exitCode: 0, out };
+  } finally {
+    removeTree(staging);
+  }
+}
+
+function isDanglingLink(p: string): boolean {
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+/** Refuses whiteouts and opaque dirs (the build deleted or replaced a
+ * dependency's path) and strips overlay's xattrs (launcher overlay-clean). */
+function checkUpper(launcher: string, upper: string): void {
+  // The dynamic launcher when the configured one is missing: any build of it has the command.
+  const bin = existsSync(launcher) ? launcher : dynamicLauncherPath;
+  const r = spawnSync(bin, ["overlay-clean", upper], { maxBuffer: 64 * 1024 * 1024 });
+  if (r.error) throw new FhsError(`launcher ${bin}: ${r.error.message}`);
+  if (r.status !== 0) throw new FhsError(`build output: cannot inspect ${upper}: ${String(r.stderr).trim()}`);
+  const found = decodeRecords(r.stdout);
+  if (found.length === 0) return;
+  const [what, rel] = found[0]!;
+  const how = what === "opaque" ? "replaced the dependency directory" : "deleted the dependency path";
+  const more = found.length > 1 ? ` (and ${found.length - 1} more)` : "";
+  throw new FhsError(`build output refused: the build ${how} /usr/${rel}${more}; a build may only add files`, EXIT_OUTPUT_REFUSED);
+}

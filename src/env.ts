@@ -1,0 +1,118 @@
+// `fhs env [--layer DEP]... [--pkg WRAPPED_DIR]... [-- COMMAND...]`: a dev
+// environment. The same view a wrapped program gets (the policy's
+// `req launch`, host dirs bound, /usr from the layers, IN_NIX_FHS set), made
+// from an ephemeral compiled manifest instead of a package's, with COMMAND
+// (default: an interactive shell whose prompt says "(fhs)") looked up by
+// PATH inside it. Inside a view it composes on top of that view, like any
+// nested launch (docs/BUILD.md).
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, lstatSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { removeTree } from "./build.js";
+import { FhsError } from "./errors.js";
+import { checkLayerSymlinks, dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
+import { encodeManifest, MANIFEST_VERSION, readManifest, type Manifest } from "./manifest.js";
+import { defaultPolicyWasm, launcherPath } from "./paths.js";
+import { defaultConfigPath, loadConfig } from "./policy/config.js";
+import { validatePolicyModule } from "./policy/validate.js";
+
+export const ENV_PROMPT = "(fhs) ";
+
+export interface EnvOptions {
+  layers: string[];
+  pkgs: string[];
+  command: string[];
+  policy?: string;
+  config?: string;
+  launcher?: string;
+}
+
+/** The view's layers: each package's own (itself first, then its
+ * dependencies), then the extra layers; the first provider of a path wins. */
+export function envLayers(pkgs: string[], layers: string[]): Layer[] {
+  const fromPkgs = pkgs.flatMap((p) => {
+    const dir = resolve(p);
+    if (!existsSync(join(dir, ".fhs", "manifest.json"))) throw new FhsError(`package ${p}: not a wrapped package (no .fhs/manifest.json)`);
+    return readManifest(dir).layers;
+  });
+  const extra = layers.map((l) => {
+    const layer = inspectLayer(l);
+    checkLayerSymlinks(layer);
+    return layer;
+  });
+  const all = dedupeLayers([...fromPkgs, ...extra]);
+  if (all.length === 0) throw new FhsError("env: no --layer or --pkg given; the view would have no /usr");
+  return all;
+}
+
+/** bash when a layer has it, else sh; with a prompt that shows the view. */
+function defaultShell(layers: Layer[], dir: string): { argv: string[]; env: Record<string, string> } {
+  const has = (name: string) =>
+    layers.some((l) => {
+      try {
+        lstatSync(join(usrDir(l), "bin", name));
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  const prompt = `${ENV_PROMPT}\\$ `;
+  if (has("bash")) {
+    // bash's rc files set PS1 over the environment's: prefix it after them.
+    const rc = join(dir, "bashrc");
+    writeFileSync(rc, `[ -f "$HOME/.bashrc" ] && . "$HOME/.bashrc"\nPS1="${ENV_PROMPT}\${PS1:-\\\\$ }"\n`);
+    return { argv: ["bash", "--rcfile", rc, "-i"], env: { PS1: prompt } };
+  }
+  if (has("sh")) return { argv: ["sh"], env: { PS1: `${ENV_PROMPT}$ ` } };
+  throw new FhsError("env: no shell (usr/bin/bash or usr/bin/sh) in the view's layers; give a COMMAND");
+}
+
+export async function env(opts: EnvOptions): Promise<number> {
+  const layers = envLayers(opts.pkgs, opts.layers);
+  const policyPath = opts.policy ? resolve(opts.policy) : defaultPolicyWasm;
+  let policyBytes: Buffer;
+  try {
+    policyBytes = readFileSync(policyPath);
+  } catch {
+    throw new FhsError(`policy ${policyPath}: cannot read`);
+  }
+  validatePolicyModule(policyBytes, policyPath);
+  const launcher = resolve(opts.launcher ?? launcherPath);
+  if (!existsSync(launcher)) throw new FhsError(`launcher ${launcher}: not built (run: npm run build:launcher)`);
+  const config = loadConfig(opts.config ?? defaultConfigPath);
+
+  // The manifest lives until the session ends; the launcher reads it once,
+  // nested launches read the view's marker instead.
+  const dir = mkdtempSync(join(tmpdir(), "fhs-env-"));
+  try {
+    const manifest: Manifest = {
+      fhsManifest: MANIFEST_VERSION,
+      package: dir,
+      layers,
+      policy: { path: policyPath, sha256: createHash("sha256").update(policyBytes).digest("hex"), source: opts.policy ? "custom" : "default" },
+      config,
+      programs: [],
+      launcher,
+    };
+    const mpath = join(dir, "manifest.bin");
+    writeFileSync(mpath, encodeManifest(manifest));
+    const shell = opts.command.length ? { argv: opts.command, env: {} } : defaultShell(layers, dir);
+    return await new Promise<number>((resolvePromise, reject) => {
+      const child = spawn(launcher, ["env", mpath, "--", ...shell.argv], { stdio: "inherit", env: { ...process.env, ...shell.env } });
+      // Ctrl-C belongs to the shell in the view, not to this process.
+      const ignore = () => {};
+      process.on("SIGINT", ignore);
+      process.on("SIGQUIT", ignore);
+      child.on("error", (e) => reject(new FhsError(`launcher ${launcher}: ${e.message}`)));
+      child.on("close", (code, signal) => {
+        process.off("SIGINT", ignore);
+        process.off("SIGQUIT", ignore);
+        resolvePromise(code ?? 128 + (signal === "SIGKILL" ? 9 : signal === "SIGTERM" ? 15 : signal === "SIGINT" ? 2 : 1));
+      });
+    });
+  } finally {
+    removeTree(dir);
+  }
+}
