@@ -1,12 +1,13 @@
 // Compiles a policy written in AssemblyScript with the project's fixed flags.
 // The default policy (assembly/index.ts) and packagers' custom ones go through
 // this one function, so they are held to the same runtime and limits.
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import asc from "assemblyscript/asc";
 import { FhsError } from "../errors.js";
 import { packageRoot } from "../paths.js";
 import { MEMORY_CAP_PAGES } from "./limits.js";
+import { mergeDataSegments } from "./merge-data.js";
 
 /** Fixed flags: the stub runtime (no GC: a policy runs once and exits), optimized
  * for size because wasm3 recompiles the module at every launch, and no feature
@@ -44,4 +45,5 @@ export async function compilePolicy(entry: string, outFile: string): Promise<voi
     const detail = stderr.trim().split("\n").filter((l) => /ERROR|error/.test(l)).slice(0, 3).join("; ");
     throw new FhsError(`policy ${entry}: compilation failed: ${detail || error.message}`);
   }
+  writeFileSync(outFile, mergeDataSegments(readFileSync(outFile)));
 }
