@@ -1,0 +1,139 @@
+// fhs env: a dev environment as a view, and the seed's story in it: a wrapped
+// gcc, run inside an environment that adds a library's development files,
+// compiles and links against that library, and the program runs.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { inspectLayer } from "../src/layers.js";
+import { encodeManifest, MANIFEST_VERSION } from "../src/manifest.js";
+import { defaultConfigPath, loadConfig } from "../src/policy/config.js";
+import { debLayers } from "./helpers/debian.js";
+import { isRoot, runCliUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
+import { callerMounts, packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
+
+let gccPkg: string;
+let shellPkg: string;
+let zlibDev: string[];
+
+before(() => {
+  // gcc finds cc1, its headers and crt files relative to realpath(argv[0]):
+  // the toolchain is one package; libc6-dev and the libraries are layers.
+  const toolchain = ["gcc", "gcc-12", "cpp", "cpp-12", "libgcc-12-dev", "binutils", "binutils-x86-64-linux-gnu"];
+  const own = toolchain.flatMap((p) => debLayers([p]));
+  const deps = debLayers([...toolchain, "libc6-dev"], { withDeps: true }).filter((l) => !own.includes(l));
+  gccPkg = wrapPackage(packageFromLayers(own, "gcc"), deps);
+  shellPkg = shellPackage().pkg;
+  zlibDev = debLayers(["zlib1g-dev", "zlib1g"]);
+});
+
+function fhsEnv(args: string[], opts: { cwd?: string; input?: string } = {}) {
+  return runCliUnprivileged(["env", "--policy", testArtifacts().policy, ...args], { ...opts, env: { FHS_LAUNCHER: testArtifacts().launcher } });
+}
+
+describe("fhs env: the seed's story", () => {
+  it("inside an env with zlib's -dev layers, the wrapped gcc compiles and links a zlib program, which runs", () => {
+    const work = testDir("fhs-env-gcc-");
+    writeFileSync(join(work, "z.c"), `#include <stdio.h>\n#include <zlib.h>\nint main(void) { printf("zlib %s\\n", zlibVersion()); return 0; }\n`);
+    const layers = zlibDev.flatMap((l) => ["--layer", l]);
+    const r = fhsEnv(["--pkg", shellPkg, ...layers, "--", "sh", "-c", `${gccPkg}/usr/bin/gcc -o z z.c -lz && ./z`], { cwd: work });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^zlib 1\.2\.\d+/);
+  });
+
+  it("without zlib's layers the same compile fails: the env is what brings zlib.h", () => {
+    const work = testDir("fhs-env-gcc-");
+    writeFileSync(join(work, "z.c"), "#include <zlib.h>\nint main(void) { return 0; }\n");
+    const r = fhsEnv(["--pkg", shellPkg, "--", "sh", "-c", `${gccPkg}/usr/bin/gcc -c z.c`], { cwd: work });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /zlib\.h: No such file or directory/);
+  });
+});
+
+describe("fhs env: the view", () => {
+  it("is a launch view: host dirs bound, /usr from the layers only, the IN_NIX_FHS marker", () => {
+    const work = testDir("fhs-env-view-");
+    const r = fhsEnv(["--pkg", shellPkg, "--layer", zlibDev[0]!, "--", "sh", "-c", "echo id=$IN_NIX_FHS; tr '\\0' ' ' < /.fhs/view; echo; pwd; test -e /usr/bin/node || echo no-host-usr; ls /usr/include | tr '\\n' ' '"], { cwd: work });
+    assert.equal(r.status, 0, r.stderr);
+    const [idLine, marker, cwd, pure, include] = r.stdout.split("\n");
+    const id = idLine!.replace("id=", "");
+    assert.match(id, /^[0-9a-f]{16}$/);
+    assert.ok(marker!.startsWith(`view-id ${id} `), marker);
+    assert.ok(marker!.includes(`view ${shellPkg} fhs usr`));
+    assert.ok(marker!.includes(`view ${zlibDev[0]} fhs usr`));
+    assert.equal(cwd, work);
+    assert.equal(pure, "no-host-usr");
+    assert.match(include!, /zlib\.h/);
+  });
+
+  it("with no COMMAND runs a shell whose prompt shows that you are inside", () => {
+    const r = fhsEnv(["--pkg", shellPkg], { input: 'echo "[$PS1]"; echo "in $IN_NIX_FHS"\n' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^\[\(fhs\) \$ \]\nin [0-9a-f]{16}\n$/);
+  });
+
+  it("on a terminal the shell is interactive and prints that prompt", () => {
+    const cli = join(process.cwd(), "dist", "cli.js");
+    const cmd = `${process.execPath} ${cli} env --policy ${testArtifacts().policy} --pkg ${shellPkg}`;
+    const argv = ["script", "-qec", cmd, "/dev/null"];
+    const full = isRoot ? ["/usr/bin/setpriv", `--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--", ...argv] : argv;
+    const r = spawnSync(full[0]!, full.slice(1), {
+      input: "echo in-the-view\nexit 3\n",
+      encoding: "utf8",
+      timeout: 60_000,
+      env: { PATH: "/usr/bin:/bin", HOME: testUser.home, FHS_LAUNCHER: testArtifacts().launcher, TERM: "dumb" },
+    });
+    assert.equal(r.status, 3, r.stdout + r.stderr);
+    assert.match(r.stdout, /\(fhs\) \$ /);
+    assert.match(r.stdout, /in-the-view/);
+  });
+
+  it("a wrapped program started inside composes on top of the env", () => {
+    // dash from the shell package, run by its store path inside an env that
+    // has only zlib: the nested view holds both.
+    const r = fhsEnv(["--layer", zlibDev[0]!, "--layer", ...debLayers(["dash"]), "--", `${shellPkg}/usr/bin/dash`, "-c", "test -e /usr/include/zlib.h && test -e /usr/bin/tac && echo composed"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "composed\n");
+  });
+
+  it("inside a view, an env launch layers on top of that view", () => {
+    // The CLI runs on the host's node, which a view does not show; the inner
+    // env launch is made by the launcher from a compiled manifest, as
+    // `fhs env` itself makes it.
+    const dir = testDir("fhs-env-nested-");
+    const policy = readFileSync(testArtifacts().policy);
+    const inner = join(dir, "manifest.bin");
+    writeFileSync(
+      inner,
+      encodeManifest({
+        fhsManifest: MANIFEST_VERSION,
+        package: dir,
+        layers: [inspectLayer(zlibDev[0]!)],
+        policy: { path: testArtifacts().policy, sha256: createHash("sha256").update(policy).digest("hex"), source: "default" },
+        config: loadConfig(defaultConfigPath),
+        programs: [],
+        launcher: testArtifacts().launcher,
+      }),
+    );
+    const launcher = join(testArtifacts().root, "fhs-launcher-static");
+    const before = callerMounts();
+    const r = fhsEnv(["--pkg", shellPkg, "--", "sh", "-c", `test -e /usr/include/zlib.h && echo leaked; ${launcher} env ${inner} -- sh -c 'test -e /usr/include/zlib.h && test -e /usr/bin/tac && tr "\\0" " " < /.fhs/view'`]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /leaked/);
+    assert.ok(r.stdout.includes(`view ${zlibDev[0]} fhs usr`), r.stdout);
+    assert.ok(r.stdout.includes(`view ${shellPkg} fhs usr`), r.stdout);
+    assert.equal(callerMounts(), before);
+  });
+
+  it("refuses a --pkg that is not wrapped and a layer that is not a directory, in one line", () => {
+    const dir = testDir("fhs-env-bad-");
+    const r1 = fhsEnv(["--pkg", dir, "--", "true"]);
+    assert.equal(r1.status, 2);
+    assert.match(r1.stderr, /^fhs: package .*: not a wrapped package \(no \.fhs\/manifest\.json\)\n$/);
+    const r2 = fhsEnv(["--layer", join(dir, "missing"), "--", "true"]);
+    assert.equal(r2.status, 2);
+    assert.match(r2.stderr, /^fhs: layer .*missing: no such directory\n$/);
+  });
+});
