@@ -78,8 +78,8 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   const pkg = resolve(opts.dir);
   // Everything is checked before DIR is touched.
   if (!existsSync(pkg) || !statSync(pkg).isDirectory()) throw new FhsError(`package ${opts.dir}: not a directory`);
-  if (existsSync(manifestDir(pkg))) {
-    throw new FhsError(`package ${opts.dir}: already wrapped (${manifestDir(pkg)} exists); wrapping twice would wrap the wrappers`);
+  if (existsSync(join(manifestDir(pkg), "manifest.json"))) {
+    throw new FhsError(`package ${opts.dir}: already wrapped (${join(manifestDir(pkg), "manifest.json")} exists); wrapping twice would wrap the wrappers`);
   }
   const self = inspectLayer(pkg);
   if (self.layout !== "fhs") throw new FhsError(`package ${opts.dir}: has no usr/ directory to wrap`);
@@ -140,7 +140,13 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
       renameSync(from, raw);
       symlinkSync(pkgLauncher, from);
     }
-    renameSync(staging, meta);
+    // An imported layer may already hold .fhs/ (its import record): join it.
+    if (existsSync(meta)) {
+      for (const f of readdirSync(staging)) renameSync(join(staging, f), join(meta, f));
+      rmSync(staging, { recursive: true });
+    } else {
+      renameSync(staging, meta);
+    }
   } catch (e) {
     throw new FhsError(`package ${opts.dir}: wrapping failed midway: ${(e as Error).message}`);
   }
