@@ -63,6 +63,11 @@ export async function runCli(argv: string[]): Promise<number> {
 // Run when executed (directly, or through npm's bin symlink), not when imported.
 const invoked = process.argv[1] ? realpathSync(process.argv[1]) : "";
 if (invoked && import.meta.url === new URL(`file://${invoked}`).href) {
+  // `fhs plan … | head` closes the pipe early: that is not an error.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   runCli(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

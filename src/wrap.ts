@@ -19,6 +19,8 @@ import { encodeManifest, manifestDir, type Manifest, MANIFEST_VERSION } from "./
 import { defaultPolicyWasm, launcherPath } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { evalPolicy } from "./policy/host.js";
+import { SchemaError, schemaProblems } from "./policy/schemas.js";
+import { validatePolicyModule } from "./policy/validate.js";
 import { encodeRecords, type Rec } from "./policy/records.js";
 
 export interface WrapOptions {
@@ -99,6 +101,8 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   } catch {
     throw new FhsError(`policy ${policySource}: cannot read`);
   }
+  // wasm3 trusts its input: no module reaches it unvalidated (docs/ARCHITECTURE.md).
+  validatePolicyModule(policyBytes, policySource);
   const config = loadConfig(opts.config ?? defaultConfigPath);
   const programs = await selectPrograms(join(pkg, "usr"), policyBytes, policySource, configRecords(config));
 
@@ -117,6 +121,8 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
     programs,
     launcher,
   };
+  const problems = schemaProblems("manifest", manifest, join(meta, "manifest.json"));
+  if (problems.length > 0) throw new SchemaError(problems);
   writeFileSync(join(staging, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   writeFileSync(join(staging, "manifest.bin"), encodeManifest(manifest));
 
