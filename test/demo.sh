@@ -11,3 +11,4 @@ say "fhs doctor: can this machine build and run views?"
 node dist/cli.js doctor
 
 npx tsx test/demo.ts
+npx tsx test/demo-build.ts
