@@ -381,8 +381,11 @@ void build_view(const records_t *plan)
       size_t n = op->nfields - 2;
       const char **lowers = xmalloc(n * sizeof *lowers);
       for (size_t f = 0; f < n; f++) lowers[f] = rel(op->fields[2 + f]);
-      if (mount_overlay_ro(target, lowers, n) < 0)
+      if (mount_overlay_ro(target, lowers, n) < 0) {
+        if (errno == E2BIG)
+          die(FHS_EXIT_SETUP, "overlay %s: %zu layers do not fit in mount(2)'s one page of options; this kernel lacks fsconfig lowerdir+ (Linux >= 6.8)", op->fields[1], n);
         die_errno(FHS_EXIT_SETUP, "overlay %s of %zu layers (first %s)", op->fields[1], n, op->fields[2]);
+      }
       free(lowers);
     } else if (!strcmp(k, "bind-ro")) {
       if (bind_mount(rel(op->fields[2]), target, true, true) < 0) die_errno(FHS_EXIT_SETUP, "bind %s read-only at %s", op->fields[2], op->fields[1]);

@@ -82,3 +82,23 @@ describe("many layers", () => {
     assert.match(r.stderr, /refused the launch: the view needs 502 layers; OverlayFS allows at most 500\n$/);
   });
 });
+
+describe("the fallback for kernels without lowerdir+", () => {
+  // FHS_MOUNT_API=legacy makes the launcher take the path an older kernel
+  // takes: one mount(2) with all options in one page.
+  it("builds the same view through legacy mount(2) below the page limit", () => {
+    const pkg = wrapPackage(makePackage({ "bin/step": { from: step } }, "legacy"), syntheticLayers(20));
+    const r = runUnprivileged([join(pkg, "usr/bin/step"), join(shellPkg, "usr/bin/dash"), "-c", "ls /usr/share/fhs-synth | wc -l; grep -c ' overlay ' /proc/self/mountinfo"], { env: { FHS_MOUNT_API: "legacy" } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.split("\n")[0], "20");
+  });
+
+  it("refuses a view past the page limit with a clear error, never a cut option string", () => {
+    const pkg = wrapPackage(makePackage({ "bin/step": { from: step } }, "legacy-wide"), syntheticLayers(120));
+    const r = runUnprivileged([join(pkg, "usr/bin/step")], { env: { FHS_MOUNT_API: "legacy" } });
+    assert.equal(r.status, 125);
+    assert.match(r.stderr, /^fhs: overlay \/usr: 121 layers do not fit in mount\(2\)'s one page of options; this kernel lacks fsconfig lowerdir\+ \(Linux >= 6\.8\)\n$/);
+    // The same package works with the new mount API.
+    assert.equal(runUnprivileged([join(pkg, "usr/bin/step")]).status, 0);
+  });
+});
