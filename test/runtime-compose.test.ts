@@ -42,3 +42,14 @@ describe("composition with a real compiler", () => {
     assert.match(r.stderr, /zlib\.h: No such file or directory/);
   });
 });
+
+describe("an interpreter from Debian", () => {
+  it("a wrapped python3 runs in a pure view and finds its standard library", () => {
+    const own = debLayers(["python3-minimal", "python3.11-minimal"]);
+    const deps = debLayers(["python3-minimal"], { withDeps: true }).filter((l) => !own.includes(l));
+    const py = wrapPackage(packageFromLayers(own, "python3"), deps);
+    const r = runUnprivileged([join(py, "usr/bin/python3"), "-c", "import os, sys; print(sys.version_info[:2], os.path.exists('/usr/bin/perl'), os.environ['IN_NIX_FHS'] != '')"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "(3, 11) False True\n");
+  });
+});
