@@ -91,7 +91,6 @@ function precreateSkeleton(layers: Layer[], upper: string): Set<string> {
       }
       for (const e of entries) {
         const child = rel ? `${rel}/${e.name}` : e.name;
-        if (!rel && e.name === "raw") continue;
         const known = kind.get(child);
         if (known === undefined) {
           kind.set(child, e.isDirectory());
