@@ -28,7 +28,6 @@
 #include "limits.h"
 #include "policy.h"
 #include "records.h"
-#include "sha256.h"
 #include "util.h"
 
 extern char **environ;
@@ -63,19 +62,9 @@ int build_main(int argc, char **argv)
   if (records_parse(ibytes, ilen, &input) < 0 || input.n < 2 || strcmp(input.recs[0].fields[0], "fhs-build"))
     die(FHS_EXIT_SETUP, "build input %s: not a compiled fhs build input", input_path);
 
-  const char *policy_path = NULL, *policy_sha = NULL;
-  for (size_t i = 0; i < input.n; i++)
-    if (!strcmp(input.recs[i].fields[0], "policy") && input.recs[i].nfields == 3) {
-      policy_path = input.recs[i].fields[1];
-      policy_sha = input.recs[i].fields[2];
-    }
-  if (!policy_path) die(FHS_EXIT_SETUP, "build input %s: names no policy", input_path);
+  const char *policy_path = NULL;
   size_t wlen = 0;
-  uint8_t *wasm = read_file(policy_path, FHS_MODULE_SIZE_CAP, &wlen);
-  if (!wasm) die_errno(FHS_EXIT_POLICY, "policy %s: cannot read", policy_path);
-  char sha[65];
-  sha256_hex(wasm, wlen, sha);
-  if (strcmp(sha, policy_sha)) die(FHS_EXIT_POLICY, "policy %s: sha256 %s does not match the one the CLI checked, %s", policy_path, sha, policy_sha);
+  uint8_t *wasm = read_verified_policy(&input, input_path, &policy_path, &wlen);
 
   build_paths_t paths = {input_value(&input, "build-upper"), input_value(&input, "build-work"), input_value(&input, "build-dir")};
   if (!paths.upper || !paths.work || !paths.dir) die(FHS_EXIT_SETUP, "build input %s: lacks the staging paths", input_path);

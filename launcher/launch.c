@@ -448,6 +448,25 @@ int replay_plan(const char *plan_file, char **argv)
   die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s", argv[0]);
 }
 
+uint8_t *read_verified_policy(const records_t *recs, const char *what, const char **path_out, size_t *len_out)
+{
+  const char *path = NULL, *want = NULL;
+  for (size_t i = 0; i < recs->n; i++)
+    if (!strcmp(recs->recs[i].fields[0], "policy") && recs->recs[i].nfields == 3) {
+      path = recs->recs[i].fields[1];
+      want = recs->recs[i].fields[2];
+    }
+  if (!path) die(FHS_EXIT_SETUP, "%s names no policy", what);
+  uint8_t *wasm = read_file(path, FHS_MODULE_SIZE_CAP, len_out);
+  if (!wasm) die_errno(FHS_EXIT_POLICY, "policy %s: cannot read", path);
+  char sha[65];
+  sha256_hex(wasm, *len_out, sha);
+  if (strcmp(sha, want))
+    die(FHS_EXIT_POLICY, "policy %s: sha256 %s does not match the manifest's %s: the module changed after wrap", path, sha, want);
+  *path_out = path;
+  return wasm;
+}
+
 /* ------------------------------------------------------------------ main */
 
 /* Set by launch_env: the manifest to read instead of a package's. */
@@ -484,22 +503,9 @@ int launch(const char *pkg, const char *relprog, char **argv)
   if (records_parse(mbytes, mlen, &manifest) < 0 || manifest.n < 2 || strcmp(manifest.recs[0].fields[0], "fhs-manifest"))
     die(FHS_EXIT_SETUP, "package %s: %s is not a compiled fhs manifest", pkg, mpath);
 
-  /* The policy module must be the one recorded at wrap time: wasm3 trusts its
-   * input, so only a module the CLI validated may reach it. */
-  const char *policy_path = NULL, *policy_sha = NULL;
-  for (size_t i = 0; i < manifest.n; i++)
-    if (!strcmp(manifest.recs[i].fields[0], "policy") && manifest.recs[i].nfields == 3) {
-      policy_path = manifest.recs[i].fields[1];
-      policy_sha = manifest.recs[i].fields[2];
-    }
-  if (!policy_path) die(FHS_EXIT_SETUP, "package %s: the manifest names no policy", pkg);
+  const char *policy_path = NULL;
   size_t wlen = 0;
-  uint8_t *wasm = read_file(policy_path, FHS_MODULE_SIZE_CAP, &wlen);
-  if (!wasm) die_errno(FHS_EXIT_POLICY, "policy %s: cannot read", policy_path);
-  char sha[65];
-  sha256_hex(wasm, wlen, sha);
-  if (strcmp(sha, policy_sha))
-    die(FHS_EXIT_POLICY, "policy %s: sha256 %s does not match the manifest's %s: the module changed after wrap", policy_path, sha, policy_sha);
+  uint8_t *wasm = read_verified_policy(&manifest, mpath, &policy_path, &wlen);
 
   /* Input: the request, the manifest's layers and config, the view we are
    * in (if any) and the host's top-level entries. */

@@ -10,15 +10,14 @@
 //     work/        the overlay's work dir
 //     build/       /build in the view: the unpacked --src
 import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { chmodSync, cpSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
 import { dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
-import { defaultPolicyWasm, dynamicLauncherPath, launcherPath } from "./paths.js";
+import { defaultPolicyWasm, dynamicLauncherPath, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
-import { validatePolicyModule } from "./policy/validate.js";
+import { readPolicyModule } from "./policy/validate.js";
 
 /** COMMAND ran and failed (non-zero exit or a signal). */
 export const EXIT_BUILD_FAILED = 3;
@@ -194,19 +193,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const epoch = opts.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
   if (!Number.isInteger(epoch) || epoch < 0) throw new FhsError(`build: SOURCE_DATE_EPOCH must be a non-negative integer, not ${epoch}`);
 
-  const policyPath = opts.policy ? resolve(opts.policy) : defaultPolicyWasm;
-  let policyBytes: Buffer;
-  try {
-    policyBytes = readFileSync(policyPath);
-  } catch {
-    throw new FhsError(`policy ${policyPath}: cannot read`);
-  }
   // The launcher hands the module to wasm3, which trusts its input.
-  validatePolicyModule(policyBytes, policyPath);
-  const sha = createHash("sha256").update(policyBytes).digest("hex");
+  const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
   const config = loadConfig(opts.config ?? defaultConfigPath);
-  const launcher = resolve(opts.launcher ?? launcherPath);
-  if (!existsSync(launcher)) throw new FhsError(`launcher ${launcher}: not built (run: npm run build:launcher)`);
+  const launcher = requireLauncher(opts.launcher);
 
   const staging = mkdtempSync(join(dirname(out), `.${basename(out)}.fhs-build-`));
   try {
@@ -218,7 +208,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const created = precreateSkeleton(layers, upper);
     const input: Rec[] = [
       ["fhs-build", "1"],
-      ["policy", policyPath, sha],
+      ["policy", policy.path, policy.sha256],
       ...layers.map((l): Rec => ["layer", l.path, l.layout, l.dirs.join(",")]),
       ...configRecords(config),
       ["build-upper", upper],

@@ -6,17 +6,16 @@
 // PATH inside it. Inside a view it composes on top of that view, like any
 // nested launch (docs/BUILD.md).
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { removeTree } from "./build.js";
 import { FhsError } from "./errors.js";
 import { checkLayerSymlinks, dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
 import { encodeManifest, MANIFEST_VERSION, readManifest, type Manifest } from "./manifest.js";
-import { defaultPolicyWasm, launcherPath } from "./paths.js";
+import { defaultPolicyWasm, requireLauncher } from "./paths.js";
 import { defaultConfigPath, loadConfig } from "./policy/config.js";
-import { validatePolicyModule } from "./policy/validate.js";
+import { readPolicyModule } from "./policy/validate.js";
 
 export const ENV_PROMPT = "(fhs) ";
 
@@ -71,16 +70,8 @@ function defaultShell(layers: Layer[], dir: string): { argv: string[]; env: Reco
 
 export async function env(opts: EnvOptions): Promise<number> {
   const layers = envLayers(opts.pkgs, opts.layers);
-  const policyPath = opts.policy ? resolve(opts.policy) : defaultPolicyWasm;
-  let policyBytes: Buffer;
-  try {
-    policyBytes = readFileSync(policyPath);
-  } catch {
-    throw new FhsError(`policy ${policyPath}: cannot read`);
-  }
-  validatePolicyModule(policyBytes, policyPath);
-  const launcher = resolve(opts.launcher ?? launcherPath);
-  if (!existsSync(launcher)) throw new FhsError(`launcher ${launcher}: not built (run: npm run build:launcher)`);
+  const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
+  const launcher = requireLauncher(opts.launcher);
   const config = loadConfig(opts.config ?? defaultConfigPath);
 
   // The manifest lives until the session ends; the launcher reads it once,
@@ -91,7 +82,7 @@ export async function env(opts: EnvOptions): Promise<number> {
       fhsManifest: MANIFEST_VERSION,
       package: dir,
       layers,
-      policy: { path: policyPath, sha256: createHash("sha256").update(policyBytes).digest("hex"), source: opts.policy ? "custom" : "default" },
+      policy: { path: policy.path, sha256: policy.sha256, source: opts.policy ? "custom" : "default" },
       config,
       programs: [],
       launcher,

@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { FhsError } from "./errors.js";
 
 /** The package root: the directory that holds package.json. */
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -19,4 +20,11 @@ export const policiesDir = join(packageRoot, "policies");
 
 export function isBuilt(path: string): boolean {
   return existsSync(path);
+}
+
+/** The launcher a command will use, checked to exist. */
+export function requireLauncher(override?: string): string {
+  const launcher = resolve(override ?? launcherPath);
+  if (!existsSync(launcher)) throw new FhsError(`launcher ${launcher}: not built (run: npm run build:launcher)`);
+  return launcher;
 }

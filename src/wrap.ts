@@ -10,17 +10,16 @@
 // argv[0] reaches the program untouched. The launcher sits in usr/bin, not
 // elsewhere, because programs that find their files by realpath(argv[0])
 // (gcc finds cc1 that way) must land in their own package's usr/bin.
-import { createHash } from "node:crypto";
-import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
 import { checkLayerSymlinks, dedupeLayers, inspectLayer, type Layer } from "./layers.js";
 import { encodeManifest, manifestDir, type Manifest, MANIFEST_VERSION } from "./manifest.js";
-import { defaultPolicyWasm, launcherPath } from "./paths.js";
+import { defaultPolicyWasm, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { evalPolicy } from "./policy/host.js";
 import { SchemaError, schemaProblems } from "./policy/schemas.js";
-import { validatePolicyModule } from "./policy/validate.js";
+import { readPolicyModule } from "./policy/validate.js";
 import { encodeRecords, type Rec } from "./policy/records.js";
 
 export interface WrapOptions {
@@ -92,17 +91,10 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   });
   const layers: Layer[] = dedupeLayers([self, ...deps]);
 
-  const launcher = resolve(opts.launcher ?? launcherPath);
-  if (!existsSync(launcher)) throw new FhsError(`launcher ${launcher}: not built (run: npm run build:launcher)`);
-  const policySource = opts.policy ? resolve(opts.policy) : defaultPolicyWasm;
-  let policyBytes: Buffer;
-  try {
-    policyBytes = readFileSync(policySource);
-  } catch {
-    throw new FhsError(`policy ${policySource}: cannot read`);
-  }
-  // wasm3 trusts its input: no module reaches it unvalidated (docs/ARCHITECTURE.md).
-  validatePolicyModule(policyBytes, policySource);
+  const launcher = requireLauncher(opts.launcher);
+  const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
+  const policySource = policy.path;
+  const policyBytes = policy.bytes;
   const config = loadConfig(opts.config ?? defaultConfigPath);
   const programs = await selectPrograms(join(pkg, "usr"), policyBytes, policySource, configRecords(config));
 
@@ -116,7 +108,7 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
     fhsManifest: MANIFEST_VERSION,
     package: pkg,
     layers,
-    policy: { path: policyPath, sha256: createHash("sha256").update(policyBytes).digest("hex"), source: opts.policy ? "custom" : "default" },
+    policy: { path: policyPath, sha256: policy.sha256, source: opts.policy ? "custom" : "default" },
     config,
     programs,
     launcher,

@@ -9,6 +9,8 @@
 // atomics, exception handling, GC and typed function references, reference
 // types, tail calls, multiple or 64-bit memories, and every import but
 // env.abort.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { FhsError } from "../errors.js";
 import { ABI_VERSION, MEMORY_CAP_PAGES, MODULE_SIZE_CAP } from "./limits.js";
 
@@ -316,4 +318,24 @@ export async function checkPolicyModule(bytes: Uint8Array, name: string): Promis
   const { probePolicyAbi } = await import("./host.js");
   const abi = await probePolicyAbi(bytes, { name });
   if (abi !== ABI_VERSION) throw new FhsError(`policy ${name}: fhs_abi() returns ${abi}, this fhs speaks ${ABI_VERSION}`);
+}
+
+/** A policy module read from disk, held to the rules, with the sha256 a
+ * manifest records. Every command that hands a module to the launcher reads
+ * it through here: wasm3 trusts its input, so no module reaches it unvalidated. */
+export interface PolicyModule {
+  path: string;
+  bytes: Buffer;
+  sha256: string;
+}
+
+export function readPolicyModule(path: string): PolicyModule {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    throw new FhsError(`policy ${path}: cannot read`);
+  }
+  validatePolicyModule(bytes, path);
+  return { path, bytes, sha256: createHash("sha256").update(bytes).digest("hex") };
 }
