@@ -19,6 +19,7 @@ import { defaultPolicyWasm, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { evalPolicy } from "./policy/host.js";
 import { SchemaError, schemaProblems } from "./policy/schemas.js";
+import { MAX_LAYERS } from "./policy/limits.js";
 import { readPolicyModule } from "./policy/validate.js";
 import { encodeRecords, type Rec } from "./policy/records.js";
 
@@ -90,6 +91,9 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
     return layer;
   });
   const layers: Layer[] = dedupeLayers([self, ...deps]);
+  if (layers.length > MAX_LAYERS) {
+    throw new FhsError(`package ${opts.dir}: needs ${layers.length} layers; OverlayFS allows at most ${MAX_LAYERS} in one view`);
+  }
 
   const launcher = requireLauncher(opts.launcher);
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);

@@ -55,6 +55,7 @@ describe("limits", () => {
     assert.equal(def("FHS_MEMORY_CAP_PAGES"), limits.MEMORY_CAP_PAGES);
     assert.equal(def("FHS_EVAL_DEADLINE_MS"), limits.EVAL_DEADLINE_MS);
     assert.equal(def("FHS_MODULE_SIZE_CAP"), limits.MODULE_SIZE_CAP);
+    assert.equal(def("FHS_MAX_LAYERS"), limits.MAX_LAYERS);
   });
 });
 

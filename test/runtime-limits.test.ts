@@ -75,11 +75,20 @@ describe("many layers", () => {
     assert.ok(views! >= 300, `view has ${views} layers`);
   });
 
-  it("refuses more than 500 layers with a clear error", () => {
-    const wide = wrapPackage(makePackage({ "bin/step": { from: step } }, "too-wide"), syntheticLayers(501));
-    const r = runUnprivileged([join(wide, "usr/bin/step")]);
-    assert.equal(r.status, 122);
-    assert.match(r.stderr, /refused the launch: the view needs 502 layers; OverlayFS allows at most 500\n$/);
+  it("refuses more than 500 layers with a clear error: at wrap time, and at launch when nesting adds up", () => {
+    const synth = syntheticLayers(501);
+    const pkg = makePackage({ "bin/step": { from: step } }, "too-wide");
+    const r = runCli(["wrap", pkg, ...synth.flatMap((l) => ["--layer", l])]);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, `fhs: package ${pkg}: needs 502 layers; OverlayFS allows at most 500 in one view\n`);
+    // 400 + 200 layers: each package alone fits, the nested view does not.
+    const outer = wrapPackage(makePackage({ "bin/outer": { from: step } }, "outer"), synth.slice(0, 200));
+    const inner = wrapPackage(makePackage({ "bin/inner": { from: step } }, "inner"), synth.slice(200, 600));
+    const before = runUnprivileged(["cat", "/proc/self/mountinfo"]).stdout;
+    const nested = runUnprivileged([join(outer, "usr/bin/outer"), join(inner, "usr/bin/inner")]);
+    assert.equal(nested.status, 122);
+    assert.match(nested.stderr, /^fhs: policy .*policy\.wasm refused the launch: the view needs 503 layers; OverlayFS allows at most 500\n$/);
+    assert.equal(runUnprivileged(["cat", "/proc/self/mountinfo"]).stdout, before);
   });
 });
 

@@ -11,3 +11,5 @@ export const EVAL_DEADLINE_MS = 1000;
 export const MODULE_SIZE_CAP = 64 * 1024;
 /** Size budget for the default policy.wasm; wasm3 recompiles it at every launch. */
 export const DEFAULT_POLICY_SIZE_BUDGET = 24 * 1024;
+/** OverlayFS refuses a 501st lower layer (OVL_MAX_STACK); launcher/limits.h FHS_MAX_LAYERS. */
+export const MAX_LAYERS = 500;
