@@ -95,6 +95,8 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
   let envMarker = "";
   let markerRoot = false;
   let markerId = "";
+  let ldCache = "";
+  let hostHasLdCache = false;
 
   for (let i = 1; i < input.length; i++) {
     const r = input[i];
@@ -114,6 +116,8 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     } else if (k == "env-marker" && n == 2) envMarker = r[1];
     else if (k == "marker-root" && n == 2) markerRoot = r[1] == "ok";
     else if (k == "view-id" && n == 2) markerId = r[1];
+    else if (k == "ldcache" && n == 2) ldCache = r[1];
+    else if (k == "host-file" && n == 2) hostHasLdCache = hostHasLdCache || r[1] == "etc/ld.so.cache";
     else if (k == "wrap-dir" || k == "severity" || k == "override") continue; // not launch decisions
     else return fail(out, "unexpected input record: " + k + " with " + (n - 1).toString() + " fields");
   }
@@ -199,6 +203,14 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     if (contains(neverBind, name) || contains(overlaid, name) || contains(linked, name) || name == ".fhs") continue;
     if (hostTypes[i] == "dir") out.record(["rbind", "/" + name, "/" + name]);
     else if (hostTypes[i] == "link") out.record(["symlink", "/" + name, hostTargets[i]]);
+  }
+
+  // The view's ld.so.cache, computed at wrap time for the package's layers,
+  // over the host's (which describes the host's libraries). Only where /etc
+  // is the host's and has one to bind over; when /etc comes from the layers,
+  // their own cache (if any) is what the view shows.
+  if (ldCache != "" && hostHasLdCache && !contains(overlaid, "etc") && !contains(neverBind, "etc")) {
+    out.record(["bind-file", "/etc/ld.so.cache", ldCache]);
   }
 
   // The marker nested launches read, and the variable that must match it.

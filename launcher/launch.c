@@ -265,6 +265,12 @@ void validate_plan(const char *policy, const records_t *plan, const records_t *i
       continue;
     }
     if (!strcmp(k, "view-id") || !strcmp(k, "view")) continue; /* marker contents; checked when read */
+    if (!strcmp(k, "bind-file")) {
+      /* One file, one place: the view's own ld.so.cache, read-only. */
+      if (op->nfields != 3 || strcmp(op->fields[1], "/etc/ld.so.cache") || !allowed->ldcache || strcmp(op->fields[2], allowed->ldcache))
+        refuse(policy, op, "only the manifest's ld.so.cache may be bound, at /etc/ld.so.cache");
+      continue;
+    }
     if (build_op_ok(policy, op, build)) continue;
     bool build_mount = !strcmp(k, "tmpfs") || !strcmp(k, "dev") || !strcmp(k, "overlay-rw") || !strcmp(k, "bind-rw");
     if (op->nfields < (build_mount ? 2u : 3u)) refuse(policy, op, "too few fields");
@@ -372,6 +378,11 @@ void build_view(const records_t *plan)
     }
     if (!strcmp(k, "setenv") || !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv")) continue;
     snprintf(target, sizeof target, "/newroot%s", op->fields[1]);
+    if (!strcmp(k, "bind-file")) {
+      /* After /etc is in place: over the host's cache, in this namespace only. */
+      if (bind_mount(rel(op->fields[2]), target, false, true) < 0) die_errno(FHS_EXIT_SETUP, "bind the view's ld.so.cache %s", op->fields[2]);
+      continue;
+    }
     if (!strcmp(k, "symlink")) {
       if (symlink(op->fields[2], target) < 0) die_errno(FHS_EXIT_SETUP, "symlink %s", op->fields[1]);
       continue;
@@ -530,6 +541,8 @@ int launch(const char *pkg, const char *relprog, char **argv)
     }
   }
   add_host_entries(&in);
+  /* Whether the view's /etc (the host's) has a cache to bind the view's over. */
+  if (access("/etc/ld.so.cache", F_OK) == 0) recbuf_record(&in, "host-file", "etc/ld.so.cache", NULL);
 
   policy_result_t res;
   long long t_policy = timing ? now_ns() : 0;
@@ -555,6 +568,8 @@ int launch(const char *pkg, const char *relprog, char **argv)
   if (records_parse(in.buf, in.len, &inrecs) < 0) die(FHS_EXIT_SETUP, "internal: malformed policy input");
   allow_layers(&allowed, &manifest, "layer");
   allow_layers(&allowed, &viewrecs, "view");
+  for (size_t i = 0; i < manifest.n; i++)
+    if (!strcmp(manifest.recs[i].fields[0], "ldcache") && manifest.recs[i].nfields == 2) allowed.ldcache = manifest.recs[i].fields[1];
   validate_plan(policy_path, &plan, &inrecs, &allowed, NULL);
 
   if (!strcmp(plan.recs[0].fields[1], "view")) {

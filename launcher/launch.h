@@ -28,6 +28,8 @@ typedef struct {
   const char **dirs;  /* their comma lists */
   const char **layouts;
   size_t n;
+  /* The manifest's ld.so.cache for the view, the only file a plan may bind. */
+  const char *ldcache;
 } allowed_t;
 
 /* The staging dirs the CLI prepared for a build: the only writable sources. */

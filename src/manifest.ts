@@ -22,6 +22,8 @@ export interface Manifest {
   /** Wrapped programs, relative to usr/ (bin/hello). */
   programs: string[];
   launcher: string;
+  /** The view's ld.so.cache (docs/ARCHITECTURE.md, "Libraries"), when one was made. */
+  ldCache?: string;
 }
 
 export function manifestDir(pkg: string): string {
@@ -36,6 +38,7 @@ export function manifestRecords(m: Manifest): Rec[] {
     ...m.layers.map((l): Rec => ["layer", l.path, l.layout, l.dirs.join(",")]),
     ...configRecords(m.config),
     ...m.programs.map((p): Rec => ["program", p]),
+    ...(m.ldCache ? [["ldcache", m.ldCache] as Rec] : []),
   ];
 }
 

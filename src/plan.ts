@@ -97,6 +97,7 @@ export async function planLaunch(target: string, opts: PlanOptions = {}): Promis
     ...forwarded,
     ...(opts.inside?.length ? simulatedViewFacts(opts.inside) : currentViewFacts()),
     ...hostEntries(),
+    ...(existsSync("/etc/ld.so.cache") ? [["host-file", "etc/ld.so.cache"] as Rec] : []),
   ];
   const res = await evalPolicy(bytes, encodeRecords(input), { name: policyPath });
   return { ...res, pkg, input };

@@ -13,6 +13,7 @@
 import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
+import { buildViewLdCache } from "./ldcache.js";
 import { checkLayerSymlinks, dedupeLayers, inspectLayer, type Layer } from "./layers.js";
 import { encodeManifest, manifestDir, type Manifest, MANIFEST_VERSION } from "./manifest.js";
 import { defaultPolicyWasm, requireLauncher } from "./paths.js";
@@ -107,20 +108,31 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   const policyPath = join(meta, "policy.wasm");
-  copyFileSync(policySource, join(staging, "policy.wasm"));
-  const manifest: Manifest = {
-    fhsManifest: MANIFEST_VERSION,
-    package: pkg,
-    layers,
-    policy: { path: policyPath, sha256: policy.sha256, source: opts.policy ? "custom" : "default" },
-    config,
-    programs,
-    launcher,
-  };
-  const problems = schemaProblems("manifest", manifest, join(meta, "manifest.json"));
-  if (problems.length > 0) throw new SchemaError(problems);
-  writeFileSync(join(staging, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
-  writeFileSync(join(staging, "manifest.bin"), encodeManifest(manifest));
+  let manifest: Manifest;
+  try {
+    copyFileSync(policySource, join(staging, "policy.wasm"));
+    // Libraries must resolve in the view without LD_LIBRARY_PATH: a cache for
+    // this layer set, made once, here (src/ldcache.ts).
+    const ldCache = buildViewLdCache(layers, policy, config, launcher, join(staging, "ld.so.cache"));
+    manifest = {
+      fhsManifest: MANIFEST_VERSION,
+      package: pkg,
+      layers,
+      policy: { path: policyPath, sha256: policy.sha256, source: opts.policy ? "custom" : "default" },
+      config,
+      programs,
+      launcher,
+      ...(ldCache.file ? { ldCache: join(meta, "ld.so.cache") } : {}),
+    };
+    const problems = schemaProblems("manifest", manifest, join(meta, "manifest.json"));
+    if (problems.length > 0) throw new SchemaError(problems);
+    writeFileSync(join(staging, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    writeFileSync(join(staging, "manifest.bin"), encodeManifest(manifest));
+  } catch (e) {
+    // Nothing of a failed wrap stays behind in DIR.
+    rmSync(staging, { recursive: true, force: true });
+    throw e;
+  }
 
   // The moves. The staged metadata lands last, so a DIR without .fhs/ is
   // never half-wrapped in a way the next wrap would not notice.

@@ -1,6 +1,7 @@
 // The runtime, as a user sees it: real Debian programs, wrapped with the real
 // CLI, launched through the real launcher as an unprivileged user.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
@@ -252,5 +253,34 @@ describe("which directories come from the layers", () => {
     const r = runUnprivileged([join(etcPkg, "usr/bin/dash"), "-c", probe]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "libc6-etc\n");
+  });
+});
+
+describe("libraries resolve without LD_LIBRARY_PATH", () => {
+  it("the view's ld.so.cache, made at wrap time, finds a library in a directory only a layer's ld.so.conf.d names", () => {
+    const src = testDir();
+    writeFileSync(join(src, "sub.c"), 'const char *sub(void) { return "found libsub through the view\'s ld.so.cache"; }\n');
+    writeFileSync(join(src, "use.c"), '#include <stdio.h>\nconst char *sub(void);\nint main(void) { puts(sub()); return 0; }\n');
+    const lib = join(testDir(), "sublib");
+    mkdirSync(join(lib, "usr/lib/x86_64-linux-gnu/fhs-sub"), { recursive: true });
+    mkdirSync(join(lib, "etc/ld.so.conf.d"), { recursive: true });
+    writeFileSync(join(lib, "etc/ld.so.conf.d/fhs-sub.conf"), "/usr/lib/x86_64-linux-gnu/fhs-sub\n");
+    const so = join(lib, "usr/lib/x86_64-linux-gnu/fhs-sub/libsub.so.1");
+    execFileSync("cc", ["-shared", "-fPIC", "-Wl,-soname,libsub.so.1", "-o", so, join(src, "sub.c")]);
+    execFileSync("ln", ["-s", "libsub.so.1", join(lib, "usr/lib/x86_64-linux-gnu/fhs-sub/libsub.so")]);
+    const bin = join(src, "usesub");
+    execFileSync("cc", ["-o", bin, join(src, "use.c"), `-L${join(lib, "usr/lib/x86_64-linux-gnu/fhs-sub")}`, "-lsub"]);
+    const pkg = wrapPackage(makePackage({ "bin/usesub": { from: bin } }, "usesub"), [lib, ...libc]);
+
+    const manifest = JSON.parse(readFileSync(join(pkg, ".fhs/manifest.json"), "utf8"));
+    assert.equal(manifest.ldCache, join(pkg, ".fhs/ld.so.cache"));
+    // The host's cache does not know the library: only the view's can find it.
+    assert.doesNotMatch(execFileSync("/sbin/ldconfig", ["-p"], { encoding: "utf8" }), /libsub\.so\.1/);
+    const r = runUnprivileged([join(pkg, "usr/bin/usesub")], { env: { FHS_DEBUG: "plan" } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "found libsub through the view's ld.so.cache\n");
+    assert.deepEqual(planFromStderr(r.stderr).find((op) => op[0] === "bind-file"), ["bind-file", "/etc/ld.so.cache", manifest.ldCache]);
+    // No LD_LIBRARY_PATH anywhere.
+    assert.equal(runUnprivileged([join(shellPkg, "usr/bin/dash"), "-c", 'echo "${LD_LIBRARY_PATH-unset}"']).stdout, "unset\n");
   });
 });
