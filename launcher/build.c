@@ -64,7 +64,7 @@ int build_main(int argc, char **argv)
 
   const char *policy_path = NULL;
   size_t wlen = 0;
-  uint8_t *wasm = read_verified_policy(&input, input_path, &policy_path, &wlen);
+  uint8_t *wasm = read_verified_policy(&input, input_path, &policy_path, &wlen, NULL);
 
   build_paths_t paths = {input_value(&input, "build-upper"), input_value(&input, "build-work"), input_value(&input, "build-dir")};
   if (!paths.upper || !paths.work || !paths.dir) die(FHS_EXIT_SETUP, "build input %s: lacks the staging paths", input_path);

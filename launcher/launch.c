@@ -459,7 +459,8 @@ int replay_plan(const char *plan_file, char **argv)
   die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s", argv[0]);
 }
 
-uint8_t *read_verified_policy(const records_t *recs, const char *what, const char **path_out, size_t *len_out)
+uint8_t *read_verified_policy(const records_t *recs, const char *what, const char **path_out, size_t *len_out,
+                              const char **sha_out)
 {
   const char *path = NULL, *want = NULL;
   for (size_t i = 0; i < recs->n; i++)
@@ -475,6 +476,7 @@ uint8_t *read_verified_policy(const records_t *recs, const char *what, const cha
   if (strcmp(sha, want))
     die(FHS_EXIT_POLICY, "policy %s: sha256 %s does not match the manifest's %s: the module changed after wrap", path, sha, want);
   *path_out = path;
+  if (sha_out) *sha_out = want;
   return wasm;
 }
 
@@ -487,6 +489,69 @@ int launch_env(const char *manifest, char **argv)
 {
   env_manifest = manifest;
   return launch(manifest, NULL, argv);
+}
+
+/* The plan cache. The policy is a pure function of its module and its input,
+ * so its plan for the same bytes is the same plan: a launch whose input was
+ * seen before skips wasm3 (load, compile, run: most of a launch's cost) and
+ * reads the plan it produced then. The plan is validated exactly as a fresh
+ * one, so an entry can never do what a policy's answer could not.
+ *
+ * Entries live in a directory only the caller owns (mode 0700, checked):
+ * $XDG_RUNTIME_DIR/fhs-plans, else /tmp/fhs-plans-UID. The key is the
+ * sha256 of the module's sha256 and the input. FHS_PLAN_CACHE=off disables it.
+ * Failures to read or write the cache are not errors: the policy runs. */
+static bool plan_cache_path(const char *module_sha, const uint8_t *in, size_t inlen, char *out, size_t n)
+{
+  const char *off = getenv("FHS_PLAN_CACHE");
+  if (off && !strcmp(off, "off")) return false;
+  uid_t uid = getuid();
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+  char dir[PATH_MAX];
+  int m = xdg && xdg[0] == '/' ? snprintf(dir, sizeof dir, "%s/fhs-plans", xdg) : snprintf(dir, sizeof dir, "/tmp/fhs-plans-%u", uid);
+  if (m < 0 || (size_t)m >= sizeof dir) return false;
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST) return false;
+  struct stat st;
+  /* Someone else's directory, or one others may write to, is not ours to trust. */
+  if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 022)) return false;
+  char key[65];
+  uint8_t *keyed = xmalloc(64 + inlen);
+  memcpy(keyed, module_sha, 64);
+  memcpy(keyed + 64, in, inlen);
+  sha256_hex(keyed, 64 + inlen, key);
+  free(keyed);
+  m = snprintf(out, n, "%s/%s", dir, key);
+  return m > 0 && (size_t)m < n;
+}
+
+static bool plan_cache_lookup(const char *module_sha, const uint8_t *in, size_t inlen, char *file, size_t n,
+                              policy_result_t *res)
+{
+  file[0] = 0;
+  if (!plan_cache_path(module_sha, in, inlen, file, n)) {
+    file[0] = 0;
+    return false;
+  }
+  size_t len = 0;
+  uint8_t *bytes = read_file(file, 16 << 20, &len);
+  if (!bytes) return false;
+  res->status = 0;
+  res->bytes = bytes;
+  res->len = len;
+  return true;
+}
+
+static void plan_cache_store(const char *file, const policy_result_t *res)
+{
+  if (!file[0]) return;
+  char tmp[PATH_MAX + 32];
+  snprintf(tmp, sizeof tmp, "%s.tmp-%d", file, (int)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  bool ok = write_all(fd, res->bytes, res->len) == 0;
+  if (close(fd) < 0) ok = false;
+  /* Written whole, then renamed: a reader never sees half a plan. */
+  if (!ok || rename(tmp, file) < 0) unlink(tmp);
 }
 
 static long long now_ns(void)
@@ -516,7 +581,8 @@ int launch(const char *pkg, const char *relprog, char **argv)
 
   const char *policy_path = NULL;
   size_t wlen = 0;
-  uint8_t *wasm = read_verified_policy(&manifest, mpath, &policy_path, &wlen);
+  const char *policy_sha = NULL;
+  uint8_t *wasm = read_verified_policy(&manifest, mpath, &policy_path, &wlen, &policy_sha);
 
   /* Input: the request, the manifest's layers and config, the view we are
    * in (if any) and the host's top-level entries. */
@@ -546,7 +612,12 @@ int launch(const char *pkg, const char *relprog, char **argv)
 
   policy_result_t res;
   long long t_policy = timing ? now_ns() : 0;
-  policy_eval(policy_path, wasm, wlen, in.buf, in.len, &res);
+  char cache_file[PATH_MAX];
+  bool cached = plan_cache_lookup(policy_sha, in.buf, in.len, cache_file, sizeof cache_file, &res);
+  if (!cached) {
+    policy_eval(policy_path, wasm, wlen, in.buf, in.len, &res);
+    if (res.status == 0) plan_cache_store(cache_file, &res);
+  }
   if (timing) t_policy = now_ns() - t_policy;
   records_t plan;
   if (records_parse(res.bytes, res.len, &plan) < 0 || plan.n == 0)
@@ -591,7 +662,8 @@ int launch(const char *pkg, const char *relprog, char **argv)
   char *prog = xasprintf("%s/usr/raw/%s", pkg, relprog);
   if (timing) {
     char line[128];
-    int n = snprintf(line, sizeof line, "fhs-timing policy_ns=%lld launch_ns=%lld\n", t_policy, now_ns() - t_start);
+    int n = snprintf(line, sizeof line, "fhs-timing policy_ns=%lld launch_ns=%lld plan_cache=%s\n", t_policy,
+                     now_ns() - t_start, cached ? "hit" : "miss");
     if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n);
   }
   execve(prog, argv, environ);

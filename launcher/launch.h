@@ -41,7 +41,8 @@ void add_host_entries(recbuf_t *in);
 /* Reads the module the `policy PATH SHA256` record of `recs` names and checks
  * its hash: wasm3 trusts its input, so only a module the CLI validated may
  * reach it. `what` names the records' file in messages. Exits 122/125. */
-uint8_t *read_verified_policy(const records_t *recs, const char *what, const char **path_out, size_t *len_out);
+uint8_t *read_verified_policy(const records_t *recs, const char *what, const char **path_out, size_t *len_out,
+                              const char **sha_out);
 void allow_layers(allowed_t *a, const records_t *r, const char *kind);
 /* Refuses (exit 123) any op that breaks an invariant; build ops only when
  * `build` is given. */

@@ -2,12 +2,12 @@
 // CLI, launched through the real launcher as an unprivileged user.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
 import { policiesDir } from "../src/paths.js";
-import { decodeRecords } from "../src/policy/records.js";
+import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { runCli, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { makePackage, packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 
@@ -282,5 +282,44 @@ describe("libraries resolve without LD_LIBRARY_PATH", () => {
     assert.deepEqual(planFromStderr(r.stderr).find((op) => op[0] === "bind-file"), ["bind-file", "/etc/ld.so.cache", manifest.ldCache]);
     // No LD_LIBRARY_PATH anywhere.
     assert.equal(runUnprivileged([join(shellPkg, "usr/bin/dash"), "-c", 'echo "${LD_LIBRARY_PATH-unset}"']).stdout, "unset\n");
+  });
+});
+
+describe("the plan cache", () => {
+  const timing = (env: Record<string, string>) => {
+    const r = runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { FHS_DEBUG: "timing", ...env } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "Hello, world!\n");
+    return /plan_cache=(\w+)/.exec(r.stderr)![1];
+  };
+
+  it("a repeated launch reuses the policy's plan instead of running wasm3 again", () => {
+    const runtime = testDir("fhs-xdg-");
+    assert.equal(timing({ XDG_RUNTIME_DIR: runtime }), "miss");
+    assert.equal(timing({ XDG_RUNTIME_DIR: runtime }), "hit");
+    assert.equal(timing({ XDG_RUNTIME_DIR: runtime, FHS_PLAN_CACHE: "off" }), "miss");
+    // A different input (another IN_NIX_FHS value) is another entry.
+    assert.equal(timing({ XDG_RUNTIME_DIR: runtime, IN_NIX_FHS: "1" }), "miss");
+  });
+
+  it("a cached plan is validated like a fresh one: a tampered entry is refused", () => {
+    const runtime = testDir("fhs-xdg-");
+    timing({ XDG_RUNTIME_DIR: runtime });
+    const dir = join(runtime, "fhs-plans");
+    const [entry] = readdirSync(dir);
+    writeFileSync(join(dir, entry!), encodeRecords([["plan", "view"], ["overlay", "/usr", "/etc", "/home"]]));
+    const before = readFileSync("/proc/self/mountinfo", "utf8");
+    const r = runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { XDG_RUNTIME_DIR: runtime } });
+    assert.equal(r.status, 123);
+    assert.match(r.stderr, /^fhs: policy .*: plan op 'overlay \/usr' refused: a lower layer is not one of the manifest's or the current view's layers\n$/);
+    assert.equal(r.stdout, "");
+    assert.equal(readFileSync("/proc/self/mountinfo", "utf8"), before);
+  });
+
+  it("a cache directory others may write to is not used", () => {
+    const runtime = testDir("fhs-xdg-");
+    timing({ XDG_RUNTIME_DIR: runtime });
+    chmodSync(join(runtime, "fhs-plans"), 0o777);
+    assert.equal(timing({ XDG_RUNTIME_DIR: runtime }), "miss");
   });
 });
