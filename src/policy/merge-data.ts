@@ -35,7 +35,8 @@ function readSleb(b: Uint8Array, p: number): [number, number] {
   return [r, p];
 }
 
-function leb(n: number): number[] {
+/** Unsigned LEB128, as the wasm binary format writes sizes and counts. */
+export function leb(n: number): number[] {
   const out: number[] = [];
   do {
     let byte = n & 0x7f;

@@ -2,6 +2,8 @@
 // the AssemblyScript compiler will not produce (SIMD, shared memory, tags...).
 // Every module follows the ABI unless told otherwise, so each test changes
 // exactly one thing.
+import { leb } from "../../src/policy/merge-data.js";
+
 type Sig = [number[], number[]];
 
 export interface ModuleSpec {
@@ -25,16 +27,6 @@ export interface ModuleSpec {
 
 const I32 = 0x7f;
 
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
 const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
 const str = (s: string) => { const b = [...Buffer.from(s)]; return [...leb(b.length), ...b]; };
 const section = (id: number, content: number[]) => [id, ...leb(content.length), ...content];
