@@ -209,8 +209,11 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
   // over the host's (which describes the host's libraries). Only where /etc
   // is the host's and has one to bind over; when /etc comes from the layers,
   // their own cache (if any) is what the view shows.
+  // Nested, the view's libraries are the package's on top of the current
+  // view's: the launcher binds the union of both caches (made once per layer
+  // list) instead of the package's alone.
   if (ldCache != "" && hostHasLdCache && !contains(overlaid, "etc") && !contains(neverBind, "etc")) {
-    out.record(["bind-file", "/etc/ld.so.cache", ldCache]);
+    out.record([inside ? "ldcache-union" : "bind-file", "/etc/ld.so.cache", ldCache]);
   }
 
   // The marker nested launches read, and the variable that must match it.

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ldcache.h"
 #include "limits.h"
 #include "mounts.h"
 #include "policy.h"
@@ -36,6 +37,9 @@ extern char **environ;
  * that a program locating itself by realpath(argv[0]) (gcc does, to find
  * cc1) lands in its own package's usr/bin. */
 #define LAUNCHER_NAME ".fhs-launcher"
+
+/* The union ld.so.cache a nested view binds, when prepare_union_ldcache made one. */
+static char union_ldcache[PATH_MAX];
 #define MARKER "/.fhs/view"
 
 /* ---------------------------------------------------------------- identity */
@@ -265,7 +269,7 @@ void validate_plan(const char *policy, const records_t *plan, const records_t *i
       continue;
     }
     if (!strcmp(k, "view-id") || !strcmp(k, "view")) continue; /* marker contents; checked when read */
-    if (!strcmp(k, "bind-file")) {
+    if (!strcmp(k, "bind-file") || !strcmp(k, "ldcache-union")) {
       /* One file, one place: the view's own ld.so.cache, read-only. */
       if (op->nfields != 3 || strcmp(op->fields[1], "/etc/ld.so.cache") || !allowed->ldcache || strcmp(op->fields[2], allowed->ldcache))
         refuse(policy, op, "only the manifest's ld.so.cache may be bound, at /etc/ld.so.cache");
@@ -378,9 +382,10 @@ void build_view(const records_t *plan)
     }
     if (!strcmp(k, "setenv") || !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv")) continue;
     snprintf(target, sizeof target, "/newroot%s", op->fields[1]);
-    if (!strcmp(k, "bind-file")) {
+    if (!strcmp(k, "bind-file") || !strcmp(k, "ldcache-union")) {
       /* After /etc is in place: over the host's cache, in this namespace only. */
-      if (bind_mount(rel(op->fields[2]), target, false, true) < 0) die_errno(FHS_EXIT_SETUP, "bind the view's ld.so.cache %s", op->fields[2]);
+      const char *src = !strcmp(k, "ldcache-union") && union_ldcache[0] ? union_ldcache : op->fields[2];
+      if (bind_mount(rel(src), target, false, true) < 0) die_errno(FHS_EXIT_SETUP, "bind the view's ld.so.cache %s", src);
       continue;
     }
     if (!strcmp(k, "symlink")) {
@@ -501,26 +506,31 @@ int launch_env(const char *manifest, char **argv)
  * $XDG_RUNTIME_DIR/fhs-plans, else /tmp/fhs-plans-UID. The key is the
  * sha256 of the module's sha256 and the input. FHS_PLAN_CACHE=off disables it.
  * Failures to read or write the cache are not errors: the policy runs. */
-static bool plan_cache_path(const char *module_sha, const uint8_t *in, size_t inlen, char *out, size_t n)
+static bool cache_dir(char *dir, size_t n)
 {
   const char *off = getenv("FHS_PLAN_CACHE");
   if (off && !strcmp(off, "off")) return false;
   uid_t uid = getuid();
   const char *xdg = getenv("XDG_RUNTIME_DIR");
-  char dir[PATH_MAX];
-  int m = xdg && xdg[0] == '/' ? snprintf(dir, sizeof dir, "%s/fhs-plans", xdg) : snprintf(dir, sizeof dir, "/tmp/fhs-plans-%u", uid);
-  if (m < 0 || (size_t)m >= sizeof dir) return false;
+  int m = xdg && xdg[0] == '/' ? snprintf(dir, n, "%s/fhs-plans", xdg) : snprintf(dir, n, "/tmp/fhs-plans-%u", uid);
+  if (m < 0 || (size_t)m >= n) return false;
   if (mkdir(dir, 0700) < 0 && errno != EEXIST) return false;
   struct stat st;
   /* Someone else's directory, or one others may write to, is not ours to trust. */
-  if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != uid || (st.st_mode & 022)) return false;
+  return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid && !(st.st_mode & 022);
+}
+
+static bool plan_cache_path(const char *module_sha, const uint8_t *in, size_t inlen, char *out, size_t n)
+{
+  char dir[PATH_MAX];
+  if (!cache_dir(dir, sizeof dir)) return false;
   char key[65];
   uint8_t *keyed = xmalloc(64 + inlen);
   memcpy(keyed, module_sha, 64);
   memcpy(keyed + 64, in, inlen);
   sha256_hex(keyed, 64 + inlen, key);
   free(keyed);
-  m = snprintf(out, n, "%s/%s", dir, key);
+  int m = snprintf(out, n, "%s/%s", dir, key);
   return m > 0 && (size_t)m < n;
 }
 
@@ -552,6 +562,33 @@ static void plan_cache_store(const char *file, const policy_result_t *res)
   if (close(fd) < 0) ok = false;
   /* Written whole, then renamed: a reader never sees half a plan. */
   if (!ok || rename(tmp, file) < 0) unlink(tmp);
+}
+
+/* A nested view's ld.so.cache: the package's entries, then the current
+ * view's (/etc/ld.so.cache here), made once per layer list and kept by the
+ * view's id next to the plan cache. When it cannot be had, the package's own
+ * cache is bound: its libraries are on top, and the loader's default
+ * directories still find the rest. */
+static void prepare_union_ldcache(const records_t *plan)
+{
+  const char *pkg_cache = NULL, *id = NULL;
+  for (size_t i = 1; i < plan->n; i++) {
+    if (!strcmp(plan->recs[i].fields[0], "ldcache-union")) pkg_cache = plan->recs[i].fields[2];
+    if (!strcmp(plan->recs[i].fields[0], "view-id")) id = plan->recs[i].fields[1];
+  }
+  if (!pkg_cache || !id) return;
+  char dir[PATH_MAX];
+  if (!cache_dir(dir, sizeof dir)) return;
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s/%s.ld.so.cache", dir, id) >= (int)sizeof path) return;
+  if (access(path, R_OK) == 0) {
+    strcpy(union_ldcache, path);
+    return;
+  }
+  size_t top_len = 0, below_len = 0;
+  cleanup_free uint8_t *top = read_file(pkg_cache, 64 << 20, &top_len);
+  cleanup_free uint8_t *below = read_file("/etc/ld.so.cache", 64 << 20, &below_len);
+  if (top && below && ldcache_union(top, top_len, below, below_len, path) == 0) strcpy(union_ldcache, path);
 }
 
 static long long now_ns(void)
@@ -644,6 +681,7 @@ int launch(const char *pkg, const char *relprog, char **argv)
   validate_plan(policy_path, &plan, &inrecs, &allowed, NULL);
 
   if (!strcmp(plan.recs[0].fields[1], "view")) {
+    prepare_union_ldcache(&plan);
     build_view(&plan);
     if (chdir(cwd) < 0) die_errno(FHS_EXIT_SETUP, "the working directory %s does not exist in the view", cwd);
   } else if (strcmp(plan.recs[0].fields[1], "fast")) {

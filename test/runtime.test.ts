@@ -257,7 +257,8 @@ describe("which directories come from the layers", () => {
 });
 
 describe("libraries resolve without LD_LIBRARY_PATH", () => {
-  it("the view's ld.so.cache, made at wrap time, finds a library in a directory only a layer's ld.so.conf.d names", () => {
+  /** A layer with libsub.so.1 in a directory only its own ld.so.conf.d names, and a program linked against it. */
+  function sublibAndProgram(): { lib: string; bin: string } {
     const src = testDir();
     writeFileSync(join(src, "sub.c"), 'const char *sub(void) { return "found libsub through the view\'s ld.so.cache"; }\n');
     writeFileSync(join(src, "use.c"), '#include <stdio.h>\nconst char *sub(void);\nint main(void) { puts(sub()); return 0; }\n');
@@ -270,18 +271,47 @@ describe("libraries resolve without LD_LIBRARY_PATH", () => {
     execFileSync("ln", ["-s", "libsub.so.1", join(lib, "usr/lib/x86_64-linux-gnu/fhs-sub/libsub.so")]);
     const bin = join(src, "usesub");
     execFileSync("cc", ["-o", bin, join(src, "use.c"), `-L${join(lib, "usr/lib/x86_64-linux-gnu/fhs-sub")}`, "-lsub"]);
-    const pkg = wrapPackage(makePackage({ "bin/usesub": { from: bin } }, "usesub"), [lib, ...libc]);
+    // The host's cache does not know the library: only a view's can find it.
+    assert.doesNotMatch(execFileSync("/sbin/ldconfig", ["-p"], { encoding: "utf8" }), /libsub\.so\.1/);
+    return { lib, bin };
+  }
 
+  it("the view's ld.so.cache, made at wrap time, finds a library in a directory only a layer's ld.so.conf.d names", () => {
+    const { lib, bin } = sublibAndProgram();
+    const pkg = wrapPackage(makePackage({ "bin/usesub": { from: bin } }, "usesub"), [lib, ...libc]);
     const manifest = JSON.parse(readFileSync(join(pkg, ".fhs/manifest.json"), "utf8"));
     assert.equal(manifest.ldCache, join(pkg, ".fhs/ld.so.cache"));
-    // The host's cache does not know the library: only the view's can find it.
-    assert.doesNotMatch(execFileSync("/sbin/ldconfig", ["-p"], { encoding: "utf8" }), /libsub\.so\.1/);
     const r = runUnprivileged([join(pkg, "usr/bin/usesub")], { env: { FHS_DEBUG: "plan" } });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "found libsub through the view's ld.so.cache\n");
     assert.deepEqual(planFromStderr(r.stderr).find((op) => op[0] === "bind-file"), ["bind-file", "/etc/ld.so.cache", manifest.ldCache]);
     // No LD_LIBRARY_PATH anywhere.
     assert.equal(runUnprivileged([join(shellPkg, "usr/bin/dash"), "-c", 'echo "${LD_LIBRARY_PATH-unset}"']).stdout, "unset\n");
+  });
+
+  it("nested, the union of the package's cache and the view's finds a library only the view has; made once, then reused", () => {
+    const { lib, bin } = sublibAndProgram();
+    // The program's own package does not hold the library; the view it runs in does.
+    const prog = wrapPackage(makePackage({ "bin/usesub": { from: bin } }, "usesub-nested"), libc);
+    const devshell = wrapPackage(packageFromLayers(debLayers(["dash"]), "subshell"), [lib, ...libc]);
+    const runtime = testDir("fhs-xdg-");
+    const run = () => runUnprivileged([join(devshell, "usr/bin/dash"), "-c", `FHS_DEBUG=plan ${prog}/usr/bin/usesub 2>${runtime}/plan`], { env: { XDG_RUNTIME_DIR: runtime } });
+    // Outside that view, the program cannot find its library.
+    const alone = runUnprivileged([join(prog, "usr/bin/usesub")]);
+    assert.notEqual(alone.status, 0);
+    assert.match(alone.stderr, /libsub\.so\.1: cannot open shared object file/);
+
+    const r = run();
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "found libsub through the view's ld.so.cache\n");
+    const plan = planFromStderr(readFileSync(join(runtime, "plan"), "utf8"));
+    assert.ok(plan.some((op) => op[0] === "ldcache-union"), "the nested plan binds a union cache");
+    const id = plan.find((op) => op[0] === "view-id")![1]!;
+    const union = join(runtime, "fhs-plans", `${id}.ld.so.cache`);
+    assert.match(execFileSync("/sbin/ldconfig", ["-p", "-C", union], { encoding: "utf8" }), /libsub\.so\.1 .*=> \/usr\/lib\/x86_64-linux-gnu\/fhs-sub\/libsub\.so\.1/);
+    const made = statSync(union).mtimeMs;
+    assert.equal(run().stdout, "found libsub through the view's ld.so.cache\n");
+    assert.equal(statSync(union).mtimeMs, made, "the union cache is not regenerated per launch");
   });
 });
 

@@ -1,0 +1,11 @@
+/* Union of two ld.so.cache files, for nested views (docs/ARCHITECTURE.md,
+ * "Libraries"). */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+/* Writes to `out` a cache holding the entries of `top` (the package's, whose
+ * layers are on top) and then those of `below` (the current view's), in the
+ * order the dynamic loader searches. Returns 0, or -1 when an input is not a
+ * glibc ld.so.cache in the new format (errno EINVAL) or writing fails. */
+int ldcache_union(const uint8_t *top, size_t top_len, const uint8_t *below, size_t below_len, const char *out);
