@@ -80,7 +80,8 @@ async function selectPrograms(pkgUsr: string, policyBytes: Uint8Array, policyNam
 export async function wrap(opts: WrapOptions): Promise<Manifest> {
   const pkg = resolve(opts.dir);
   // Everything is checked before DIR is touched.
-  if (!existsSync(pkg) || !statSync(pkg).isDirectory()) throw new FhsError(`package ${opts.dir}: not a directory`);
+  if (!existsSync(pkg)) throw new FhsError(`package ${opts.dir}: no such directory`);
+  if (!statSync(pkg).isDirectory()) throw new FhsError(`package ${opts.dir}: not a directory`);
   if (existsSync(join(manifestDir(pkg), "manifest.json"))) {
     throw new FhsError(`package ${opts.dir}: already wrapped (${join(manifestDir(pkg), "manifest.json")} exists); wrapping twice would wrap the wrappers`);
   }
