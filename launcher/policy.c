@@ -97,13 +97,47 @@ static void check_imports(IM3Module mod, const char *policy)
   if (mod->memoryImported) die(FHS_EXIT_POLICY, "policy %s: imports its memory; the only import allowed is env.abort", policy);
 }
 
+static const char *type_name(M3ValueType t)
+{
+  switch (t) {
+  case c_m3Type_i32: return "i32";
+  case c_m3Type_i64: return "i64";
+  case c_m3Type_f32: return "f32";
+  case c_m3Type_f64: return "f64";
+  default: return "?";
+  }
+}
+
+/* "(i32,i32)->(i32)", as the Node host's validator writes a signature. */
+static void signature(IM3Function f, char *out, size_t n)
+{
+  size_t o = (size_t)snprintf(out, n, "(");
+  for (uint32_t i = 0; i < m3_GetArgCount(f) && o < n; i++)
+    o += (size_t)snprintf(out + o, n - o, "%s%s", i ? "," : "", type_name(m3_GetArgType(f, i)));
+  if (o < n) o += (size_t)snprintf(out + o, n - o, ")->(");
+  for (uint32_t i = 0; i < m3_GetRetCount(f) && o < n; i++)
+    o += (size_t)snprintf(out + o, n - o, "%s%s", i ? "," : "", type_name(m3_GetRetType(f, i)));
+  if (o < n) snprintf(out + o, n - o, ")");
+}
+
 static IM3Function find(IM3Runtime rt, const char *policy, const char *fn, uint32_t nargs, uint32_t nrets)
 {
   IM3Function f = NULL;
   M3Result r = m3_FindFunction(&f, rt, fn);
-  if (r) die(FHS_EXIT_POLICY, "policy %s: missing export %s: %s", policy, fn, r);
-  if (m3_GetArgCount(f) != nargs || m3_GetRetCount(f) != nrets)
-    die(FHS_EXIT_POLICY, "policy %s: export %s has the wrong signature", policy, fn);
+  if (r)
+    die(FHS_EXIT_POLICY, "policy %s: does not export %s; the ABI needs fhs_abi, fhs_alloc, fhs_eval, fhs_result_ptr, fhs_result_len",
+        policy, fn);
+  /* Every ABI function takes and returns i32s only. */
+  bool ok = m3_GetArgCount(f) == nargs && m3_GetRetCount(f) == nrets;
+  for (uint32_t i = 0; ok && i < nargs; i++) ok = m3_GetArgType(f, i) == c_m3Type_i32;
+  for (uint32_t i = 0; ok && i < nrets; i++) ok = m3_GetRetType(f, i) == c_m3Type_i32;
+  if (!ok) {
+    char got[128], want[128] = "(";
+    signature(f, got, sizeof got);
+    for (uint32_t i = 0; i < nargs; i++) strcat(want, i ? ",i32" : "i32");
+    strcat(want, nrets ? ")->(i32)" : ")->()");
+    die(FHS_EXIT_POLICY, "policy %s: exports %s with signature %s, expected %s", policy, fn, got, want);
+  }
   return f;
 }
 
@@ -146,6 +180,14 @@ void policy_eval(const char *name, const uint8_t *wasm, size_t wasm_len,
   M3Result r = m3_ParseModule(env, &mod, wasm, (uint32_t)wasm_len);
   if (r) die(FHS_EXIT_POLICY, "policy %s: not a valid module: %s", name, r);
   check_imports(mod, name);
+  /* The same memory rule as the Node host's validator. A declared maximum
+   * is required (0 pages parsed means none was given, unless the minimum is
+   * 0 too); wasm3's build-time cap would stop growth anyway. */
+  if (mod->memoryInfo.maxPages == 0 && mod->memoryInfo.initPages > 0)
+    die(FHS_EXIT_POLICY, "policy %s: its memory declares no maximum; at most %d pages is allowed", name, FHS_MEMORY_CAP_PAGES);
+  if (mod->memoryInfo.maxPages > FHS_MEMORY_CAP_PAGES)
+    die(FHS_EXIT_POLICY, "policy %s: its memory declares a maximum of %u pages; at most %d is allowed", name,
+        mod->memoryInfo.maxPages, FHS_MEMORY_CAP_PAGES);
   r = m3_LoadModule(rt, mod);
   if (r) die(FHS_EXIT_POLICY, "policy %s: cannot load: %s", name, r);
   r = m3_LinkRawFunction(mod, "env", "abort", "v(iiii)", &host_abort);
