@@ -7,9 +7,10 @@
 // nested launch (docs/BUILD.md).
 import { spawn } from "node:child_process";
 import { existsSync, lstatSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { removeTree } from "./build.js";
+import { cachedViewLdCache } from "./ldcache.js";
 import { FhsError } from "./errors.js";
 import { checkLayerSymlinks, dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
 import { encodeManifest, MANIFEST_VERSION, readManifest, type Manifest } from "./manifest.js";
@@ -73,6 +74,8 @@ export async function env(opts: EnvOptions): Promise<number> {
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
   const launcher = requireLauncher(opts.launcher);
   const config = loadConfig(opts.config ?? defaultConfigPath);
+  // The same view as a wrapped program's, library cache included (src/ldcache.ts).
+  const ldCache = cachedViewLdCache(layers, policy, config, launcher);
 
   // The manifest lives until the session ends; the launcher reads it once,
   // nested launches read the view's marker instead.
@@ -86,6 +89,7 @@ export async function env(opts: EnvOptions): Promise<number> {
       config,
       programs: [],
       launcher,
+      ...(ldCache ? { ldCache } : {}),
     };
     const mpath = join(dir, "manifest.bin");
     writeFileSync(mpath, encodeManifest(manifest));
@@ -100,7 +104,7 @@ export async function env(opts: EnvOptions): Promise<number> {
       child.on("close", (code, signal) => {
         process.off("SIGINT", ignore);
         process.off("SIGQUIT", ignore);
-        resolvePromise(code ?? 128 + (signal === "SIGKILL" ? 9 : signal === "SIGTERM" ? 15 : signal === "SIGINT" ? 2 : 1));
+        resolvePromise(code ?? 128 + (signal ? constants.signals[signal] : 0));
       });
     });
   } finally {

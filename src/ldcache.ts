@@ -6,8 +6,9 @@
 // once, by running ldconfig inside that view; every launch binds it over
 // /etc/ld.so.cache. Nothing is regenerated per launch.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { createHash } from "node:crypto";
+import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { FhsError } from "./errors.js";
 import type { Layer } from "./layers.js";
@@ -86,4 +87,23 @@ export function buildViewLdCache(layers: Layer[], policy: PolicyModule, config: 
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The view's cache for a layer set that has no package to hold it (`fhs env`):
+ * made once per layer list, kept in the user's cache directory under the
+ * list's hash, and reused by every later session with the same layers. */
+export function cachedViewLdCache(layers: Layer[], policy: PolicyModule, config: PolicyConfig, launcher: string): string | undefined {
+  const key = createHash("sha256").update(JSON.stringify(layers)).digest("hex");
+  const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "fhs", "ld.so.cache");
+  const file = join(dir, key);
+  if (existsSync(file)) return file;
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch {
+    return undefined; // no writable cache directory: the view shows the host's cache
+  }
+  const tmp = `${file}.tmp-${process.pid}`;
+  if (!buildViewLdCache(layers, policy, config, launcher, tmp).file) return undefined;
+  renameSync(tmp, file);
+  return file;
 }

@@ -4,14 +4,15 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { inspectLayer } from "../src/layers.js";
 import { encodeManifest, MANIFEST_VERSION } from "../src/manifest.js";
 import { defaultConfigPath, loadConfig } from "../src/policy/config.js";
 import { debLayers } from "./helpers/debian.js";
-import { isRoot, runCliUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
+import { isRoot, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
+import { sublibAndProgram } from "./helpers/sublib.js";
 import { callerMounts, packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 
 let gccPkg: string;
@@ -66,6 +67,20 @@ describe("fhs env: the view", () => {
     assert.equal(cwd, work);
     assert.equal(pure, "no-host-usr");
     assert.match(include!, /zlib\.h/);
+  });
+
+  it("has the view's own ld.so.cache, like a wrapped program's: a library only the env's layers hold is found", () => {
+    const { lib, bin } = sublibAndProgram();
+    const home = testDir("fhs-env-home-");
+    const run = () => runUnprivileged([process.execPath, join(repoRoot, "dist/cli.js"), "env", "--policy", testArtifacts().policy, "--pkg", shellPkg, "--layer", lib, "--", bin], { env: { FHS_LAUNCHER: testArtifacts().launcher, XDG_CACHE_HOME: home } });
+    const r = run();
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "found libsub through the view's ld.so.cache\n");
+    // Made once for this layer list, then reused.
+    const [cache] = readdirSync(join(home, "fhs/ld.so.cache"));
+    const made = statSync(join(home, "fhs/ld.so.cache", cache!)).mtimeMs;
+    assert.equal(run().stdout, "found libsub through the view's ld.so.cache\n");
+    assert.equal(statSync(join(home, "fhs/ld.so.cache", cache!)).mtimeMs, made);
   });
 
   it("with no COMMAND runs a shell whose prompt shows that you are inside", () => {
