@@ -82,13 +82,8 @@ int build_main(int argc, char **argv)
   policy_result_t res;
   policy_eval(policy_path, wasm, wlen, in.buf, in.len, &res);
   records_t plan;
-  if (records_parse(res.bytes, res.len, &plan) < 0 || plan.n == 0)
-    die(FHS_EXIT_POLICY, "policy %s: the result is not a record stream", policy_path);
-  if (res.status != 0) {
-    const record_t *e = &plan.recs[0];
-    die(FHS_EXIT_POLICY, "policy %s refused the build: %s", policy_path, e->nfields > 1 ? e->fields[1] : e->fields[0]);
-  }
-  if (plan.recs[0].nfields != 2 || strcmp(plan.recs[0].fields[0], "plan") || strcmp(plan.recs[0].fields[1], "build"))
+  parse_plan(policy_path, &res, "build", &plan);
+  if (strcmp(plan.recs[0].fields[1], "build"))
     die(FHS_EXIT_POLICY, "policy %s: the result does not start with 'plan build'", policy_path);
   const char *debug = getenv("FHS_DEBUG");
   if (debug && !strcmp(debug, "plan")) (void)!write_all(STDERR_FILENO, res.bytes, res.len);

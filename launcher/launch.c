@@ -464,6 +464,18 @@ int replay_plan(const char *plan_file, char **argv)
   die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s", argv[0]);
 }
 
+void parse_plan(const char *policy, const policy_result_t *res, const char *what, records_t *plan)
+{
+  if (records_parse(res->bytes, res->len, plan) < 0 || plan->n == 0)
+    die(FHS_EXIT_POLICY, "policy %s: the result is not a record stream", policy);
+  if (res->status != 0) {
+    const record_t *e = &plan->recs[0];
+    die(FHS_EXIT_POLICY, "policy %s refused the %s: %s", policy, what, e->nfields > 1 ? e->fields[1] : e->fields[0]);
+  }
+  if (plan->recs[0].nfields != 2 || strcmp(plan->recs[0].fields[0], "plan"))
+    die(FHS_EXIT_POLICY, "policy %s: the result does not start with a 'plan KIND' record", policy);
+}
+
 uint8_t *read_verified_policy(const records_t *recs, const char *what, const char **path_out, size_t *len_out,
                               const char **sha_out)
 {
@@ -657,14 +669,7 @@ int launch(const char *pkg, const char *relprog, char **argv)
   }
   if (timing) t_policy = now_ns() - t_policy;
   records_t plan;
-  if (records_parse(res.bytes, res.len, &plan) < 0 || plan.n == 0)
-    die(FHS_EXIT_POLICY, "policy %s: the result is not a record stream", policy_path);
-  if (res.status != 0) {
-    const record_t *e = &plan.recs[0];
-    die(FHS_EXIT_POLICY, "policy %s refused the launch: %s", policy_path, e->nfields > 1 ? e->fields[1] : e->fields[0]);
-  }
-  if (plan.recs[0].nfields != 2 || strcmp(plan.recs[0].fields[0], "plan"))
-    die(FHS_EXIT_POLICY, "policy %s: the result does not start with 'plan fast|view'", policy_path);
+  parse_plan(policy_path, &res, "launch", &plan);
 
   if (debug && !strcmp(debug, "plan")) {
     /* The exact bytes, so tests can compare them with `fhs plan`. */

@@ -38,6 +38,10 @@ typedef struct {
 } build_paths_t;
 
 void add_host_entries(recbuf_t *in);
+/* The policy's answer as a plan: a refusal or a malformed answer ends the
+ * process with 122 and one line naming the policy. */
+struct policy_result;
+void parse_plan(const char *policy, const struct policy_result *res, const char *what, records_t *plan);
 /* Reads the module the `policy PATH SHA256` record of `recs` names and checks
  * its hash: wasm3 trusts its input, so only a module the CLI validated may
  * reach it. `what` names the records' file in messages. Exits 122/125. */

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
+typedef struct policy_result {
   int status;       /* 0: result, 1: the policy refused the input */
   uint8_t *bytes;   /* result records, owned by the caller (free) */
   size_t len;
