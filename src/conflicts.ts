@@ -2,7 +2,6 @@
 // layers; the policy (assembly/conflicts.ts, request `conflicts`) classifies
 // every contested path; this module builds the compact policy input, evaluates
 // it in chunks, and turns the answer into a report.
-import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { FhsError } from "./errors.js";
 import { dedupeLayers, inspectLayer, type Layer } from "./layers.js";
@@ -133,14 +132,6 @@ export function dedupeSources(sources: LayerSource[]): LayerSource[] {
 export function mergeConfigs(base: PolicyConfig, pkgs: PolicyConfig[]): PolicyConfig {
   const overrides = [...pkgs.flatMap((c) => c.conflicts?.overrides ?? []), ...base.conflicts.overrides];
   return { ...base, conflicts: { severities: base.conflicts.severities, overrides } };
-}
-
-export function loadPolicyModule(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new FhsError(`policy ${path}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file (run npm run build)" : (e as Error).message}`);
-  }
 }
 
 const isLib = (e: Provider["elf"]): e is ElfInfo => !!e && !("bad" in e) && e.soname !== undefined;

@@ -5,37 +5,15 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import Ajv2020 from "ajv/dist/2020.js";
-import { checkConflicts, loadPolicyModule } from "../src/conflicts.js";
+import { checkConflicts } from "../src/conflicts.js";
+import { readPolicyModule } from "../src/policy/validate.js";
 import { inspectLayer } from "../src/layers.js";
 import { defaultPolicyWasm, policiesDir } from "../src/paths.js";
 import { loadConfig } from "../src/policy/config.js";
 import { debLayers } from "./helpers/debian.js";
-import { runCli, testDir } from "./helpers/env.js";
+import { testDir } from "./helpers/env.js";
+import { report } from "./helpers/report.js";
 
-const ajv = new Ajv2020.default({ strict: true, allErrors: true });
-const validate = ajv.compile(JSON.parse(readFileSync(join(policiesDir, "schema", "conflict-report.schema.json"), "utf8")));
-
-interface Report {
-  summary: Record<string, number>;
-  conflicts: {
-    path: string;
-    class: string;
-    severity: string;
-    override?: { glob: string; classSeverity: string };
-    winner: { layer: string; soname?: string };
-    losers: { layer: string }[];
-    diamonds?: { consumer: string; consumerLayer: string; soname: string; version: string; loser: string | null }[];
-  }[];
-}
-
-function report(args: string[], expectStatus: number): Report {
-  const r = runCli([...args, "--json"]);
-  assert.equal(r.status, expectStatus, `fhs ${args.join(" ")}: exit ${r.status}\n${r.stderr}`);
-  const json = JSON.parse(r.stdout) as Report;
-  assert.ok(validate(json), `schema: ${ajv.errorsText(validate.errors)}`);
-  return json;
-}
 const layerArgs = (...dirs: string[]) => dirs.flatMap((d) => ["--layer", d]);
 const multiarch = "usr/lib/x86_64-linux-gnu";
 
@@ -132,7 +110,7 @@ describe("real Debian layers", () => {
   it("the same report however finely the policy input is chunked (needs sliced, answers merged)", async () => {
     const sources = [oldLibc, libc6, coreutils, rebuiltZlib, zlib, light, heavy].map((d) => ({ layer: inspectLayer(d), from: "layer" }));
     const run = (chunkBytes: number) =>
-      checkConflicts({ sources, config: loadConfig(), policy: loadPolicyModule(defaultPolicyWasm), policyName: "default", chunkBytes });
+      checkConflicts({ sources, config: loadConfig(), policy: readPolicyModule(defaultPolicyWasm).bytes, policyName: "default", chunkBytes });
     const whole = await run(1 << 24);
     const fine = await run(2048);
     assert.equal(whole.stats.chunks, 1);

@@ -5,39 +5,12 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import Ajv2020 from "ajv/dist/2020.js";
 import { policiesDir } from "../src/paths.js";
 import { parseElf } from "../src/scan/elf.js";
 import { runCli, testDir } from "./helpers/env.js";
+import { report } from "./helpers/report.js";
 import { wrapPackage } from "./helpers/wrapped.js";
 
-const ajv = new Ajv2020.default({ strict: true, allErrors: true });
-const validate = ajv.compile(JSON.parse(readFileSync(join(policiesDir, "schema", "conflict-report.schema.json"), "utf8")));
-
-interface Report {
-  command: string;
-  summary: Record<string, number>;
-  conflicts: {
-    path: string;
-    class: string;
-    severity: string;
-    override?: { glob: string; classSeverity: string };
-    winner: { layer: string; type: string; soname?: string; target?: string };
-    losers: { layer: string; type: string }[];
-    reason: string;
-    diamonds?: { consumer: string; consumerLayer: string; soname: string; version: string; loser: string | null }[];
-  }[];
-  problems: { path: string; layer: string; reason: string }[];
-}
-
-/** Runs the CLI with --json; checks the output against the schema. */
-function report(args: string[], expectStatus: number): Report {
-  const r = runCli([...args, "--json"]);
-  assert.equal(r.status, expectStatus, `fhs ${args.join(" ")}: exit ${r.status}\n${r.stderr}\n${r.stdout}`);
-  const json = JSON.parse(r.stdout) as Report;
-  assert.ok(validate(json), `schema: ${ajv.errorsText(validate.errors)}`);
-  return json;
-}
 
 const layerArgs = (...dirs: string[]) => dirs.flatMap((d) => ["--layer", d]);
 

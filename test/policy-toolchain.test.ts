@@ -212,7 +212,7 @@ describe("a packager's custom policy: init, build, test, wrap --policy, launch",
   it("a policy changed after wrap: the launcher refuses it, exit 122, one line, nothing run or mounted", () => {
     const wasm = join(pkg, ".fhs", "policy.wasm");
     const bytes = readFileSync(wasm);
-    bytes[bytes.length - 1] ^= 0x01;
+    bytes[bytes.length - 1]! ^= 0x01;
     writeFileSync(wasm, bytes);
     const before = callerMounts();
     const r = runUnprivileged([join(pkg, "usr/bin/lsroot")]);

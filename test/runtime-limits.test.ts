@@ -5,17 +5,16 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { repoRoot, runCli, runUnprivileged, testDir, testArtifacts } from "./helpers/env.js";
+import { repoRoot, runCli, runUnprivileged, testDir } from "./helpers/env.js";
 import { makePackage, shellPackage, staticProgram, wrapPackage } from "./helpers/wrapped.js";
 
-let libc: string[];
 let shellPkg: string;
 let step: string;
 
 let shellLayers: string[];
 
 before(() => {
-  ({ pkg: shellPkg, libc, layers: shellLayers } = shellPackage());
+  ({ pkg: shellPkg, layers: shellLayers } = shellPackage());
   step = staticProgram("step", join(repoRoot, "test/bench/step.c"));
 });
 

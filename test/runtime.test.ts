@@ -196,7 +196,7 @@ describe("launch", () => {
     const pkg = wrapPackage(packageFromLayers(debLayers(["hello"]), "tampered"), libc);
     const policy = join(pkg, ".fhs/policy.wasm");
     const bytes = readFileSync(policy);
-    bytes[bytes.length - 1] ^= 1;
+    bytes[bytes.length - 1]! ^= 1;
     writeFileSync(policy, bytes);
     const r = runUnprivileged([join(pkg, "usr/bin/hello")]);
     assert.equal(r.status, EXIT_PLAN_LIMIT);

@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { CAC } from "cac";
-import { checkConflicts, collectSources, formatReport, loadPolicyModule, mergeConfigs, type ConflictReport, type ConflictStats, type LayerSource } from "../conflicts.js";
+import { checkConflicts, collectSources, formatReport, mergeConfigs, type ConflictReport, type ConflictStats, type LayerSource } from "../conflicts.js";
 import { EXIT_OK, EXIT_VIOLATIONS, FhsError } from "../errors.js";
 import { bold, red, yellow } from "../output.js";
 import { defaultPolicyWasm } from "../paths.js";
 import { loadConfig, type PolicyConfig } from "../policy/config.js";
+import { readPolicyModule } from "../policy/validate.js";
 
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 
@@ -43,7 +44,7 @@ async function run(command: ConflictReport["command"], sources: LayerSource[], c
   const p = progressReporter();
   let result: { report: ConflictReport; stats: ConflictStats };
   try {
-    result = await checkConflicts({ sources, config, policy: loadPolicyModule(policyPath), policyName: policyPath, command, progress: p.progress });
+    result = await checkConflicts({ sources, config, policy: readPolicyModule(policyPath).bytes, policyName: policyPath, command, progress: p.progress });
   } finally {
     p.done();
   }
