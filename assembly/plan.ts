@@ -97,6 +97,7 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
   let markerId = "";
   let ldCache = "";
   let hostHasLdCache = false;
+  let shadowed = false;
 
   for (let i = 1; i < input.length; i++) {
     const r = input[i];
@@ -117,6 +118,7 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     else if (k == "marker-root" && n == 2) markerRoot = r[1] == "ok";
     else if (k == "view-id" && n == 2) markerId = r[1];
     else if (k == "ldcache" && n == 2) ldCache = r[1];
+    else if (k == "shadowed" && n == 2) shadowed = true;
     else if (k == "host-file" && n == 2) hostHasLdCache = hostHasLdCache || r[1] == "etc/ld.so.cache";
     else if (k == "wrap-dir" || k == "severity" || k == "override") continue; // not launch decisions
     else return fail(out, "unexpected input record: " + k + " with " + (n - 1).toString() + " fields");
@@ -131,9 +133,11 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
 
   let combined = new Array<Layer>();
   if (inside) {
-    // Fast path: the package adds nothing to the view it is already in.
+    // Fast path: the package adds nothing to the view it is already in, and
+    // its program is the one at /usr there (no layer above shadows it; the
+    // launcher checks and says `shadowed REL`). Else the package goes on top.
     const viewHashes = hashesOf(view);
-    let allPresent = true;
+    let allPresent = !shadowed;
     for (let i = 0; i < layers.length && allPresent; i++) {
       allPresent = find(view, viewHashes, view.length, unchecked(layers[i])) >= 0;
     }

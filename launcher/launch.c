@@ -78,20 +78,19 @@ bool find_wrapper(const char *start, char **pkg, char **rel)
       size_t suffix = strlen("/usr/bin/" LAUNCHER_NAME);
       if ((size_t)n <= suffix || target[0] != '/' || strcmp(target + n - suffix, "/usr/bin/" LAUNCHER_NAME)) return false;
       *pkg = strndup(target, (size_t)n - suffix);
-      /* rel = <dir>/<name> of the wrapper: wrappers are direct children of usr/<dir>. */
+      /* rel = <dir>/<name> of the wrapper: wrappers are direct children of
+       * <pkg>/usr/<dir>. The directory is named by its real path, not by the
+       * path the caller used: ~/pbin -> pkg/usr/bin, ./hello, or
+       * /proc/self/cwd/hello all name usr/bin. */
       const char *name = base_name(cur);
       size_t dirlen = (size_t)(name - cur);
-      if (dirlen < 2) return false;
-      char dir[PATH_MAX];
+      if (dirlen < 2 || !*name) return false;
+      char dir[PATH_MAX], real[PATH_MAX];
       memcpy(dir, cur, dirlen - 1);
       dir[dirlen - 1] = 0;
-      const char *dname = base_name(dir);
-      char real[PATH_MAX];
-      /* "cd usr/bin && ./hello" leaves a "." to see through. */
-      if (!strcmp(dname, ".") || !strcmp(dname, "..") || !*dname) {
-        if (!realpath(dir, real)) return false;
-        dname = base_name(real);
-      }
+      if (!realpath(dir, real)) return false;
+      const char *dname = base_name(real);
+      if (!*dname) return false;
       *rel = xasprintf("%s/%s", dname, name);
       return *pkg != NULL;
     }
@@ -610,6 +609,72 @@ static long long now_ns(void)
   return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+/* argv[0] as the program would see it installed at /usr: a path the caller
+ * gave (DIR/usr/bin/gcc, ./gcc, ~/pbin/cc) becomes /usr/<dir>/<its basename>,
+ * so realpath(argv[0]) is in the view's /usr (gcc finds cc1 and its headers
+ * from it) while the name a multi-call program dispatches on is kept; a bare
+ * name stays bare and a leading '-' (a login shell) stays. NULL: unchanged. */
+static char *in_view_argv0(const char *a0, const char *relprog)
+{
+  bool dash = a0[0] == '-';
+  const char *p = dash ? a0 + 1 : a0;
+  if (!strchr(p, '/')) return NULL;
+  const char *slash = strchr(relprog, '/');
+  const char *name = base_name(p);
+  if (!*name) return NULL;
+  return xasprintf("%s/usr/%.*s/%s", dash ? "-" : "", (int)(slash - relprog), relprog, name);
+}
+
+/* PATH entries that name the package's own usr/<dir> on the host become
+ * /usr/<dir>: a program that searches PATH for itself (gcc does, when argv[0]
+ * is a bare name) must find itself installed at /usr, not its wrapper. */
+static void rewrite_path(const char *pkg)
+{
+  const char *path = getenv("PATH");
+  if (!path) return;
+  size_t plen = strlen(pkg);
+  char *out = xmalloc(strlen(path) + 1);
+  size_t o = 0;
+  bool changed = false;
+  for (const char *e = path;;) {
+    const char *end = strchrnul(e, ':');
+    size_t l = (size_t)(end - e);
+    while (l > 1 && e[l - 1] == '/') l--;
+    const char *d = e + plen + 5; /* after "<pkg>/usr/" */
+    if (l > plen + 5 && !strncmp(e, pkg, plen) && !strncmp(e + plen, "/usr/", 5) && !memchr(d, '/', l - plen - 5)) {
+      memcpy(out + o, "/usr/", 5);
+      memcpy(out + o + 5, d, l - plen - 5);
+      o += l - plen;
+      changed = true;
+    } else {
+      memcpy(out + o, e, (size_t)(end - e));
+      o += (size_t)(end - e);
+    }
+    if (!*end) break;
+    out[o++] = ':';
+    e = end + 1;
+  }
+  out[o] = 0;
+  if (changed && setenv("PATH", out, 1) < 0) die_errno(FHS_EXIT_SETUP, "setenv PATH");
+  free(out);
+}
+
+/* Inside a view that may already hold the package: is /usr/<rel> there the
+ * package's own program (its .fhs/raw/<rel>), or does a layer above shadow it?
+ * Only then may a launch skip making a view. Overlayfs reports a lower
+ * file's inode, size and times as they are. */
+static bool program_shadowed(const char *pkg, const char *relprog)
+{
+  char in_view[PATH_MAX], raw[PATH_MAX];
+  struct stat a, b;
+  if (snprintf(in_view, sizeof in_view, "/usr/%s", relprog) >= (int)sizeof in_view ||
+      snprintf(raw, sizeof raw, "%s/.fhs/raw/%s", pkg, relprog) >= (int)sizeof raw)
+    return true;
+  if (lstat(in_view, &a) < 0 || lstat(raw, &b) < 0) return true;
+  return a.st_ino != b.st_ino || a.st_mode != b.st_mode || a.st_size != b.st_size || a.st_mtim.tv_sec != b.st_mtim.tv_sec ||
+         a.st_mtim.tv_nsec != b.st_mtim.tv_nsec;
+}
+
 int launch(const char *pkg, const char *relprog, char **argv)
 {
   /* FHS_DEBUG=plan prints the plan's bytes; FHS_DEBUG=timing the time spent
@@ -647,12 +712,15 @@ int launch(const char *pkg, const char *relprog, char **argv)
   size_t vlen = 0;
   uint8_t *view = NULL;
   records_t viewrecs = {0};
+  bool shadowed = true; /* outside a view nothing is installed at /usr yet */
   if (env_marker && *env_marker) {
     recbuf_record(&in, "env-marker", env_marker, NULL);
     view = read_marker(&vlen);
     if (view && records_parse(view, vlen, &viewrecs) == 0) {
       recbuf_record(&in, "marker-root", "ok", NULL);
       recbuf_bytes(&in, view, vlen);
+      shadowed = relprog && program_shadowed(pkg, relprog);
+      if (shadowed) recbuf_record(&in, "shadowed", relprog, NULL);
     }
   }
   add_host_entries(&in);
@@ -691,6 +759,11 @@ int launch(const char *pkg, const char *relprog, char **argv)
     if (chdir(cwd) < 0) die_errno(FHS_EXIT_SETUP, "the working directory %s does not exist in the view", cwd);
   } else if (strcmp(plan.recs[0].fields[1], "fast")) {
     die(FHS_EXIT_POLICY, "policy %s: unknown plan kind '%s'", policy_path, plan.recs[0].fields[1]);
+  } else if (relprog && shadowed) {
+    /* A fast plan execs /usr/<rel> of the current view: refused unless that
+     * is the package's own program (never outside a view). */
+    die(FHS_EXIT_PLAN, "policy %s: plan fast refused: /usr/%s in the current view is not package %s's program", policy_path,
+        relprog, pkg);
   }
 
   for (size_t i = 1; i < plan.n; i++)
@@ -702,7 +775,14 @@ int launch(const char *pkg, const char *relprog, char **argv)
     execvp(argv[0], argv);
     die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s in the view", argv[0]);
   }
-  char *prog = xasprintf("%s/usr/raw/%s", pkg, relprog);
+  /* In its view the program is installed at /usr (docs/ARCHITECTURE.md, "What
+   * a program sees of itself"): exec'd by its /usr path, so /proc/self/exe
+   * and realpath(argv[0]) land in the view's merged /usr, all layers
+   * together, never in the package's own directory on the host. */
+  char *prog = xasprintf("/usr/%s", relprog);
+  char *argv0 = argv[0] ? in_view_argv0(argv[0], relprog) : NULL;
+  if (argv0) argv[0] = argv0;
+  rewrite_path(pkg);
   if (timing) {
     char line[128];
     int n = snprintf(line, sizeof line, "fhs-timing policy_ns=%lld launch_ns=%lld plan_cache=%s\n", t_policy,
@@ -710,5 +790,5 @@ int launch(const char *pkg, const char *relprog, char **argv)
     if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n);
   }
   execve(prog, argv, environ);
-  die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s", prog);
+  die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s (package %s)", prog, pkg);
 }

@@ -9,7 +9,8 @@
  * *pkg and *rel (bin/hello) are set (malloc'd) and it returns true. */
 bool find_wrapper(const char *path, char **pkg, char **rel);
 
-/* Launches <pkg>/usr/raw/<rel> in the view the package's policy plans.
+/* Launches the package's program <rel> (bin/hello; the file is
+ * <pkg>/.fhs/raw/<rel>) at /usr/<rel> in the view the package's policy plans.
  * Returns only on failure (it has already reported it). */
 int launch(const char *pkg, const char *rel, char **argv);
 

@@ -1,6 +1,6 @@
 // `fhs plan`: exactly the plan a launch would carry out, computed by the same
 // policy.wasm in Node from the same facts the launcher gathers.
-import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync, statfsSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statfsSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
@@ -27,7 +27,8 @@ export function resolvePackage(target: string): { pkg: string; program?: string 
       break;
     }
     if (link.endsWith(LAUNCHER_SUFFIX) && link.startsWith("/")) {
-      return { pkg: link.slice(0, -LAUNCHER_SUFFIX.length), program: `${basename(dirname(cur))}/${basename(cur)}` };
+      // The wrapper's directory by its real path (~/pbin -> pkg/usr/bin is usr/bin).
+      return { pkg: link.slice(0, -LAUNCHER_SUFFIX.length), program: `${basename(realpathSync(dirname(cur)))}/${basename(cur)}` };
     }
     cur = link.startsWith("/") ? link : join(cur, "..", link);
   }
@@ -43,14 +44,29 @@ export function hostEntries(root = "/"): Rec[] {
   return recs;
 }
 
+/** Whether /usr/<program> in the current view is not the package's own
+ * .fhs/raw/<program> (the launcher's program_shadowed). */
+function programShadowed(pkg: string, program: string): boolean {
+  try {
+    const a = lstatSync(`/usr/${program}`, { bigint: true });
+    const b = lstatSync(join(pkg, ".fhs", "raw", program), { bigint: true });
+    return a.ino !== b.ino || a.mode !== b.mode || a.size !== b.size || a.mtimeNs !== b.mtimeNs;
+  } catch {
+    return true;
+  }
+}
+
 /** The facts about the view we are in, exactly as the launcher reads them. */
-export function currentViewFacts(): Rec[] {
+export function currentViewFacts(self?: { pkg: string; program?: string }): Rec[] {
   const marker = process.env.IN_NIX_FHS;
   if (!marker) return [];
   const recs: Rec[] = [["env-marker", marker]];
   try {
     const rootIsRoTmpfs = statfsSync("/").type === TMPFS_MAGIC && !isWritable("/");
-    if (rootIsRoTmpfs) recs.push(["marker-root", "ok"], ...decodeRecords(readFileSync("/.fhs/view")));
+    if (rootIsRoTmpfs) {
+      recs.push(["marker-root", "ok"], ...decodeRecords(readFileSync("/.fhs/view")));
+      if (self?.program && programShadowed(self.pkg, self.program)) recs.push(["shadowed", self.program]);
+    }
   } catch {
     // No marker: not inside a view, whatever the variable says.
   }
@@ -83,7 +99,7 @@ export interface PlanOptions {
 }
 
 export async function planLaunch(target: string, opts: PlanOptions = {}): Promise<PolicyResult & { pkg: string; input: Rec[] }> {
-  const { pkg } = resolvePackage(target);
+  const { pkg, program } = resolvePackage(target);
   const manifest = readCompiledManifest(pkg);
   const policy = manifest.find((r) => r[0] === "policy");
   if (!policy || policy.length !== 3) throw new FhsError(`package ${pkg}: the manifest names no policy`);
@@ -95,7 +111,7 @@ export async function planLaunch(target: string, opts: PlanOptions = {}): Promis
   const input: Rec[] = [
     ["req", "launch"],
     ...forwarded,
-    ...(opts.inside?.length ? simulatedViewFacts(opts.inside) : currentViewFacts()),
+    ...(opts.inside?.length ? simulatedViewFacts(opts.inside) : currentViewFacts({ pkg, program })),
     ...hostEntries(),
     ...(existsSync("/etc/ld.so.cache") ? [["host-file", "etc/ld.so.cache"] as Rec] : []),
   ];

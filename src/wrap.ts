@@ -1,4 +1,4 @@
-// `fhs wrap DIR`: executables of DIR/usr/{bin,sbin} move to DIR/usr/raw/ and
+// `fhs wrap DIR`: executables of DIR/usr/{bin,sbin} move to DIR/.fhs/raw/ and
 // a wrapper takes each one's place. A wrapper is a symlink to the package's
 // one copy of the launcher (a hard link when the filesystem allows):
 //
@@ -6,10 +6,15 @@
 //
 // The launcher finds DIR and bin/hello from the path it was exec'd by
 // (AT_EXECFN), so the wrapper works by store path, through PATH inside a view
-// (/usr/bin/hello), through a user's symlink, or by a relative path, and
-// argv[0] reaches the program untouched. The launcher sits in usr/bin, not
-// elsewhere, because programs that find their files by realpath(argv[0])
-// (gcc finds cc1 that way) must land in their own package's usr/bin.
+// (/usr/bin/hello), through a user's symlink, or by a relative path.
+//
+// DIR/.fhs/raw is laid out as a /usr (raw/bin/hello) and is the package's top
+// layer: in its view the program is installed at /usr/bin/hello, the real
+// file, and the launcher execs it there (docs/ARCHITECTURE.md, "What a
+// program sees of itself"). Links move as they are: they are resolved in the
+// view, where they mean what the package meant. raw is not under usr/
+// because OverlayFS refuses a layer inside another layer (ELOOP,
+// "overlapping lowerdir path").
 import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
@@ -37,6 +42,11 @@ export interface WrapOptions {
 type Kind = "exec" | "script" | "link-exec" | "other";
 
 export const LAUNCHER_NAME = ".fhs-launcher";
+
+/** Where a wrapped package's programs are: a layer laid out as a /usr. */
+export function rawDir(pkg: string): string {
+  return join(manifestDir(pkg), "raw");
+}
 
 function kindOf(path: string): Kind {
   const l = lstatSync(path);
@@ -66,7 +76,7 @@ function kindOf(path: string): Kind {
 async function selectPrograms(pkgUsr: string, policyBytes: Uint8Array, policyName: string, config: Rec[]): Promise<string[]> {
   const input: Rec[] = [["req", "wrap"], ...config.filter((r) => r[0] === "wrap-dir")];
   for (const d of readdirSync(pkgUsr, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    if (!d.isDirectory() || d.name === "raw") continue;
+    if (!d.isDirectory()) continue;
     for (const f of readdirSync(join(pkgUsr, d.name)).sort()) {
       if (f === LAUNCHER_NAME) continue;
       input.push(["candidate", `${d.name}/${f}`, kindOf(join(pkgUsr, d.name, f))]);
@@ -93,9 +103,6 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
     return layer;
   });
   const layers: Layer[] = dedupeLayers([self, ...deps]);
-  if (layers.length > MAX_LAYERS) {
-    throw new FhsError(`package ${opts.dir}: needs ${layers.length} layers; OverlayFS allows at most ${MAX_LAYERS} in one view`);
-  }
 
   const launcher = requireLauncher(opts.launcher);
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
@@ -103,6 +110,11 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   const policyBytes = policy.bytes;
   const config = loadConfig(opts.config ?? defaultConfigPath);
   const programs = await selectPrograms(join(pkg, "usr"), policyBytes, policySource, configRecords(config));
+  // .fhs/raw is one more layer when there are programs to wrap.
+  const viewLayers = layers.length + (programs.length > 0 ? 1 : 0);
+  if (viewLayers > MAX_LAYERS) {
+    throw new FhsError(`package ${opts.dir}: needs ${viewLayers} layers; OverlayFS allows at most ${MAX_LAYERS} in one view`);
+  }
 
   const meta = manifestDir(pkg);
   const staging = `${meta}.tmp-${process.pid}`;
@@ -118,7 +130,10 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
     manifest = {
       fhsManifest: MANIFEST_VERSION,
       package: pkg,
-      layers,
+      // The package's programs are installed at /usr in its view: .fhs/raw,
+      // laid out as a /usr, is the top layer, above the package's own usr/
+      // (where the wrappers are).
+      layers: programs.length > 0 ? [{ path: rawDir(pkg), layout: "nix", dirs: ["usr"] }, ...layers] : layers,
       policy: { path: policyPath, sha256: policy.sha256, source: opts.policy ? "custom" : "default" },
       config,
       programs,
@@ -148,9 +163,10 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
         chmodSync(pkgLauncher, 0o755);
       }
     }
+    // Programs move into the staged .fhs/raw, which lands with the rest.
     for (const rel of programs) {
       const from = join(pkg, "usr", rel);
-      const raw = join(pkg, "usr", "raw", rel);
+      const raw = join(staging, "raw", rel);
       mkdirSync(dirname(raw), { recursive: true });
       renameSync(from, raw);
       symlinkSync(pkgLauncher, from);

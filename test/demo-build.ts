@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { debLayers, debSource } from "./helpers/debian.js";
 import { repoRoot, runUnprivileged, testArtifacts, testDir } from "./helpers/env.js";
-import { packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
+import { gccPackage, shellPackage } from "./helpers/wrapped.js";
 
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const say = (s: string) => console.log(`\n${bold(`== ${s}`)}`);
@@ -46,9 +46,7 @@ const zlib = debLayers(["zlib1g-dev", "zlib1g"]);
 show([process.execPath, cli, "env", "--pkg", shell, ...zlib.flatMap((l) => ["--layer", l])], { input: 'echo "prompt: $PS1"; ls /usr/include\n' });
 
 say("5. Inside it, a wrapped gcc (its own package, no zlib in it) compiles and links against zlib");
-const own = ["gcc", "gcc-12", "cpp", "cpp-12", "libgcc-12-dev", "binutils", "binutils-x86-64-linux-gnu"].flatMap((p) => debLayers([p]));
-const deps = debLayers(["gcc", "binutils", "libc6-dev"], { withDeps: true }).filter((l) => !own.includes(l));
-const gcc = wrapPackage(packageFromLayers(own, "gcc"), deps);
+const gcc = gccPackage().pkg;
 const work = testDir("fhs-demo-zlib-");
 writeFileSync(join(work, "z.c"), '#include <stdio.h>\n#include <zlib.h>\nint main(void) { printf("built against zlib %s\\n", zlibVersion()); return 0; }\n');
 show([process.execPath, cli, "env", "--pkg", shell, ...zlib.flatMap((l) => ["--layer", l]), "--", "sh", "-c", `${gcc}/usr/bin/gcc -o z z.c -lz && ./z`], { cwd: work });

@@ -27,7 +27,7 @@ const libc = debLayers(["libc6"], { withDeps: true });
 const hello = packageFromLayers(debLayers(["hello"]), "hello");
 console.log(`layers: ${libc.join(" ")}`);
 
-say("Wrap it: the program moves to usr/raw, a wrapper takes its place");
+say("Wrap it: the program moves to .fhs/raw, a wrapper takes its place");
 fhs(["wrap", hello, ...libc.flatMap((l) => ["--layer", l])], { env: { FHS_LAUNCHER: testArtifacts().launcher } });
 spawnSync("chown", ["-R", "-h", `${testUser.uid}:${testUser.gid}`, hello]);
 

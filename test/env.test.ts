@@ -13,19 +13,14 @@ import { defaultConfigPath, loadConfig } from "../src/policy/config.js";
 import { debLayers } from "./helpers/debian.js";
 import { isRoot, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { sublibAndProgram } from "./helpers/sublib.js";
-import { callerMounts, packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
+import { callerMounts, gccPackage, shellPackage } from "./helpers/wrapped.js";
 
 let gccPkg: string;
 let shellPkg: string;
 let zlibDev: string[];
 
 before(() => {
-  // gcc finds cc1, its headers and crt files relative to realpath(argv[0]):
-  // the toolchain is one package; libc6-dev and the libraries are layers.
-  const toolchain = ["gcc", "gcc-12", "cpp", "cpp-12", "libgcc-12-dev", "binutils", "binutils-x86-64-linux-gnu"];
-  const own = toolchain.flatMap((p) => debLayers([p]));
-  const deps = debLayers([...toolchain, "libc6-dev"], { withDeps: true }).filter((l) => !own.includes(l));
-  gccPkg = wrapPackage(packageFromLayers(own, "gcc"), deps);
+  gccPkg = gccPackage().pkg;
   shellPkg = shellPackage().pkg;
   zlibDev = debLayers(["zlib1g-dev", "zlib1g"]);
 });

@@ -8,18 +8,15 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
 import { runUnprivileged, testDir } from "./helpers/env.js";
-import { packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
+import { gccPackage, packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 
 let gccPkg: string;
 let devShell: string;
 
 before(() => {
-  // One package for the toolchain, as gcc expects: it finds cc1, its own
-  // headers and crt files relative to realpath(argv[0]), i.e. in its package.
-  const toolchain = ["gcc", "gcc-12", "cpp", "cpp-12", "libgcc-12-dev", "binutils", "binutils-x86-64-linux-gnu"];
-  const own = toolchain.flatMap((p) => debLayers([p]));
-  const deps = debLayers([...toolchain, "libc6-dev"], { withDeps: true }).filter((l) => !own.includes(l));
-  gccPkg = wrapPackage(packageFromLayers(own, "gcc"), deps);
+  // gcc is its programs' own package; libgcc-12-dev, libc6-dev and the rest
+  // of its closure are layers of their own.
+  gccPkg = gccPackage().pkg;
   const shell = shellPackage();
   // The dev shell: the shell's programs plus zlib's headers and library.
   devShell = wrapPackage(packageFromLayers(debLayers(["dash"]), "devshell"), [shell.pkg, ...debLayers(["zlib1g-dev", "zlib1g"]), ...shell.layers]);

@@ -33,12 +33,12 @@ const sh = (script: string, opts: Parameters<typeof runUnprivileged>[1] = {}) =>
   runUnprivileged([join(shellPkg, "usr/bin/dash"), "-c", script], opts);
 
 describe("wrap", () => {
-  it("moves programs to usr/raw and leaves symlinks to one launcher per package, not copies", () => {
+  it("moves programs to .fhs/raw and leaves symlinks to one launcher per package, not copies", () => {
     const wrapper = join(helloPkg, "usr/bin/hello");
     assert.equal(readlinkSync(wrapper), join(helloPkg, "usr/bin/.fhs-launcher"));
     // A hard link to the launcher when on the same filesystem: no bytes copied.
     assert.equal(statSync(join(helloPkg, "usr/bin/.fhs-launcher")).ino, statSync(testArtifacts().launcher).ino);
-    assert.ok(existsSync(join(helloPkg, "usr/raw/bin/hello")));
+    assert.ok(existsSync(join(helloPkg, ".fhs/raw/bin/hello")));
     const manifest = JSON.parse(readFileSync(join(helloPkg, ".fhs/manifest.json"), "utf8"));
     assert.equal(manifest.layers[0].path, helloPkg);
     assert.deepEqual(manifest.programs, ["bin/hello"]);
@@ -68,7 +68,7 @@ describe("wrap", () => {
       assert.match(r.stderr, why);
       assert.equal(r.stderr.trim().split("\n").length, 1);
       assert.ok(!existsSync(join(pkg, ".fhs")), "package was touched");
-      assert.ok(existsSync(join(pkg, "usr/bin/tool")) && !existsSync(join(pkg, "usr/raw")));
+      assert.ok(existsSync(join(pkg, "usr/bin/tool")) && !existsSync(join(pkg, ".fhs/raw")));
     }
   });
 

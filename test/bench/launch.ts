@@ -36,7 +36,7 @@ const libc = debLayers(["libc6"], { withDeps: true });
 const coreutils = debLayers(["coreutils"]);
 const pkg10 = wrapPackage(packageFromLayers(coreutils, "true10"), [...libc, ...synthetic(10 - 1 - libc.length)]);
 const pkg300 = wrapPackage(packageFromLayers(coreutils, "true300"), [...libc, ...synthetic(300 - 1 - libc.length)]);
-const rawTrue = join(pkg10, "usr/raw/bin/true");
+const rawTrue = join(pkg10, ".fhs/raw/bin/true");
 const wrapped10 = join(pkg10, "usr/bin/true");
 
 /** The plan the launcher carries out for pkg10, captured once, for the syscall floor and bwrap. */

@@ -73,3 +73,18 @@ export function shellPackage(): { pkg: string; libc: string[]; layers: string[] 
   shell = { pkg, libc, layers: [...new Set([...libc, ...deps])] };
   return shell;
 }
+
+/** Debian's gcc packaged the Nix way: the package holds the programs' own
+ * packages (gcc, gcc-12, cpp, cpp-12, binutils); everything else, libgcc-12-dev
+ * (stddef.h, crt files) and libc6-dev included, is a layer of its own. gcc
+ * finds them because in its view it is installed at /usr. Built once per
+ * test process. */
+export const GCC_PROGRAM_PACKAGES = ["gcc", "gcc-12", "cpp", "cpp-12", "binutils", "binutils-x86-64-linux-gnu"];
+let gcc: { pkg: string; layers: string[] } | undefined;
+export function gccPackage(): { pkg: string; layers: string[] } {
+  if (gcc) return gcc;
+  const own = GCC_PROGRAM_PACKAGES.flatMap((p) => debLayers([p]));
+  const layers = debLayers([...GCC_PROGRAM_PACKAGES, "libc6-dev"], { withDeps: true }).filter((l) => !own.includes(l));
+  gcc = { pkg: wrapPackage(packageFromLayers(own, "gcc"), layers), layers };
+  return gcc;
+}
