@@ -38,7 +38,8 @@ describe("nesting", () => {
     const argv = pkgs.map((p, i) => join(p, `usr/bin/step${i}`));
     const r = runUnprivileged([...argv, join(shellPkg, "usr/bin/dash"), "-c", "tr '\\0' '\\n' < /.fhs/view | grep -c '^view$'; ls /usr/bin | grep -c '^step'"]);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, `${16 + 1 + shellLayers.length}\n16\n`);
+    // Each step package adds two layers: its programs and itself.
+    assert.equal(r.stdout, `${2 * 16 + 2 + shellLayers.length}\n16\n`);
   });
 
   it("runs a 100-deep chain of fast-path launches without growing namespaces", () => {
@@ -105,7 +106,7 @@ describe("the fallback for kernels without lowerdir+", () => {
     const pkg = wrapPackage(makePackage({ "bin/step": { from: step } }, "legacy-wide"), syntheticLayers(120));
     const r = runUnprivileged([join(pkg, "usr/bin/step")], { env: { FHS_MOUNT_API: "legacy" } });
     assert.equal(r.status, 125);
-    assert.match(r.stderr, /^fhs: overlay \/usr: 121 layers do not fit in mount\(2\)'s one page of options; this kernel lacks fsconfig lowerdir\+ \(Linux >= 6\.8\)\n$/);
+    assert.match(r.stderr, /^fhs: overlay \/usr: 122 layers do not fit in mount\(2\)'s one page of options; this kernel lacks fsconfig lowerdir\+ \(Linux >= 6\.8\)\n$/);
     // The same package works with the new mount API.
     assert.equal(runUnprivileged([join(pkg, "usr/bin/step")]).status, 0);
   });

@@ -40,7 +40,8 @@ describe("wrap", () => {
     assert.equal(statSync(join(helloPkg, "usr/bin/.fhs-launcher")).ino, statSync(testArtifacts().launcher).ino);
     assert.ok(existsSync(join(helloPkg, ".fhs/raw/bin/hello")));
     const manifest = JSON.parse(readFileSync(join(helloPkg, ".fhs/manifest.json"), "utf8"));
-    assert.equal(manifest.layers[0].path, helloPkg);
+    // Its programs (laid out as a /usr) on top, then the package itself.
+    assert.deepEqual(manifest.layers.slice(0, 2).map((l: { path: string; layout: string }) => [l.path, l.layout]), [[join(helloPkg, ".fhs/raw"), "nix"], [helloPkg, "fhs"]]);
     assert.deepEqual(manifest.programs, ["bin/hello"]);
     assert.match(manifest.policy.sha256, /^[0-9a-f]{64}$/);
   });
@@ -123,13 +124,13 @@ describe("launch", () => {
       assert.equal(r.status, 0, r.stderr);
       const plan = planFromStderr(r.stderr);
       assert.deepEqual(plan[0], ["plan", "view"]);
-      assert.deepEqual(plan.filter((p) => p[0] === "view").map((p) => p[1]), [helloPkg, ...libc]);
+      assert.deepEqual(plan.filter((p) => p[0] === "view").map((p) => p[1]), [join(helloPkg, ".fhs/raw"), helloPkg, ...libc]);
     }
     // Even the id of a real view does not help without its read-only root and marker.
     const id = sh("printf %s \"$IN_NIX_FHS\"").stdout;
     assert.match(id, /^[0-9a-f]{16}$/);
     const r = runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { IN_NIX_FHS: id, FHS_DEBUG: "plan" } });
-    assert.deepEqual(planFromStderr(r.stderr).filter((p) => p[0] === "view").map((p) => p[1]), [helloPkg, ...libc]);
+    assert.deepEqual(planFromStderr(r.stderr).filter((p) => p[0] === "view").map((p) => p[1]), [join(helloPkg, ".fhs/raw"), helloPkg, ...libc]);
   });
 
   it("composes: a wrapped program inside a view sees that view's layers on top of its own", () => {
@@ -140,10 +141,12 @@ describe("launch", () => {
     const plan = planFromStderr(readFileSync(planFile, "utf8"));
     // hello's layers first, then the shell view's, de-duplicated: one flat overlay.
     const shellLayers = (JSON.parse(readFileSync(join(shellPkg, ".fhs/manifest.json"), "utf8")) as { layers: { path: string }[] }).layers.map((l) => l.path);
-    const expected = [...new Set([helloPkg, ...libc, ...shellLayers])];
+    const raw = join(helloPkg, ".fhs/raw");
+    const expected = [...new Set([raw, helloPkg, ...libc, ...shellLayers])];
     assert.deepEqual(plan.filter((p) => p[0] === "view").map((p) => p[1]), expected);
     const usr = plan.find((p) => p[0] === "overlay" && p[1] === "/usr")!;
-    assert.deepEqual(usr.slice(2), expected.map((l) => `${l}/usr`));
+    // Program dirs (nix layout) are a /usr themselves; packages give their usr/.
+    assert.deepEqual(usr.slice(2), expected.map((l) => (l.endsWith("/.fhs/raw") ? l : `${l}/usr`)));
   });
 
   it("takes the fast path when every layer is already in the view: no new namespace", () => {
