@@ -6,6 +6,10 @@ type Sub = { usage: string; run: (args: string[], options: LayerOptions) => Prom
 interface LayerOptions {
   into?: string;
   json?: boolean;
+  set?: string;
+  base?: boolean;
+  package?: string;
+  cache?: string;
 }
 
 const subcommands: Record<string, Sub> = {
@@ -30,13 +34,42 @@ const subcommands: Record<string, Sub> = {
       return 0;
     },
   },
+  fetch: {
+    usage: "fhs layer fetch PKG... --into STORE_DIR [--set FILE] [--no-base] [--package OUTDIR] [--cache DIR] [--json]",
+    run: async (pkgs, o) => {
+      if (pkgs.length === 0 || typeof o.into !== "string" || o.into === "") {
+        throw new FhsError(`usage: ${subcommands.fetch!.usage}`);
+      }
+      const { fetchLayers } = await import("../debfetch.js");
+      const r = await fetchLayers({
+        packages: pkgs,
+        into: o.into,
+        set: o.set === undefined ? undefined : String(o.set),
+        base: o.base !== false,
+        packageDir: o.package === undefined ? undefined : String(o.package),
+        cache: o.cache === undefined ? undefined : String(o.cache),
+        progress: (line) => process.stderr.write(`fhs: ${line}\n`),
+      });
+      if (o.json) console.log(JSON.stringify(r.set, null, 2));
+      else {
+        console.log(r.setPath);
+        if (r.packageDir) console.log(r.packageDir);
+      }
+      return 0;
+    },
+  },
 };
 
 export function register(cli: CAC): void {
   cli
-    .command("layer <action> [...args]", `Layers: ${Object.keys(subcommands).join(", ")} (${subcommands.import!.usage})`)
-    .option("--into <dir>", "Store directory for imported layers (layer import)")
-    .option("--json", "Print results as JSON")
+    .command("layer <action> [...args]", `Layers: ${Object.keys(subcommands).join(", ")}`)
+    .usage(`layer <action> [...args]\n\n${Object.values(subcommands).map((s) => `  ${s.usage}`).join("\n")}`)
+    .option("--into <dir>", "Store directory for the layers (import, fetch)")
+    .option("--set <file>", "Where fetch writes the layer set (default: STORE_DIR/<names joined by +>.set.json)")
+    .option("--no-base", "fetch: leave out Debian's Essential packages and their closure (the base)")
+    .option("--package <dir>", "fetch: also copy the requested packages' files into this fresh, writable directory, for fhs wrap")
+    .option("--cache <dir>", "fetch: cache for .debs and apt's package cache (default: $FHS_CACHE_DIR, else $XDG_CACHE_HOME/fhs, else ~/.cache/fhs)")
+    .option("--json", "Print results as JSON (import: the layers; fetch: the layer set)")
     .action((action: string, args: string[], options: LayerOptions) => {
       const sub = subcommands[action];
       if (!sub) throw new FhsError(`unknown layer command '${action}'; known: ${Object.keys(subcommands).join(", ")}`);

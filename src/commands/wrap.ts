@@ -1,5 +1,6 @@
 import type { CAC } from "cac";
 import { FhsError } from "../errors.js";
+import { layersFromSets } from "../layerset.js";
 import { planLaunch } from "../plan.js";
 import { formatRecords } from "../policy/records.js";
 import { runWrapped } from "../run.js";
@@ -11,11 +12,13 @@ export function register(cli: CAC): void {
   cli
     .command("wrap <dir>", "Wrap DIR's executables so each runs in its own FHS view")
     .option("--layer <dep>", "A runtime dependency layer (repeatable, in order)")
+    .option("--layers-from <set>", "A layer set (fhs layer fetch): its layers after the --layer ones, leaving out its requested packages, which DIR holds (repeatable)")
     .option("--policy <file>", "A custom policy module (.wasm)")
     .option("--config <file>", "A policy config (.json); default policies/default.json")
     .option("--json", "Print the manifest as JSON")
-    .action(async (dir: string, o: { layer?: unknown; policy?: string; config?: string; json?: boolean }) => {
-      const m = await wrap({ dir, layers: list(o.layer), policy: o.policy, config: o.config });
+    .action(async (dir: string, o: { layer?: unknown; layersFrom?: unknown; policy?: string; config?: string; json?: boolean }) => {
+      const layers = [...list(o.layer), ...layersFromSets(list(o.layersFrom), { withoutRequested: true })];
+      const m = await wrap({ dir, layers, policy: o.policy, config: o.config });
       if (o.json) console.log(JSON.stringify(m, null, 2));
       else {
         console.log(`wrapped ${m.programs.length} program${m.programs.length === 1 ? "" : "s"} in ${m.package}: ${m.programs.join(" ")}`);

@@ -12,7 +12,7 @@ import { findNodeAtLocation, parseTree, type Node, type ParseError, printParseEr
 import { FhsError } from "../errors.js";
 import { policiesDir } from "../paths.js";
 
-export type SchemaName = "config" | "manifest" | "plan" | "policy-case" | "conflict-report";
+export type SchemaName = "config" | "manifest" | "plan" | "policy-case" | "conflict-report" | "layer-set";
 
 const schemaDir = join(policiesDir, "schema");
 const ID_BASE = "https://fhs.invalid/schema/";
