@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, it } from "node:test";
 import { isRoot, repoRoot, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
-import { fetchedPackage, setLayers, type FetchedPackage } from "./helpers/fetched.js";
+import { fetchedPackage, fetchSet, setLayers, type FetchedPackage } from "./helpers/fetched.js";
 import { execFileSync } from "node:child_process";
 
 interface Step {
@@ -92,4 +92,36 @@ describe("compatibility: real programs, each Debian package its own layer", () =
       }
     });
   }
+});
+
+describe("the seed's story: a wrapped gcc in an SDL2 dev environment", () => {
+  const program = `#include <SDL.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+  (void)argc; (void)argv;
+  if (SDL_Init(SDL_INIT_VIDEO) != 0) { printf("SDL_Init: %s\\n", SDL_GetError()); return 1; }
+  SDL_Window *w = SDL_CreateWindow("fhs", 0, 0, 64, 64, 0);
+  SDL_version v; SDL_GetVersion(&v);
+  printf("SDL %d.%d.%d video=%s window=%s\\n", v.major, v.minor, v.patch, SDL_GetCurrentVideoDriver(), w ? "yes" : "no");
+  SDL_Quit();
+  return 0;
+}
+`;
+
+  it("inside `fhs env --layers-from` the libsdl2-dev closure, the separately wrapped gcc compiles an SDL2 program, which runs; outside, gcc cannot see SDL.h", () => {
+    const gcc = pkg("gcc");
+    const sdl = fetchSet(["libsdl2-dev"]);
+    const cwd = testDir("fhs-sdl-");
+    writeFileSync(join(cwd, "s.c"), program);
+    if (isRoot) execFileSync("chown", ["-R", `${testUser.uid}:${testUser.gid}`, cwd]);
+    const inside = runUnprivileged(
+      [process.execPath, join(repoRoot, "dist", "cli.js"), "env", "--policy", testArtifacts().policy, "--layers-from", sdl, "--", "sh", "-c", `${gcc.pkg}/usr/bin/gcc -o s s.c $(sdl2-config --cflags --libs) && SDL_VIDEODRIVER=dummy ./s`],
+      { cwd, timeoutMs: 600_000, env: { FHS_LAUNCHER: testArtifacts().launcher } },
+    );
+    assert.equal(inside.status, 0, inside.stderr);
+    assert.match(inside.stdout, /^SDL 2\.\d+\.\d+ video=dummy window=yes\n$/);
+    const outside = runUnprivileged([join(gcc.pkg, "usr/bin/gcc"), "-c", "s.c"], { cwd });
+    assert.notEqual(outside.status, 0);
+    assert.match(outside.stderr, /SDL\.h: No such file or directory/);
+  });
 });
