@@ -1,6 +1,6 @@
 // `fhs plan`: exactly the plan a launch would carry out, computed by the same
 // policy.wasm in Node from the same facts the launcher gathers.
-import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync, statfsSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statfsSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
@@ -11,6 +11,36 @@ import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
 
 const TMPFS_MAGIC = 0x01021994;
 const LAUNCHER_SUFFIX = "/usr/bin/.fhs-launcher";
+/** Where a view keeps the host's /etc for nested launches (launcher/launch.h). */
+const HOST_ETC_IN_VIEW = "/.fhs/host-etc";
+/** A normalized relative path, as the launcher's rel_path_ok accepts it. */
+const REL_PATH = /^(?!\.\.?(\/|$))[^/\0]+(\/(?!\.\.?(\/|$))[^/\0]+)*$/;
+
+/** `host-etc-file REL` for each machine path of the config (`etc-host REL`)
+ * that the host's /etc holds: the current root's, or the copy the current
+ * view kept, exactly as the launcher probes them. */
+export function hostEtcFiles(config: Rec[], viewFacts: Rec[]): Rec[] {
+  const kept = viewFacts.some((r) => r[0] === "marker-root") && viewFacts.some((r) => r[0] === "host-etc" && r.length === 2 && r[1] === HOST_ETC_IN_VIEW);
+  let hostEtc = "/etc";
+  if (kept) {
+    try {
+      if (statSync(HOST_ETC_IN_VIEW).isDirectory()) hostEtc = HOST_ETC_IN_VIEW;
+    } catch {
+      // Not there: the current root's, as the launcher falls back to.
+    }
+  }
+  const recs: Rec[] = [];
+  for (const r of config) {
+    if (r[0] !== "etc-host" || r.length !== 2 || !REL_PATH.test(r[1]!)) continue;
+    try {
+      lstatSync(join(hostEtc, r[1]!));
+      recs.push(["host-etc-file", r[1]!]);
+    } catch {
+      // The host has no such file: the layers' (if any) shows.
+    }
+  }
+  return recs;
+}
 
 /** The package a wrapper (or a package dir) belongs to, as the launcher finds it. */
 export function resolvePackage(target: string): { pkg: string; program?: string } {
@@ -92,12 +122,14 @@ export async function planLaunch(target: string, opts: PlanOptions = {}): Promis
   const actual = createHash("sha256").update(bytes).digest("hex");
   if (actual !== sha) throw new FhsError(`policy ${policyPath}: sha256 ${actual} does not match the manifest's ${sha}: the module changed after wrap`);
   const forwarded = manifest.filter((r) => !["fhs-manifest", "pkg", "policy", "program"].includes(r[0]!));
+  const viewFacts = opts.inside?.length ? simulatedViewFacts(opts.inside) : currentViewFacts();
   const input: Rec[] = [
     ["req", "launch"],
     ...forwarded,
-    ...(opts.inside?.length ? simulatedViewFacts(opts.inside) : currentViewFacts()),
+    ...viewFacts,
     ...hostEntries(),
     ...(existsSync("/etc/ld.so.cache") ? [["host-file", "etc/ld.so.cache"] as Rec] : []),
+    ...hostEtcFiles(forwarded, viewFacts),
   ];
   const res = await evalPolicy(bytes, encodeRecords(input), { name: policyPath });
   return { ...res, pkg, input };
