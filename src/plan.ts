@@ -6,6 +6,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
 import { inspectLayer } from "./layers.js";
 import { readCompiledManifest, readManifest } from "./manifest.js";
+import { loadConfig } from "./policy/config.js";
 import { evalPolicy, type PolicyResult } from "./policy/host.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
 
@@ -96,15 +97,27 @@ function isWritable(path: string): boolean {
   }
 }
 
-/** Facts for a simulated view made of the given layers or wrapped packages. */
+/** Facts for a simulated view made of the given layers or wrapped packages.
+ * Like a view the default policy makes, it keeps the host's /etc for nested
+ * launches when its /etc is not the host's alone: some layer has an etc and
+ * the config (the package's, or the default for a bare layer) takes it. */
 export function simulatedViewFacts(inside: string[]): Rec[] {
   const id = "simulated";
-  const recs: Rec[] = [["env-marker", id], ["marker-root", "ok"], ["view-id", id]];
+  const views: Rec[] = [];
+  let keepsHostEtc = false;
   for (const item of inside) {
-    const layers = existsSync(join(item, ".fhs", "manifest.json")) ? readManifest(item).layers : [inspectLayer(item)];
-    for (const l of layers) recs.push(["view", l.path, l.layout, l.dirs.join(",")]);
+    const wrapped = existsSync(join(item, ".fhs", "manifest.json"));
+    const manifest = wrapped ? readManifest(item) : undefined;
+    const layers = manifest ? manifest.layers : [inspectLayer(item)];
+    const config = manifest ? manifest.config : loadConfig();
+    const etcTaken = config.overlay.etc !== "host" && !config.hostBinds.never.includes("etc");
+    for (const l of layers) {
+      views.push(["view", l.path, l.layout, l.dirs.join(",")]);
+      if (etcTaken && l.layout === "fhs" && l.dirs.includes("etc")) keepsHostEtc = true;
+    }
   }
-  return recs;
+  const kept: Rec[] = keepsHostEtc && existsSync("/etc") ? [["host-etc", HOST_ETC_IN_VIEW]] : [];
+  return [["env-marker", id], ["marker-root", "ok"], ...kept, ["view-id", id], ...views];
 }
 
 export interface PlanOptions {
