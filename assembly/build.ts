@@ -22,6 +22,7 @@ export function planBuild(input: Array<Array<string>>, out: RecordWriter): i32 {
   let cwd = "/build";
   let network = false;
   let epoch = "";
+  let etcFrom = "host";
 
   for (let i = 1; i < input.length; i++) {
     const r = input[i];
@@ -31,6 +32,7 @@ export function planBuild(input: Array<Array<string>>, out: RecordWriter): i32 {
     else if (k == "host" && (n == 3 || n == 4)) {
       if (r[2] == "dir") hosts.push(r[1]);
     } else if (k == "overlay" && n == 2) overlays.push(r[1]);
+    else if (k == "etc-from" && n == 2) etcFrom = r[1];
     else if (k == "setenv" && n == 3) {
       env.push(r[1]);
       env.push(r[2]);
@@ -40,7 +42,7 @@ export function planBuild(input: Array<Array<string>>, out: RecordWriter): i32 {
     else if (k == "build-cwd" && n == 2) cwd = r[1];
     else if (k == "network" && n == 2) network = r[1] == "on";
     else if (k == "source-date-epoch" && n == 2) epoch = r[1];
-    else if (k == "never-bind" || k == "wrap-dir" || k == "severity" || k == "override") continue;
+    else if (k == "never-bind" || k == "etc-host" || k == "wrap-dir" || k == "severity" || k == "override") continue;
     else return fail(out, "unexpected input record: " + k + " with " + (n - 1).toString() + " fields");
   }
   if (layers.length == 0) return fail(out, "a build needs at least one layer");
@@ -58,11 +60,12 @@ export function planBuild(input: Array<Array<string>>, out: RecordWriter): i32 {
     if (s != "") usr.push(s);
   }
   out.record((["overlay-rw", "/usr", upper, work] as string[]).concat(usr));
-  // /etc and /opt from the layers only, and only when the config asks: the
-  // host's configuration is not part of a build's inputs.
+  // /etc and /opt from the layers only, and only when the config asks (for
+  // /etc: "layers" or "layers+host"): the host's configuration is not part of
+  // a build's inputs.
   const extra = ["etc", "opt"];
   for (let d = 0; d < extra.length; d++) {
-    if (!contains(overlays, extra[d])) continue;
+    if (extra[d] == "etc" ? etcFrom == "host" : !contains(overlays, extra[d])) continue;
     const lowers = new Array<string>();
     for (let i = 0; i < all.length; i++) {
       const s = all[i].source(extra[d]);

@@ -67,7 +67,7 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
       sevClass.push(r[1]);
       sevLevel.push(r[2]);
     } else if (k == "override" && n == 3) overrides.push(r);
-    else if (k != "overlay" && k != "never-bind" && k != "setenv" && k != "wrap-dir") {
+    else if (k != "overlay" && k != "etc-from" && k != "etc-host" && k != "never-bind" && k != "setenv" && k != "wrap-dir") {
       return refuse(out, "conflicts: unexpected record " + k + " with " + n.toString() + " fields");
     }
   }

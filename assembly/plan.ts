@@ -6,6 +6,11 @@ import { RecordWriter } from "./records";
 /** Overlay refuses a 501st lower layer (OVL_MAX_STACK). */
 const MAX_LAYERS = 500;
 
+/** Where a view keeps the host's /etc for the launches nested in it: OverlayFS
+ * stacks at most 2 deep, so a nested /etc overlay takes the original host's
+ * /etc as its lowest lower, never the current view's /etc overlay. */
+const HOST_ETC_IN_VIEW = "/.fhs/host-etc";
+
 export class Layer {
   /** Compared before the path: in wasm3, comparing long store paths character
    * by character made de-duplicating 300 layers cost tens of milliseconds. */
@@ -98,6 +103,11 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
   let ldCache = "";
   let hostHasLdCache = false;
   let shadowed = false;
+  // Where /etc comes from (config `etc-from`); without the record, the host's.
+  let etcFrom = "host";
+  const etcHost = new Array<string>(); // config: machine paths, always the host's
+  const hostEtcHas = new Array<string>(); // facts: which of them the host's /etc holds
+  let markerHostEtc = "";
 
   for (let i = 1; i < input.length; i++) {
     const r = input[i];
@@ -120,6 +130,10 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     else if (k == "ldcache" && n == 2) ldCache = r[1];
     else if (k == "shadowed" && n == 2) shadowed = true;
     else if (k == "host-file" && n == 2) hostHasLdCache = hostHasLdCache || r[1] == "etc/ld.so.cache";
+    else if (k == "etc-from" && n == 2 && (r[1] == "layers+host" || r[1] == "host" || r[1] == "layers")) etcFrom = r[1];
+    else if (k == "etc-host" && n == 2) etcHost.push(r[1]);
+    else if (k == "host-etc-file" && n == 2) hostEtcHas.push(r[1]);
+    else if (k == "host-etc" && n == 2) markerHostEtc = r[1];
     else if (k == "wrap-dir" || k == "severity" || k == "override") continue; // not launch decisions
     else return fail(out, "unexpected input record: " + k + " with " + (n - 1).toString() + " fields");
   }
@@ -160,12 +174,23 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
   const id = viewId(combined);
   out.record(["plan", "view"]);
 
-  // /usr always; etc and opt when the config asks and some layer has them.
+  // The host's /etc: in a view that kept it (the marker says where), that
+  // copy; else the current root's, unless the config never binds it.
+  let hostEtc = "";
+  if (!contains(neverBind, "etc")) {
+    if (markerRoot && markerHostEtc == HOST_ETC_IN_VIEW) hostEtc = markerHostEtc;
+    else if (hostDir(hostNames, hostTypes, "etc")) hostEtc = "/etc";
+  }
+
+  // /usr always; opt when the config asks and some layer has it; etc as the
+  // config's etc-from says, when some layer has it.
   const overlaid = new Array<string>();
   const dirs = ["usr", "etc", "opt"];
+  let etcFromLayers = false;
   for (let d = 0; d < dirs.length; d++) {
     const dir = dirs[d];
-    if (dir != "usr" && !contains(overlays, dir)) continue;
+    if (dir == "opt" && !contains(overlays, dir)) continue;
+    if (dir == "etc" && etcFrom == "host") continue;
     const lowers = new Array<string>();
     for (let i = 0; i < combined.length; i++) {
       const s = combined[i].source(dir);
@@ -176,6 +201,22 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
       continue;
     }
     overlaid.push(dir);
+    if (dir == "etc") {
+      etcFromLayers = true;
+      if (etcFrom == "layers+host" && hostEtc != "") {
+        // The layers' defaults over the host's /etc, and the machine's own
+        // files (users, names, DNS, time zone) the host's whatever the layers
+        // hold: each a link into the host's /etc kept at HOST_ETC_IN_VIEW,
+        // which the launcher puts on top of this overlay. Links, not file
+        // binds: a bind (like an overlay lower) keeps showing a file the
+        // host has since replaced by rename, as resolv.conf is.
+        for (let e = 0; e < etcHost.length; e++) {
+          const rel = etcHost[e];
+          if (contains(hostEtcHas, rel)) out.record(["etc-link", rel]);
+        }
+        lowers.push(hostEtc);
+      }
+    }
     // A read-only overlay needs two lowers; one layer is a read-only bind.
     if (lowers.length == 1) out.record(["bind-ro", "/" + dir, lowers[0]]);
     else out.record((["overlay", "/" + dir] as string[]).concat(lowers));
@@ -205,7 +246,9 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     const i = order[o];
     const name = hostNames[i];
     if (contains(neverBind, name) || contains(overlaid, name) || contains(linked, name) || name == ".fhs") continue;
-    if (hostTypes[i] == "dir") out.record(["rbind", "/" + name, "/" + name]);
+    if (name == "etc") {
+      if (hostEtc != "") out.record(["rbind", "/etc", hostEtc]);
+    } else if (hostTypes[i] == "dir") out.record(["rbind", "/" + name, "/" + name]);
     else if (hostTypes[i] == "link") out.record(["symlink", "/" + name, hostTargets[i]]);
   }
 
@@ -216,9 +259,14 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
   // Nested, the view's libraries are the package's on top of the current
   // view's: the launcher binds the union of both caches (made once per layer
   // list) instead of the package's alone.
-  if (ldCache != "" && hostHasLdCache && !contains(overlaid, "etc") && !contains(neverBind, "etc")) {
+  const etcHasHost = hostEtc != "" && (!etcFromLayers || etcFrom == "layers+host");
+  if (ldCache != "" && hostHasLdCache && etcHasHost) {
     out.record([inside ? "ldcache-union" : "bind-file", "/etc/ld.so.cache", ldCache]);
   }
+
+  // A view whose /etc is not simply the host's keeps the host's for the
+  // launches nested in it (read-only, under the marker's directory).
+  if (etcFromLayers && hostEtc != "") out.record(["host-etc", hostEtc]);
 
   // The marker nested launches read, and the variable that must match it.
   out.record(["view-id", id]);
@@ -226,6 +274,11 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
   out.record(["setenv", "IN_NIX_FHS", id]);
   writeEnv(out, env);
   return 0;
+}
+
+function hostDir(names: string[], types: string[], name: string): bool {
+  for (let i = 0; i < names.length; i++) if (names[i] == name) return types[i] == "dir";
+  return false;
 }
 
 function writeEnv(out: RecordWriter, env: string[]): void {

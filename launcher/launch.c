@@ -145,6 +145,36 @@ static uint8_t *read_marker(size_t *len)
   return read_file(MARKER, 16 << 20, len);
 }
 
+/* A view that kept the host's /etc says so in its marker (host-etc), and
+ * only a launcher writes that read-only root. */
+static bool view_keeps_host_etc(const records_t *view)
+{
+  for (size_t i = 0; i < view->n; i++) {
+    const record_t *r = &view->recs[i];
+    if (r->nfields == 2 && !strcmp(r->fields[0], "host-etc") && !strcmp(r->fields[1], HOST_ETC_IN_VIEW)) {
+      struct stat st;
+      return stat(HOST_ETC_IN_VIEW, &st) == 0 && S_ISDIR(st.st_mode);
+    }
+  }
+  return false;
+}
+
+static bool rel_path_ok(const char *p);
+
+/* host-etc-file REL for each `etc-host REL` of the config that exists (as any
+ * type, a dangling link too) in the host's /etc at `host_etc`. */
+static void add_host_etc_files(recbuf_t *in, const records_t *manifest, const char *host_etc)
+{
+  char path[PATH_MAX];
+  for (size_t i = 0; i < manifest->n; i++) {
+    const record_t *r = &manifest->recs[i];
+    if (r->nfields != 2 || strcmp(r->fields[0], "etc-host") || !rel_path_ok(r->fields[1])) continue;
+    struct stat st;
+    int m = snprintf(path, sizeof path, "%s/%s", host_etc, r->fields[1]);
+    if (m > 0 && (size_t)m < sizeof path && lstat(path, &st) == 0) recbuf_record(in, "host-etc-file", r->fields[1], NULL);
+  }
+}
+
 /* ------------------------------------------------------------- validation */
 
 void allow_layers(allowed_t *a, const records_t *r, const char *kind)
@@ -194,6 +224,31 @@ static bool target_ok(const char *t)
   if (t[0] != '/' || !t[1] || strchr(t + 1, '/')) return false;
   if (!strcmp(t, "/.") || !strcmp(t, "/..") || !strcmp(t, "/.fhs")) return false;
   return true;
+}
+
+/* A normalized relative path: no leading or trailing '/', no empty, "." or
+ * ".." component. */
+static bool rel_path_ok(const char *p)
+{
+  if (!*p || p[0] == '/') return false;
+  for (const char *c = p; *c;) {
+    const char *end = strchrnul(c, '/');
+    size_t l = (size_t)(end - c);
+    if (l == 0 || (l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.')) return false;
+    if (!*end) break;
+    c = end + 1;
+  }
+  return p[strlen(p) - 1] != '/';
+}
+
+/* The host's /etc, as a launch may use it: the current root's /etc when it is
+ * a host directory, or the copy a view kept for nested launches. */
+static bool host_dir_ok(const records_t *in, const char *src);
+static bool host_etc_ok(const allowed_t *a, const records_t *in, const char *src)
+{
+  if (!a->host_etc) return false;
+  if (!strcmp(src, "/etc")) return host_dir_ok(in, src);
+  return a->host_etc_in_view && !strcmp(src, HOST_ETC_IN_VIEW);
 }
 
 static bool host_dir_ok(const records_t *in, const char *src)
@@ -260,9 +315,27 @@ void validate_plan(const char *policy, const records_t *plan, const records_t *i
 {
   const char *seen[64];
   size_t nseen = 0;
+  /* etc-link ops wait for the /etc overlay over the host's /etc they go on top of. */
+  size_t pending_links = 0, links = 0;
+  bool has_host_etc = false;
   for (size_t i = 1; i < plan->n; i++) {
     const record_t *op = &plan->recs[i];
     const char *k = op->fields[0];
+    if (!strcmp(k, "etc-link")) {
+      /* A link in /etc into the view's read-only copy of the host's /etc: it
+       * shows a host file at its own path and makes nothing writable. */
+      if (op->nfields != 2 || !rel_path_ok(op->fields[1])) refuse(policy, op, "etc-link needs one normalized relative path");
+      if (!allowed->host_etc) refuse(policy, op, "only a launch over the host's /etc may link to it");
+      pending_links++;
+      links++;
+      continue;
+    }
+    if (!strcmp(k, "host-etc")) {
+      if (op->nfields != 2 || !host_etc_ok(allowed, in, op->fields[1]) || has_host_etc)
+        refuse(policy, op, "the source must be the host's /etc, kept once");
+      has_host_etc = true;
+      continue;
+    }
     if (!strcmp(k, "setenv")) {
       if (op->nfields != 3 || strchr(op->fields[1], '=')) refuse(policy, op, "setenv needs KEY VALUE, and KEY has no '='");
       continue;
@@ -289,14 +362,22 @@ void validate_plan(const char *policy, const records_t *plan, const records_t *i
       if (op->nfields < 4) refuse(policy, op, "an overlay needs at least two lower layers");
       if (op->nfields - 2 > FHS_MAX_LAYERS)
         die(FHS_EXIT_PLAN, "view needs %zu layers; OverlayFS allows at most %d", op->nfields - 2, FHS_MAX_LAYERS);
+      /* /etc may have the host's /etc as its lowest lower: the layers'
+       * defaults over the machine's own files, all read-only. */
+      size_t last = op->nfields - 1;
+      bool over_host = !strcmp(target, "/etc") && host_etc_ok(allowed, in, op->fields[last]);
       for (size_t f = 2; f < op->nfields; f++)
-        if (!layer_source_ok(allowed, op->fields[f])) refuse(policy, op, "a lower layer is not one of the manifest's or the current view's layers");
+        if (!(over_host && f == last) && !layer_source_ok(allowed, op->fields[f]))
+          refuse(policy, op, "a lower layer is not one of the manifest's or the current view's layers");
+      if (pending_links && !over_host) refuse(policy, op, "etc-link ops must precede the /etc overlay over the host's /etc");
+      pending_links = 0;
     } else if (!strcmp(k, "bind-ro")) {
       if (op->nfields != 3 || !layer_source_ok(allowed, op->fields[2])) refuse(policy, op, "the source is not one of the manifest's or the current view's layers");
     } else if (!strcmp(k, "rbind")) {
       /* Host dirs are bound as they are: nothing becomes writable that the
        * caller could not already write. */
-      if (op->nfields != 3 || !host_dir_ok(in, op->fields[2]) || strcmp(op->fields[1], op->fields[2]))
+      bool host_etc = !strcmp(op->fields[1], "/etc") && op->nfields == 3 && host_etc_ok(allowed, in, op->fields[2]);
+      if (!host_etc && (op->nfields != 3 || !host_dir_ok(in, op->fields[2]) || strcmp(op->fields[1], op->fields[2])))
         refuse(policy, op, "the source must be the host top-level directory of the same name");
     } else if (!strcmp(k, "symlink")) {
       if (op->nfields != 3) refuse(policy, op, "symlink needs TARGET VALUE");
@@ -304,6 +385,9 @@ void validate_plan(const char *policy, const records_t *plan, const records_t *i
       refuse(policy, op, "unknown op");
     }
   }
+  if (pending_links) die(FHS_EXIT_PLAN, "policy %s: plan refused: etc-link ops without the /etc overlay over the host's /etc", policy);
+  /* The links point into the kept copy of the host's /etc. */
+  if (links && !has_host_etc) die(FHS_EXIT_PLAN, "policy %s: plan refused: etc-link ops without host-etc", policy);
 }
 
 /* ---------------------------------------------------------------- execute */
@@ -343,6 +427,55 @@ static void make_dev(void)
   if (mkdir("/newroot/dev/shm", 01777) < 0 || chmod("/newroot/dev/shm", 01777) < 0) die_errno(FHS_EXIT_SETUP, "create /dev/shm");
 }
 
+/* Where the /etc links are made during setup, in the scratch root: a lower
+ * of the /etc overlay, so it lives on (held by the overlay) after the scratch
+ * root is detached. */
+#define ETC_LINKS "/etc-links"
+
+/* One etc-link: REL in the links dir shows the host's REL in the view. A
+ * host symlink is copied as it is (readlink of /etc/localtime still names
+ * the zone); anything else becomes a link into the view's read-only copy of
+ * the host's /etc, which follows the host's file even when it is replaced. */
+static bool make_etc_link(const char *host_etc, const char *relpath)
+{
+  char buf[PATH_MAX];
+  if (snprintf(buf, sizeof buf, "%s", relpath) >= (int)sizeof buf) die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
+  char host_path[PATH_MAX];
+  if (snprintf(host_path, sizeof host_path, "%s/%s", rel(host_etc), relpath) >= (int)sizeof host_path)
+    die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
+  struct stat st;
+  if (lstat(host_path, &st) < 0) return false; /* gone since the policy was asked */
+  char value[PATH_MAX];
+  if (S_ISLNK(st.st_mode)) {
+    ssize_t n = readlink(host_path, value, sizeof value - 1);
+    if (n < 0) die_errno(FHS_EXIT_SETUP, "etc-link: read the host's /etc/%s", relpath);
+    value[n] = 0;
+  } else if (snprintf(value, sizeof value, HOST_ETC_IN_VIEW "/%s", relpath) >= (int)sizeof value) {
+    die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
+  }
+  /* Parent dirs one component at a time, never through a symlink (an earlier
+   * link of a shorter path): the links dir holds nothing else. */
+  int dir = open(ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0) die_errno(FHS_EXIT_SETUP, "open %s", ETC_LINKS);
+  char *name = buf;
+  for (char *slash; (slash = strchr(name, '/')); name = slash + 1) {
+    *slash = 0;
+    if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) die_errno(FHS_EXIT_SETUP, "etc-link %s: create %s", relpath, name);
+    int sub = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) die_errno(FHS_EXIT_SETUP, "etc-link %s: open %s", relpath, name);
+    close(dir);
+    dir = sub;
+  }
+  int r = symlinkat(value, dir, name);
+  int err = errno;
+  close(dir);
+  if (r < 0 && err != EEXIST) {
+    errno = err;
+    die_errno(FHS_EXIT_SETUP, "etc-link %s", relpath);
+  }
+  return true;
+}
+
 void build_view(const records_t *plan)
 {
   uid_t uid = getuid();
@@ -371,9 +504,30 @@ void build_view(const records_t *plan)
 
   recbuf_t marker = {0};
   char target[PATH_MAX];
+  /* The host's /etc (the host-etc op's source; the validator requires one
+   * when there are etc-links), and whether a link was made. */
+  const char *host_etc = NULL;
+  for (size_t i = 1; i < plan->n; i++)
+    if (!strcmp(plan->recs[i].fields[0], "host-etc")) host_etc = plan->recs[i].fields[1];
+  bool etc_links = false;
   for (size_t i = 1; i < plan->n; i++) {
     const record_t *op = &plan->recs[i];
     const char *k = op->fields[0];
+    if (!strcmp(k, "etc-link")) {
+      if (!host_etc) die(FHS_EXIT_SETUP, "etc-link %s: no host-etc", op->fields[1]);
+      if (mkdir(ETC_LINKS, 0755) < 0 && errno != EEXIST) die_errno(FHS_EXIT_SETUP, "create %s", ETC_LINKS);
+      if (make_etc_link(host_etc, op->fields[1])) etc_links = true;
+      continue;
+    }
+    if (!strcmp(k, "host-etc")) {
+      /* Kept for nested launches, read-only at every level; the marker says so. */
+      xmkdir("/newroot/.fhs");
+      xmkdir("/newroot" HOST_ETC_IN_VIEW);
+      if (bind_tree_readonly(rel(op->fields[1]), "/newroot" HOST_ETC_IN_VIEW) < 0)
+        die_errno(FHS_EXIT_SETUP, "bind the host's %s read-only at %s", op->fields[1], HOST_ETC_IN_VIEW);
+      recbuf_record(&marker, "host-etc", HOST_ETC_IN_VIEW, NULL);
+      continue;
+    }
     if (!strcmp(k, "view-id") || !strcmp(k, "view")) {
       for (size_t f = 0; f < op->nfields; f++) recbuf_field(&marker, op->fields[f]);
       recbuf_end(&marker);
@@ -393,9 +547,13 @@ void build_view(const records_t *plan)
     }
     xmkdir(target);
     if (!strcmp(k, "overlay")) {
-      size_t n = op->nfields - 2;
+      /* The /etc links, if any, go on top of the /etc overlay (the validator
+       * let them through only before the one over the host's /etc). */
+      size_t top = !strcmp(op->fields[1], "/etc") && etc_links ? 1 : 0;
+      size_t n = op->nfields - 2 + top;
       const char **lowers = xmalloc(n * sizeof *lowers);
-      for (size_t f = 0; f < n; f++) lowers[f] = rel(op->fields[2 + f]);
+      if (top) lowers[0] = ETC_LINKS;
+      for (size_t f = top; f < n; f++) lowers[f] = rel(op->fields[2 + f - top]);
       if (mount_overlay_ro(target, lowers, n) < 0) {
         if (errno == E2BIG)
           die(FHS_EXIT_SETUP, "overlay %s: %zu layers do not fit in mount(2)'s one page of options; this kernel lacks fsconfig lowerdir+ (Linux >= 6.8)", op->fields[1], n);
@@ -726,6 +884,10 @@ int launch(const char *pkg, const char *relprog, char **argv)
   add_host_entries(&in);
   /* Whether the view's /etc (the host's) has a cache to bind the view's over. */
   if (access("/etc/ld.so.cache", F_OK) == 0) recbuf_record(&in, "host-file", "etc/ld.so.cache", NULL);
+  /* Which of the machine's own files the config names (etc-host) the host's
+   * /etc holds: the current root's, or the copy the current view kept. */
+  bool in_view_host_etc = view_keeps_host_etc(&viewrecs);
+  add_host_etc_files(&in, &manifest, in_view_host_etc ? HOST_ETC_IN_VIEW : "/etc");
 
   policy_result_t res;
   long long t_policy = timing ? now_ns() : 0;
@@ -749,6 +911,8 @@ int launch(const char *pkg, const char *relprog, char **argv)
   if (records_parse(in.buf, in.len, &inrecs) < 0) die(FHS_EXIT_SETUP, "internal: malformed policy input");
   allow_layers(&allowed, &manifest, "layer");
   allow_layers(&allowed, &viewrecs, "view");
+  allowed.host_etc = true;
+  allowed.host_etc_in_view = in_view_host_etc;
   for (size_t i = 0; i < manifest.n; i++)
     if (!strcmp(manifest.recs[i].fields[0], "ldcache") && manifest.recs[i].nfields == 2) allowed.ldcache = manifest.recs[i].fields[1];
   validate_plan(policy_path, &plan, &inrecs, &allowed, NULL);

@@ -31,7 +31,16 @@ typedef struct {
   size_t n;
   /* The manifest's ld.so.cache for the view, the only file a plan may bind. */
   const char *ldcache;
+  /* A launch (not a build) may use the host's /etc: the current root's /etc,
+   * or, inside a view that kept it, HOST_ETC_IN_VIEW. */
+  bool host_etc;
+  bool host_etc_in_view;
 } allowed_t;
+
+/* Where a view keeps the host's /etc, read-only, for the launches nested in
+ * it (OverlayFS stacks at most 2 deep: a nested /etc overlay needs the
+ * original host's /etc as a lower, not the current view's overlay). */
+#define HOST_ETC_IN_VIEW "/.fhs/host-etc"
 
 /* The staging dirs the CLI prepared for a build: the only writable sources. */
 typedef struct {

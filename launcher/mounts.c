@@ -170,3 +170,28 @@ int loopback_up(void)
   ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
   return ioctl(s, SIOCSIFFLAGS, &ifr);
 }
+
+static int sys_open_tree(int dfd, const char *path, unsigned flags) { return (int)syscall(SYS_open_tree, dfd, path, flags); }
+static int sys_mount_setattr(int dfd, const char *path, unsigned flags, struct mount_attr *attr)
+{
+  return (int)syscall(SYS_mount_setattr, dfd, path, flags, attr, sizeof *attr);
+}
+
+int bind_tree_readonly(const char *source, const char *target)
+{
+  /* The copy is made read-only as a whole, submounts included, before it
+   * is attached: a file bound somewhere below the source (as a container
+   * runtime binds /etc/resolv.conf) must not stay writable through it. */
+  cleanup_fd int tree = sys_open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (tree < 0) {
+    /* Linux < 5.12 lacks these calls: the old way, read-only at the top. */
+    if (errno == ENOSYS) return bind_mount(source, target, true, true);
+    return -1;
+  }
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+  if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) < 0) {
+    if (errno == ENOSYS) return bind_mount(source, target, true, true);
+    return -1;
+  }
+  return sys_move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+}

@@ -29,3 +29,7 @@ int remount_readonly(const char *target);
 
 /* Brings up "lo" in a fresh network namespace (no `ip` binary needed). */
 int loopback_up(void);
+
+/* A recursive bind of source at target, read-only at every level (open_tree,
+ * mount_setattr, move_mount; a top-level read-only bind before Linux 5.12). */
+int bind_tree_readonly(const char *source, const char *target);

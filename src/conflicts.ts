@@ -141,7 +141,8 @@ export async function checkConflicts(opts: ConflictOptions): Promise<{ report: C
   const sources = dedupeSources(opts.sources);
   if (sources.length === 0) throw new FhsError("no layers given; use --layer DIR or --pkg WRAPPED_DIR");
   const layers = sources.map((s) => s.layer);
-  const dirs = (["etc", "opt"] as const).filter((d) => opts.config.overlay?.[d]);
+  // The layers' /etc is in the view unless it comes from the host alone.
+  const dirs = (["etc", "opt"] as const).filter((d) => (d === "etc" ? opts.config.overlay?.etc !== "host" : opts.config.overlay?.opt));
   const scanOpts = { dirs: [...dirs], progress: opts.progress };
   const index = walkLayers(layers, scanOpts);
   const t1 = performance.now();

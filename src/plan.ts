@@ -1,16 +1,47 @@
 // `fhs plan`: exactly the plan a launch would carry out, computed by the same
 // policy.wasm in Node from the same facts the launcher gathers.
-import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statfsSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statfsSync, statSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { basename, dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
 import { inspectLayer } from "./layers.js";
 import { readCompiledManifest, readManifest } from "./manifest.js";
+import { loadConfig } from "./policy/config.js";
 import { evalPolicy, type PolicyResult } from "./policy/host.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
 
 const TMPFS_MAGIC = 0x01021994;
 const LAUNCHER_SUFFIX = "/usr/bin/.fhs-launcher";
+/** Where a view keeps the host's /etc for nested launches (launcher/launch.h). */
+const HOST_ETC_IN_VIEW = "/.fhs/host-etc";
+/** A normalized relative path, as the launcher's rel_path_ok accepts it. */
+const REL_PATH = /^(?!\.\.?(\/|$))[^/\0]+(\/(?!\.\.?(\/|$))[^/\0]+)*$/;
+
+/** `host-etc-file REL` for each machine path of the config (`etc-host REL`)
+ * that the host's /etc holds: the current root's, or the copy the current
+ * view kept, exactly as the launcher probes them. */
+export function hostEtcFiles(config: Rec[], viewFacts: Rec[]): Rec[] {
+  const kept = viewFacts.some((r) => r[0] === "marker-root") && viewFacts.some((r) => r[0] === "host-etc" && r.length === 2 && r[1] === HOST_ETC_IN_VIEW);
+  let hostEtc = "/etc";
+  if (kept) {
+    try {
+      if (statSync(HOST_ETC_IN_VIEW).isDirectory()) hostEtc = HOST_ETC_IN_VIEW;
+    } catch {
+      // Not there: the current root's, as the launcher falls back to.
+    }
+  }
+  const recs: Rec[] = [];
+  for (const r of config) {
+    if (r[0] !== "etc-host" || r.length !== 2 || !REL_PATH.test(r[1]!)) continue;
+    try {
+      lstatSync(join(hostEtc, r[1]!));
+      recs.push(["host-etc-file", r[1]!]);
+    } catch {
+      // The host has no such file: the layers' (if any) shows.
+    }
+  }
+  return recs;
+}
 
 /** The package a wrapper (or a package dir) belongs to, as the launcher finds it. */
 export function resolvePackage(target: string): { pkg: string; program?: string } {
@@ -82,15 +113,27 @@ function isWritable(path: string): boolean {
   }
 }
 
-/** Facts for a simulated view made of the given layers or wrapped packages. */
+/** Facts for a simulated view made of the given layers or wrapped packages.
+ * Like a view the default policy makes, it keeps the host's /etc for nested
+ * launches when its /etc is not the host's alone: some layer has an etc and
+ * the config (the package's, or the default for a bare layer) takes it. */
 export function simulatedViewFacts(inside: string[]): Rec[] {
   const id = "simulated";
-  const recs: Rec[] = [["env-marker", id], ["marker-root", "ok"], ["view-id", id]];
+  const views: Rec[] = [];
+  let keepsHostEtc = false;
   for (const item of inside) {
-    const layers = existsSync(join(item, ".fhs", "manifest.json")) ? readManifest(item).layers : [inspectLayer(item)];
-    for (const l of layers) recs.push(["view", l.path, l.layout, l.dirs.join(",")]);
+    const wrapped = existsSync(join(item, ".fhs", "manifest.json"));
+    const manifest = wrapped ? readManifest(item) : undefined;
+    const layers = manifest ? manifest.layers : [inspectLayer(item)];
+    const config = manifest ? manifest.config : loadConfig();
+    const etcTaken = config.overlay.etc !== "host" && !config.hostBinds.never.includes("etc");
+    for (const l of layers) {
+      views.push(["view", l.path, l.layout, l.dirs.join(",")]);
+      if (etcTaken && l.layout === "fhs" && l.dirs.includes("etc")) keepsHostEtc = true;
+    }
   }
-  return recs;
+  const kept: Rec[] = keepsHostEtc && existsSync("/etc") ? [["host-etc", HOST_ETC_IN_VIEW]] : [];
+  return [["env-marker", id], ["marker-root", "ok"], ...kept, ["view-id", id], ...views];
 }
 
 export interface PlanOptions {
@@ -108,12 +151,14 @@ export async function planLaunch(target: string, opts: PlanOptions = {}): Promis
   const actual = createHash("sha256").update(bytes).digest("hex");
   if (actual !== sha) throw new FhsError(`policy ${policyPath}: sha256 ${actual} does not match the manifest's ${sha}: the module changed after wrap`);
   const forwarded = manifest.filter((r) => !["fhs-manifest", "pkg", "policy", "program"].includes(r[0]!));
+  const viewFacts = opts.inside?.length ? simulatedViewFacts(opts.inside) : currentViewFacts({ pkg, program });
   const input: Rec[] = [
     ["req", "launch"],
     ...forwarded,
-    ...(opts.inside?.length ? simulatedViewFacts(opts.inside) : currentViewFacts({ pkg, program })),
+    ...viewFacts,
     ...hostEntries(),
     ...(existsSync("/etc/ld.so.cache") ? [["host-file", "etc/ld.so.cache"] as Rec] : []),
+    ...hostEtcFiles(forwarded, viewFacts),
   ];
   const res = await evalPolicy(bytes, encodeRecords(input), { name: policyPath });
   return { ...res, pkg, input };

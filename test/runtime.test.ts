@@ -245,18 +245,23 @@ describe("fhs plan and fhs run", () => {
 });
 
 describe("which directories come from the layers", () => {
-  it("binds the host /etc by default, overlays the layers' /etc when the config asks", () => {
-    const config = JSON.parse(readFileSync(join(policiesDir, "default.json"), "utf8"));
-    config.overlay.etc = true;
-    delete config.$schema;
-    const configFile = join(testDir(), "etc-overlay.json");
-    writeFileSync(configFile, JSON.stringify(config));
-    const etcPkg = wrapPackage(packageFromLayers(debLayers(["dash"]), "etcshell"), [...JSON.parse(readFileSync(join(shellPkg, ".fhs/manifest.json"), "utf8")).layers.map((l: { path: string }) => l.path)], ["--config", configFile]);
+  it("shows the layers' /etc over the host's by default; the config can ask for the host's or the layers' alone", () => {
+    const layers = JSON.parse(readFileSync(join(shellPkg, ".fhs/manifest.json"), "utf8")).layers.map((l: { path: string }) => l.path);
+    const withEtc = (etc: string) => {
+      const config = JSON.parse(readFileSync(join(policiesDir, "default.json"), "utf8"));
+      config.overlay.etc = etc;
+      delete config.$schema;
+      const configFile = join(testDir(), `etc-${etc}.json`);
+      writeFileSync(configFile, JSON.stringify(config));
+      return wrapPackage(packageFromLayers(debLayers(["dash"]), `etc-${etc}`), layers, ["--config", configFile]);
+    };
     const probe = "test -e /etc/hostname && echo host-etc; test -e /etc/ld.so.conf.d/x86_64-linux-gnu.conf && echo libc6-etc; true";
-    assert.equal(sh(probe).stdout, existsSync("/etc/ld.so.conf.d/x86_64-linux-gnu.conf") ? "host-etc\nlibc6-etc\n" : "host-etc\n");
-    const r = runUnprivileged([join(etcPkg, "usr/bin/dash"), "-c", probe]);
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, "libc6-etc\n");
+    assert.equal(sh(probe).stdout, "host-etc\nlibc6-etc\n");
+    const hostOnly = runUnprivileged([join(withEtc("host"), "usr/bin/dash"), "-c", probe]);
+    assert.equal(hostOnly.stdout, existsSync("/etc/ld.so.conf.d/x86_64-linux-gnu.conf") ? "host-etc\nlibc6-etc\n" : "host-etc\n", hostOnly.stderr);
+    const layersOnly = runUnprivileged([join(withEtc("layers"), "usr/bin/dash"), "-c", probe]);
+    assert.equal(layersOnly.status, 0, layersOnly.stderr);
+    assert.equal(layersOnly.stdout, "libc6-etc\n");
   });
 });
 

@@ -6,13 +6,15 @@ import { policiesDir } from "../paths.js";
 import type { Rec } from "./records.js";
 import { loadJsonChecked } from "./schemas.js";
 
+/** Where a view's /etc comes from (docs/ARCHITECTURE.md, "Which directories come from layers"). */
+export type EtcSource = "layers+host" | "host" | "layers";
 export type Severity = "ok" | "info" | "warning" | "error";
 export type ConflictClass = "identical" | "shadowed-compatible" | "diamond-incompatible" | "file-collision" | "type-clash";
 
 export interface PolicyConfig {
   $schema?: string;
-  overlay: { usr?: true; etc: boolean; opt: boolean };
-  hostBinds: { never: string[] };
+  overlay: { usr?: true; etc: EtcSource; opt: boolean };
+  hostBinds: { never: string[]; etc: string[] };
   env: Record<string, string>;
   wrap: { dirs: string[] };
   conflicts: {
@@ -31,9 +33,10 @@ export function loadConfig(path: string = defaultConfigPath): PolicyConfig {
 /** The config as policy input records (docs/ABI.md, "Config records"). */
 export function configRecords(c: PolicyConfig): Rec[] {
   const recs: Rec[] = [["overlay", "usr"]];
-  if (c.overlay.etc) recs.push(["overlay", "etc"]);
   if (c.overlay.opt) recs.push(["overlay", "opt"]);
+  recs.push(["etc-from", c.overlay.etc]);
   for (const name of c.hostBinds.never) recs.push(["never-bind", name]);
+  for (const rel of c.hostBinds.etc) recs.push(["etc-host", rel]);
   for (const [k, v] of Object.entries(c.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) recs.push(["setenv", k, v]);
   for (const d of c.wrap.dirs) recs.push(["wrap-dir", d]);
   for (const [cls, sev] of Object.entries(c.conflicts.severities)) recs.push(["severity", cls, sev]);

@@ -85,7 +85,7 @@ function layers(): string[] {
 const ls = layers();
 // /etc and /opt overlaid as well: every file of the closure is indexed.
 const cfg = JSON.parse(readFileSync(join(policiesDir, "default.json"), "utf8"));
-cfg.overlay = { etc: true, opt: true };
+cfg.overlay = { etc: "layers", opt: true };
 const cfgFile = join(cache, "config.json");
 writeFileSync(cfgFile, JSON.stringify(cfg));
 const args = [join(packageRoot, "dist", "cli.js"), "conflicts", "--json", "--stats", "--config", cfgFile, ...ls.flatMap((l) => ["--layer", l])];

@@ -2,7 +2,7 @@
 // wrapped with the real CLI, using the copied launcher that user can reach.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { debLayers } from "./debian.js";
 import { isRoot, runCli, testArtifacts, testDir, testUser } from "./env.js";
@@ -33,10 +33,14 @@ export function makePackage(files: Record<string, { from?: string; text?: string
   return dir;
 }
 
-/** A package made by copying whole layers' usr/ trees (e.g. a Debian package's files). */
+/** A package made by copying whole layers' usr/ (and etc/) trees (e.g. a Debian package's files). */
 export function packageFromLayers(layers: string[], name = "pkg"): string {
   const dir = join(testDir(`fhs-${name}-`), name);
-  for (const l of layers) cpSync(join(l, "usr"), join(dir, "usr"), { recursive: true, verbatimSymlinks: true });
+  for (const l of layers) {
+    for (const d of ["usr", "etc"]) {
+      if (existsSync(join(l, d))) cpSync(join(l, d), join(dir, d), { recursive: true, verbatimSymlinks: true });
+    }
+  }
   execFileSync("chmod", ["-R", "u+w", dir]);
   chownTree(dir);
   return dir;
