@@ -15,6 +15,7 @@ interface Step {
   run: string[];
   env?: string[];
   stdout?: string;
+  stderr?: string;
   match?: string;
   status?: number;
   sameAsHost?: { path: string; deb: string };
@@ -78,6 +79,7 @@ describe("compatibility: real programs, each Debian package its own layer", () =
         const what = `${step.run.join(" ")}: exit ${r.status}, stderr: ${r.stderr}`;
         assert.equal(r.status, step.status ?? 0, what);
         if (step.stdout !== undefined) assert.equal(r.stdout, step.stdout, what);
+        if (step.stderr !== undefined) assert.equal(r.stderr, step.stderr, what);
         if (step.match !== undefined) assert.match(r.stdout, new RegExp(step.match), what);
         if (step.sameAsHost) {
           // The same Debian version on the host: the same output.
