@@ -3,12 +3,13 @@
 // asserts what a user sees: the exit code, the one-line message, and that
 // nothing of theirs was lost or left behind.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { isRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testUser } from "./helpers/env.js";
+import { debLayers } from "./helpers/debian.js";
+import { isRoot, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { makePackage, shellPackage } from "./helpers/wrapped.js";
 
 const EXIT_USAGE = 2;
@@ -173,4 +174,118 @@ describe("manifest-shape: a manifest.json of valid JSON but the wrong shape is a
       assert.ok(existsSync(join(pkg, "usr/bin/x")));
     });
   }
+});
+
+/** The processes whose argv is exactly `argv`, by pid. */
+function processesWithArgv(argv: string[]): number[] {
+  const want = `${argv.join("\0")}\0`;
+  const found: number[] = [];
+  for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, "utf8") === want) found.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** The processes whose argv mentions `text` anywhere. */
+function processesMentioning(text: string): number[] {
+  return readdirSync("/proc")
+    .filter((n) => /^\d+$/.test(n))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(text);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function waitFor(what: string, cond: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** fhs as the unprivileged test user, started in the background. */
+function startCli(args: string[]): { pid: number; done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> } {
+  const argv = [process.execPath, join(repoRoot, "dist", "cli.js"), ...args];
+  const full = isRoot ? ["/usr/bin/setpriv", `--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--", ...argv] : argv;
+  const child = spawn(full[0]!, full.slice(1), {
+    env: { PATH: "/usr/local/bin:/usr/bin:/bin", HOME: testUser.home, LANG: "C.UTF-8", FHS_LAUNCHER: testArtifacts().launcher },
+    cwd: "/",
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((res) => child.on("close", (code, signal) => res({ code, signal, stderr })));
+  return { pid: child.pid!, done };
+}
+
+describe("build-interrupted: a build's processes die with it, and a killed build's staging dir is cleaned by the next", () => {
+  let shellLayers: string[];
+  before(() => {
+    shellLayers = debLayers(["dash", "coreutils"], { withDeps: true });
+  });
+  const buildArgs = (out: string, command: string[]) => ["build", "--out", out, "--policy", testArtifacts().policy, ...layerArgs(shellLayers), "--", ...command];
+
+  const cases: [NodeJS.Signals, string][] = [
+    ["SIGTERM", "exit 143 and one line"],
+    ["SIGINT", "exit 130 and one line"],
+    ["SIGKILL", "dies by SIGKILL; the next build removes its staging dir"],
+  ];
+  for (const [signal, outcome] of cases) {
+    it(`${signal} to fhs build -- sh -c 'sleep 30': no process left, no output; ${outcome}`, async () => {
+      const parent = testDir("fhs-interrupt-");
+      const out = join(parent, "out");
+      // A duration no other process on the machine sleeps for.
+      const sleep = ["sleep", `30.${process.pid}${signal.length}`];
+      const cli = startCli(buildArgs(out, ["sh", "-c", sleep.join(" ")]));
+      await waitFor("the build's sleep to start", () => processesWithArgv(sleep).length > 0, 120_000);
+      const sent = Date.now();
+      process.kill(cli.pid, signal);
+      const r = await cli.done;
+      // Promptly: not when the sleep would have ended anyway.
+      assert.ok(Date.now() - sent < 15_000, `fhs build took ${Date.now() - sent} ms to end after ${signal}`);
+      if (signal === "SIGKILL") {
+        assert.equal(r.signal, "SIGKILL");
+      } else {
+        const n = signal === "SIGINT" ? 2 : 15;
+        assert.equal(r.code, 128 + n, r.stderr);
+        assert.equal(r.stderr, `fhs: build interrupted by ${signal}; no output written\n`);
+      }
+      // Nothing of the build runs on: not the sleep, not the launcher (whose argv names the staging dir).
+      await waitFor("the build's processes to die", () => processesWithArgv(sleep).length === 0 && processesMentioning(`${parent}/.out.fhs-build-`).length === 0, 10_000);
+      assert.ok(!existsSync(out));
+      const staging = readdirSync(parent).filter((n) => n.includes(".fhs-build-"));
+      if (signal !== "SIGKILL") {
+        assert.deepEqual(staging, []);
+        return;
+      }
+      // The CLI could not clean up after SIGKILL; the next build does, and says so.
+      assert.equal(staging.length, 1);
+      const next = fhs(buildArgs(out, ["sh", "-c", "mkdir -p /usr/share/doc/x && echo ok > /usr/share/doc/x/ok"]));
+      assert.equal(next.status, 0, next.stderr);
+      assert.equal(next.stderr, `fhs: ${join(parent, staging[0]!)}: removed, the staging dir of a build that was killed (pid ${cli.pid})\nfhs: built ${out}\n`);
+      assert.deepEqual(readdirSync(parent), ["out"]);
+    });
+  }
+
+  it("a running build's staging dir is not taken for a killed one's", async () => {
+    const parent = testDir("fhs-concurrent-");
+    const sleep = ["sleep", `31.${process.pid}`];
+    const first = startCli(buildArgs(join(parent, "first"), ["sh", "-c", sleep.join(" ")]));
+    await waitFor("the first build's sleep to start", () => processesWithArgv(sleep).length > 0, 120_000);
+    const second = fhs(buildArgs(join(parent, "second"), ["true"]));
+    assert.equal(second.status, 0, second.stderr);
+    assert.equal(second.stderr, `fhs: built ${join(parent, "second")}\n`);
+    assert.equal(readdirSync(parent).filter((n) => n.startsWith(".first.fhs-build-")).length, 1);
+    process.kill(first.pid, "SIGTERM");
+    assert.equal((await first.done).code, 143);
+  });
 });
