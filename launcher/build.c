@@ -13,7 +13,12 @@
  * overlay-clean: after the build, lists what overlay left in the upper
  * directory that would change a dependency's files (whiteouts, opaque dirs)
  * and strips overlay's own xattrs, so that OUT is a plain tree. Node has no
- * xattr API; this keeps the CLI free of getfattr/setfattr. */
+ * xattr API; this keeps the CLI free of getfattr/setfattr.
+ *
+ * overlay-check: the same eyes on layers, changing nothing. A layer holding
+ * overlay's metadata (a 0/0 character device, an overlay.* xattr) would hide
+ * or redirect the files of the layers below it in every view; fhs wrap, env
+ * and build refuse it (docs/LAYERS.md). */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
@@ -289,6 +294,49 @@ int overlay_clean_main(int argc, char **argv)
   if (argc != 3) die(FHS_EXIT_SETUP, "usage: fhs-launcher overlay-clean DIR");
   root_len = strlen(argv[2]);
   if (nftw(argv[2], clean_one, 64, FTW_PHYS) < 0) die_errno(FHS_EXIT_SETUP, "walk %s", argv[2]);
+  if (found.len && write_all(STDOUT_FILENO, found.buf, found.len) < 0) die_errno(FHS_EXIT_SETUP, "write stdout");
+  return 0;
+}
+
+/* ------------------------------------------------------------ overlay-check */
+
+static size_t check_root_len;
+static const char *check_layer;
+
+static int check_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+  (void)type;
+  const char *rel = path[check_root_len] ? path + check_root_len + 1 : ".";
+  /* A layer's own metadata (.fhs/) is never part of a view. */
+  if (ftw->level == 1 && S_ISDIR(st->st_mode) && !strcmp(path + ftw->base, ".fhs")) return FTW_SKIP_SUBTREE;
+  if (S_ISCHR(st->st_mode) && major(st->st_rdev) == 0 && minor(st->st_rdev) == 0) {
+    recbuf_record(&found, "whiteout", check_layer, rel, NULL);
+    return FTW_STOP;
+  }
+  char names[8192];
+  ssize_t n = llistxattr(path, names, sizeof names);
+  if (n < 0) {
+    if (errno == ENOTSUP) return FTW_CONTINUE;
+    die_errno(FHS_EXIT_SETUP, "list xattrs of %s", path);
+  }
+  /* trusted.* names are listed only to a caller with CAP_SYS_ADMIN; an
+   * overlay mounted in a user namespace does not read them either. */
+  for (char *name = names; name < names + n; name += strlen(name) + 1) {
+    if (strncmp(name, "user.overlay.", 13) && strncmp(name, "trusted.overlay.", 16)) continue;
+    recbuf_record(&found, "xattr", check_layer, rel, name, NULL);
+    return FTW_STOP;
+  }
+  return FTW_CONTINUE;
+}
+
+int overlay_check_main(int argc, char **argv)
+{
+  if (argc < 3) die(FHS_EXIT_SETUP, "usage: fhs-launcher overlay-check LAYER...");
+  for (int i = 2; i < argc && !found.len; i++) {
+    check_layer = argv[i];
+    check_root_len = strlen(argv[i]);
+    if (nftw(argv[i], check_one, 64, FTW_PHYS | FTW_ACTIONRETVAL) < 0) die_errno(FHS_EXIT_SETUP, "walk %s", argv[i]);
+  }
   if (found.len && write_all(STDOUT_FILENO, found.buf, found.len) < 0) die_errno(FHS_EXIT_SETUP, "write stdout");
   return 0;
 }

@@ -17,7 +17,7 @@ import { chmodSync, cpSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdte
 import { constants as osConstants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
-import { dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
+import { checkLayerOverlayMetadata, dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
 import { defaultPolicyWasm, dynamicLauncherPath, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
@@ -244,6 +244,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
   const config = loadConfig(opts.config ?? defaultConfigPath);
   const launcher = requireLauncher(opts.launcher);
+  checkLayerOverlayMetadata(layers, launcher);
 
   removeStaleStaging(dirname(out));
   const staging = mkdtempSync(join(dirname(out), `.${basename(out)}.fhs-build-`));

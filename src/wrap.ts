@@ -17,7 +17,7 @@ import { FhsError } from "./errors.js";
 import { holdSignals, Interrupted, Transaction } from "./transaction.js";
 import { halfWrapped } from "./unwrap.js";
 import { buildViewLdCache } from "./ldcache.js";
-import { checkLayerSymlinks, dedupeLayers, inspectLayer, type Layer } from "./layers.js";
+import { checkLayerOverlayMetadata, checkLayerSymlinks, dedupeLayers, inspectLayer, type Layer } from "./layers.js";
 import { encodeManifest, manifestDir, type Manifest, MANIFEST_VERSION } from "./manifest.js";
 import { defaultPolicyWasm, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
@@ -105,6 +105,7 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   }
 
   const launcher = requireLauncher(opts.launcher);
+  checkLayerOverlayMetadata(layers, launcher);
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
   const policySource = policy.path;
   const policyBytes = policy.bytes;

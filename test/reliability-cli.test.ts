@@ -9,7 +9,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
-import { isRoot, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
+import { isRoot, mustWork, repoRoot, runCli, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { makePackage, shellPackage } from "./helpers/wrapped.js";
 
 const EXIT_USAGE = 2;
@@ -287,5 +287,61 @@ describe("build-interrupted: a build's processes die with it, and a killed build
     assert.equal(readdirSync(parent).filter((n) => n.startsWith(".first.fhs-build-")).length, 1);
     process.kill(first.pid, "SIGTERM");
     assert.equal((await first.done).code, 143);
+  });
+});
+
+describe("layer-whiteout: a layer holding overlay's metadata is refused by wrap, env and build, by name", () => {
+  // Only root can make a 0/0 character device; CI runs the suite as root.
+  const skip = !isRoot && !mustWork ? "needs root to mknod a whiteout into a fixture layer" : false;
+
+  /** A layer, owned by the test user, whose usr/bin/ls would hide coreutils' ls. */
+  function shadowLayer(mark: (dir: string) => void): string {
+    const layer = join(testDir("fhs-shadow-"), "shadow");
+    mkdirSync(join(layer, "usr/bin"), { recursive: true });
+    mkdirSync(join(layer, "usr/share/doc"), { recursive: true });
+    mark(layer);
+    giveToTestUser(join(layer, ".."));
+    return layer;
+  }
+  const whiteout = () => shadowLayer((l) => execFileSync("mknod", [join(l, "usr/bin/ls"), "c", "0", "0"]));
+  const whiteoutMessage = (layer: string) =>
+    `fhs: layer ${layer}: holds an overlay whiteout usr/bin/ls (a character device 0/0), which would hide files of the layers below it in a view; a layer must be a plain tree\n`;
+
+  it("fhs wrap refuses a whiteout in a dependency layer and leaves the package untouched", { skip }, () => {
+    const layer = whiteout();
+    const pkg = threePrograms("wrap-whiteout");
+    const before = treeSnapshot(pkg);
+    const r = fhs(["wrap", pkg, "--layer", layer, ...layerArgs(runtime)]);
+    assert.equal(r.status, EXIT_USAGE);
+    assert.equal(r.stderr, whiteoutMessage(layer));
+    assert.deepEqual(treeSnapshot(pkg), before);
+  });
+
+  it("fhs env and fhs build refuse it before anything runs", { skip }, () => {
+    const layer = whiteout();
+    const env = fhs(["env", "--layer", layer, ...layerArgs(runtime), "--", "true"]);
+    assert.equal(env.status, EXIT_USAGE);
+    assert.equal(env.stderr, whiteoutMessage(layer));
+    const parent = testDir("fhs-whiteout-build-");
+    const build = fhs(["build", "--out", join(parent, "out"), "--policy", testArtifacts().policy, "--layer", layer, ...layerArgs(runtime), "--", "true"]);
+    assert.equal(build.status, EXIT_USAGE);
+    assert.equal(build.stderr, whiteoutMessage(layer));
+    assert.deepEqual(readdirSync(parent), []);
+  });
+
+  it("an opaque directory (user.overlay.opaque) is refused the same way", { skip }, () => {
+    const layer = shadowLayer((l) => execFileSync("setfattr", ["-n", "user.overlay.opaque", "-v", "y", join(l, "usr/share")]));
+    const pkg = threePrograms("wrap-opaque");
+    const r = fhs(["wrap", pkg, "--layer", layer, ...layerArgs(runtime)]);
+    assert.equal(r.status, EXIT_USAGE);
+    assert.equal(r.stderr, `fhs: layer ${layer}: holds overlay metadata on usr/share (xattr user.overlay.opaque), which would hide files of the layers below it in a view; a layer must be a plain tree\n`);
+  });
+
+  it("trusted.overlay.opaque is refused where it can be seen (by root)", { skip: !isRoot && !mustWork ? "only root can set or list trusted.* xattrs" : false }, () => {
+    const layer = shadowLayer((l) => execFileSync("setfattr", ["-n", "trusted.overlay.opaque", "-v", "y", join(l, "usr/share/doc")]));
+    const pkg = threePrograms("wrap-trusted");
+    const r = runCli(["wrap", pkg, "--layer", layer, ...layerArgs(runtime)], { env: { FHS_LAUNCHER: testArtifacts().launcher } });
+    assert.equal(r.status, EXIT_USAGE);
+    assert.equal(r.stderr, `fhs: layer ${layer}: holds overlay metadata on usr/share/doc (xattr trusted.overlay.opaque), which would hide files of the layers below it in a view; a layer must be a plain tree\n`);
   });
 });
