@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
@@ -343,5 +343,84 @@ describe("layer-whiteout: a layer holding overlay's metadata is refused by wrap,
     const r = runCli(["wrap", pkg, "--layer", layer, ...layerArgs(runtime)], { env: { FHS_LAUNCHER: testArtifacts().launcher } });
     assert.equal(r.status, EXIT_USAGE);
     assert.equal(r.stderr, `fhs: layer ${layer}: holds overlay metadata on usr/share/doc (xattr trusted.overlay.opaque), which would hide files of the layers below it in a view; a layer must be a plain tree\n`);
+  });
+});
+
+describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not used lately, and nothing else", () => {
+  it("removes the entries unused past --max-age, keeps the rest; --all empties; launches make them again", () => {
+    const home = testDir("fhs-caches-");
+    const env = { XDG_RUNTIME_DIR: join(home, "run"), XDG_CACHE_HOME: join(home, "cache") };
+    for (const d of Object.values(env)) mkdirSync(d);
+    giveToTestUser(home);
+    const plans = join(env.XDG_RUNTIME_DIR, "fhs-plans");
+    const ldcaches = join(env.XDG_CACHE_HOME, "fhs", "ld.so.cache");
+    const pkg = threePrograms("cached");
+    assert.equal(fhs(["wrap", pkg, ...layerArgs(runtime)]).status, 0);
+    const launch = (prog: string) => {
+      const r = runUnprivileged([join(pkg, "usr", prog)], { env });
+      assert.equal(r.status, 0, r.stderr);
+    };
+    const ls = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
+
+    // Entries of both caches: a plan per launch, an ld.so.cache per env layer list.
+    launch("bin/a");
+    const envRun = runCliUnprivileged(["env", ...layerArgs(runtime), "--", "true"], { env: { ...env, FHS_LAUNCHER: testArtifacts().launcher } });
+    assert.equal(envRun.status, 0, envRun.stderr);
+    const old = [...ls(plans).map((n) => join(plans, n)), ...ls(ldcaches).map((n) => join(ldcaches, n))];
+    assert.ok(ls(plans).length >= 1 && ls(ldcaches).length === 1, `caches: ${old.join(" ")}`);
+    // Last used 40 days ago.
+    const longAgo = new Date(Date.now() - 40 * 86_400_000);
+    for (const f of old) utimesSync(f, longAgo, longAgo);
+    // A fresh plan: another package's (the plan depends on the package, not the program).
+    const dash = runUnprivileged([join(runtime[0]!, "usr/bin/dash"), "-c", "true"], { env });
+    assert.equal(dash.status, 0, dash.stderr);
+    const fresh = ls(plans).filter((n) => !old.includes(join(plans, n)));
+    assert.equal(fresh.length, 1);
+    writeFileSync(join(plans, "notes"), "not fhs's\n");
+    giveToTestUser(home);
+
+    const r = runCliUnprivileged(["cache", "prune"], { env });
+    assert.equal(r.status, 0, r.stderr);
+    const oldPlans = old.filter((f) => f.startsWith(plans)).length;
+    assert.match(r.stdout, new RegExp(`^plans ${plans}: removed ${oldPlans} \\(\\d+ KiB\\), kept 1 \\(\\d+ KiB\\)\\nld.so.cache ${ldcaches}: removed 1 \\(\\d+ KiB\\), kept 0 \\(0 KiB\\)\\n$`));
+    assert.deepEqual(ls(plans), [...fresh, "notes"].sort());
+    assert.deepEqual(ls(ldcaches), []);
+
+    const all = runCliUnprivileged(["cache", "prune", "--all"], { env });
+    assert.equal(all.status, 0, all.stderr);
+    assert.match(all.stdout, /^plans \S+: removed 1 \(\d+ KiB\), kept 0 \(0 KiB\)\n/);
+    assert.deepEqual(ls(plans), ["notes"]);
+    launch("bin/a");
+    assert.ok(ls(plans).filter((n) => n !== "notes").length >= 1);
+  });
+
+  it("--max-size keeps the most recently used within the bound; a directory others may write is left alone", () => {
+    const home = testDir("fhs-caches-size-");
+    const env = { XDG_RUNTIME_DIR: join(home, "run"), XDG_CACHE_HOME: join(home, "cache") };
+    const plans = join(env.XDG_RUNTIME_DIR, "fhs-plans");
+    mkdirSync(plans, { recursive: true, mode: 0o700 });
+    chmodSync(plans, 0o700);
+    // Three 600 KiB entries used one, two and three days ago.
+    const names = ["a", "b", "c"].map((c) => c.repeat(64));
+    names.forEach((n, i) => {
+      writeFileSync(join(plans, n), Buffer.alloc(600 * 1024));
+      const t = new Date(Date.now() - (i + 1) * 86_400_000);
+      utimesSync(join(plans, n), t, t);
+    });
+    giveToTestUser(home);
+    const r = runCliUnprivileged(["cache", "prune", "--max-size", "1"], { env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^plans \S+: removed 2 \(1200 KiB\), kept 1 \(600 KiB\)\n/);
+    assert.deepEqual(readdirSync(plans), [names[0]]);
+
+    chmodSync(plans, 0o777);
+    const unsafe = runCliUnprivileged(["cache", "prune", "--all"], { env });
+    assert.equal(unsafe.status, 0, unsafe.stderr);
+    assert.match(unsafe.stdout, /^plans \S+: not a directory only you own and may write; left alone\n/);
+    assert.deepEqual(readdirSync(plans), [names[0]]);
+
+    const bad = runCliUnprivileged(["cache", "prune", "--max-age", "soon"], { env });
+    assert.equal(bad.status, EXIT_USAGE);
+    assert.equal(bad.stderr, "fhs: cache prune: --max-age: expected a number of days >= 0, not 'soon'\n");
   });
 });
