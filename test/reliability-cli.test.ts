@@ -69,8 +69,8 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     const before = treeSnapshot(pkg);
     const r = fhs(["wrap", pkg, ...layerArgs(runtime)]);
     assert.equal(r.status, EXIT_USAGE, r.stderr);
-    assert.match(r.stderr, /^fhs: package \S+: wrapping failed \(EACCES: permission denied, unlink '\S+\/usr\/sbin\/c'\); nothing was changed\n$/);
     assert.deepEqual(treeSnapshot(pkg), before);
+    assert.match(r.stderr, /^fhs: package \S+: wrapping failed \(EACCES: permission denied, unlink '\S+\/usr\/sbin\/c'\); nothing was changed\n$/);
 
     // Once the cause is gone, the same wrap succeeds and every program runs.
     chmodSync(join(pkg, "usr/sbin"), 0o755);
