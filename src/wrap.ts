@@ -10,7 +10,7 @@
 // argv[0] reaches the program untouched. The launcher sits in usr/bin, not
 // elsewhere, because programs that find their files by realpath(argv[0])
 // (gcc finds cc1 that way) must land in their own package's usr/bin.
-import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
@@ -159,7 +159,6 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
       // An imported layer may already hold .fhs/ (its import record): join it.
       for (const f of readdirSync(staging).filter((n) => n !== "manifest.json")) tx.move(join(staging, f), join(meta, f));
       tx.move(join(staging, "manifest.json"), join(meta, "manifest.json"));
-      rmdirSync(staging);
     } else {
       tx.move(staging, meta);
     }
@@ -167,15 +166,20 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   } catch (e) {
     const left = tx.rollback();
     rmSync(staging, { recursive: true, force: true });
+    // A Ctrl-C also reaches ldconfig (same process group): then its failure
+    // is the signal's doing, and the signal is what to report.
+    const signal = e instanceof Interrupted ? e.signal : (await interrupt.arrived()) ? interrupt.signal : undefined;
     interrupt.release();
     if (left) {
       throw new FhsError(`package ${opts.dir}: wrapping failed (${causeOf(e)}) and could not be undone (${left}); run 'fhs unwrap ${opts.dir}' to put its programs back`);
     }
-    if (e instanceof Interrupted) throw new FhsError(`package ${opts.dir}: wrap interrupted by ${e.signal}; nothing was changed`, 128 + osConstants.signals[e.signal]);
+    if (signal) throw new FhsError(`package ${opts.dir}: wrap interrupted by ${signal}; nothing was changed`, 128 + osConstants.signals[signal]);
     if (e instanceof FhsError && !tx.started) throw e;
     throw new FhsError(`package ${opts.dir}: wrapping failed (${causeOf(e)}); nothing was changed`);
   }
   interrupt.release();
+  // Empty now, when .fhs/ existed before (else it became .fhs/).
+  rmSync(staging, { recursive: true, force: true });
   return manifest;
 }
 
