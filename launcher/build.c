@@ -5,22 +5,35 @@
  * sha256, the dependency layers, config records and the staging paths it
  * prepared. The launcher checks the module's hash, asks the policy, holds the
  * plan to the same invariants as a launch (plus: only the staging dirs may
- * be written), builds the view and execs COMMAND. No fork: the CLI waits for
- * COMMAND itself, then inspects the upper directory.
+ * be written), builds the view and runs COMMAND in a new PID namespace (see
+ * run_build below) so that every process of the build dies with it. The CLI
+ * waits for this process, which ends as COMMAND ended, then inspects the
+ * upper directory.
  *
  * overlay-clean: after the build, lists what overlay left in the upper
  * directory that would change a dependency's files (whiteouts, opaque dirs)
  * and strips overlay's own xattrs, so that OUT is a plain tree. Node has no
- * xattr API; this keeps the CLI free of getfattr/setfattr. */
+ * xattr API; this keeps the CLI free of getfattr/setfattr.
+ *
+ * overlay-check: the same eyes on layers, changing nothing. A layer holding
+ * overlay's metadata (a 0/0 character device, an overlay.* xattr) would hide
+ * or redirect the files of the layers below it in every view; fhs wrap, env
+ * and build refuse it (docs/LAYERS.md). */
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -39,8 +52,146 @@ static const char *input_value(const records_t *r, const char *key)
   return NULL;
 }
 
+/* ------------------------------------------------------- the build's processes
+ *
+ * A build's processes must die with it: a build interrupted by SIGINT or
+ * SIGTERM, or whose CLI is killed outright, must leave nothing running (a
+ * `make -j` child, a test server, a `sleep` in a script) and nothing writing
+ * into a staging dir the next build will clean. The kernel gives that
+ * guarantee for a PID namespace: when its init exits, every process left in
+ * it is killed. So:
+ *
+ *   CLI ── this process (in the build's user + mount namespace; dies with
+ *          │ the CLI by PR_SET_PDEATHSIG; forwards signals; exits as
+ *          │ COMMAND did)
+ *          └─ init, PID 1 of a new PID namespace (dies with this process
+ *             by PR_SET_PDEATHSIG; forwards signals to every process in
+ *             the namespace; reaps orphans; exits
+ *             when COMMAND exits, which kills whatever COMMAND left)
+ *             └─ COMMAND
+ *
+ * COMMAND is not PID 1 itself: PID 1 ignores signals it has no handler for
+ * (a shell's SIGTERM would do nothing) and must reap orphans it knows
+ * nothing of. SIGKILL of the CLI kills this process, which kills init,
+ * which kills the namespace. */
+
+static volatile pid_t forward_to;
+
+static void forward_signal(int sig)
+{
+  if (forward_to != 0) kill(forward_to, sig);
+}
+
+/* The signals a build forwards: what a terminal, a CI runner or a user sends. */
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+static void forward_signals_to(pid_t pid)
+{
+  forward_to = pid;
+  struct sigaction sa = {0};
+  sa.sa_handler = forward_signal;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+    if (sigaction(forwarded[i], &sa, NULL) < 0) die_errno(FHS_EXIT_SETUP, "sigaction");
+}
+
+/* Ends this process the way `status` (a wait status) says COMMAND ended: the
+ * same exit code, or death by the same signal, so the CLI reports it truly. */
+static NORETURN void end_like(int status)
+{
+  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+  /* A build that dumped core did so already; this process must not. */
+  struct rlimit none = {0, 0};
+  (void)setrlimit(RLIMIT_CORE, &none);
+  signal(sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  raise(sig);
+  _exit(128 + sig);
+}
+
+/* PID 1 of the build's PID namespace. */
+static NORETURN void build_init(char **cmd, int status_fd, int alive_fd, int report_fd, const sigset_t *mask)
+{
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno(FHS_EXIT_SETUP, "prctl(PR_SET_PDEATHSIG) for the build's init");
+  /* The parent may have died before the line above: then the pipe it holds
+   * open is closed, and nothing would kill this namespace later. */
+  struct pollfd p = {.fd = alive_fd, .events = POLLIN};
+  if (poll(&p, 1, 0) != 0) _exit(FHS_EXIT_SETUP);
+
+  pid_t child = fork();
+  if (child < 0) die_errno(FHS_EXIT_SETUP, "fork the build command");
+  if (child == 0) {
+    sigprocmask(SIG_SETMASK, mask, NULL);
+    if (status_fd >= 0 && write_all(status_fd, "x", 1) < 0) die_errno(FHS_EXIT_SETUP, "status fd");
+    execvp(cmd[0], cmd);
+    die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s in the build view", cmd[0]);
+  }
+  if (status_fd >= 0) close(status_fd);
+  /* To every process of the build, as a terminal's Ctrl-C reaches a whole
+   * foreground job: a shell waiting for its child acts on SIGINT only when
+   * the child dies of it too. kill(-1) from init spares init itself. */
+  forward_signals_to(-1);
+  sigprocmask(SIG_SETMASK, mask, NULL);
+  for (;;) {
+    int st;
+    pid_t pid = waitpid(-1, &st, 0);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) die_errno(FHS_EXIT_SETUP, "wait for the build command");
+    if (pid != child) continue; /* an orphan, reaped */
+    /* COMMAND is done: say how, then exit, which kills what it left running. */
+    if (write_all(report_fd, &st, sizeof st) < 0) die_errno(FHS_EXIT_SETUP, "report the build's status");
+    _exit(0);
+  }
+}
+
+/* Runs COMMAND as described above; returns only by ending like COMMAND. */
+static NORETURN void run_build(char **cmd, int status_fd, pid_t cli)
+{
+  /* Set after the user namespace is made: a credential change may clear it. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die_errno(FHS_EXIT_SETUP, "prctl(PR_SET_PDEATHSIG)");
+  if (getppid() != cli) die(FHS_EXIT_SETUP, "build: the process that started it is gone");
+  if (unshare(CLONE_NEWPID) < 0) die_errno(FHS_EXIT_SETUP, "cannot create the build's PID namespace");
+  int alive[2], report[2];
+  if (pipe2(alive, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) die_errno(FHS_EXIT_SETUP, "pipe");
+
+  /* No signal handled between fork and knowing whom to forward it to. */
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);
+  pid_t init = fork();
+  if (init < 0) die_errno(FHS_EXIT_SETUP, "fork the build's init");
+  if (init == 0) {
+    close(alive[1]);
+    close(report[0]);
+    build_init(cmd, status_fd, alive[0], report[1], &old);
+  }
+  close(alive[0]);
+  close(report[1]);
+  if (status_fd >= 0) close(status_fd);
+  forward_signals_to(init);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+
+  int st;
+  while (waitpid(init, &st, 0) < 0)
+    if (errno != EINTR) die_errno(FHS_EXIT_SETUP, "wait for the build's init");
+  /* init reports COMMAND's status before it exits; without a report, init
+   * itself died (killed from outside), and so did the build. */
+  int cmd_status;
+  ssize_t n;
+  do n = read(report[0], &cmd_status, sizeof cmd_status);
+  while (n < 0 && errno == EINTR);
+  end_like(n == (ssize_t)sizeof cmd_status ? cmd_status : st);
+}
+
 int build_main(int argc, char **argv)
 {
+  /* Taken first: the build must not outlive the CLI that waits for it. */
+  pid_t cli = getppid();
   int status_fd = -1;
   int a = 3;
   if (argc > 4 && !strcmp(argv[3], "--status-fd")) {
@@ -105,9 +256,7 @@ int build_main(int argc, char **argv)
     if (!strcmp(op->fields[0], "clearenv") && clearenv() != 0) die(FHS_EXIT_SETUP, "clearenv failed");
     if (!strcmp(op->fields[0], "setenv") && setenv(op->fields[1], op->fields[2], 1) < 0) die_errno(FHS_EXIT_SETUP, "setenv %s", op->fields[1]);
   }
-  if (status_fd >= 0 && write_all(status_fd, "x", 1) < 0) die_errno(FHS_EXIT_SETUP, "status fd");
-  execvp(cmd[0], cmd);
-  die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s in the build view", cmd[0]);
+  run_build(cmd, status_fd, cli);
 }
 
 /* ------------------------------------------------------------ overlay-clean */
@@ -145,6 +294,49 @@ int overlay_clean_main(int argc, char **argv)
   if (argc != 3) die(FHS_EXIT_SETUP, "usage: fhs-launcher overlay-clean DIR");
   root_len = strlen(argv[2]);
   if (nftw(argv[2], clean_one, 64, FTW_PHYS) < 0) die_errno(FHS_EXIT_SETUP, "walk %s", argv[2]);
+  if (found.len && write_all(STDOUT_FILENO, found.buf, found.len) < 0) die_errno(FHS_EXIT_SETUP, "write stdout");
+  return 0;
+}
+
+/* ------------------------------------------------------------ overlay-check */
+
+static size_t check_root_len;
+static const char *check_layer;
+
+static int check_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+  (void)type;
+  const char *rel = path[check_root_len] ? path + check_root_len + 1 : ".";
+  /* A layer's own metadata (.fhs/) is never part of a view. */
+  if (ftw->level == 1 && S_ISDIR(st->st_mode) && !strcmp(path + ftw->base, ".fhs")) return FTW_SKIP_SUBTREE;
+  if (S_ISCHR(st->st_mode) && major(st->st_rdev) == 0 && minor(st->st_rdev) == 0) {
+    recbuf_record(&found, "whiteout", check_layer, rel, NULL);
+    return FTW_STOP;
+  }
+  char names[8192];
+  ssize_t n = llistxattr(path, names, sizeof names);
+  if (n < 0) {
+    if (errno == ENOTSUP) return FTW_CONTINUE;
+    die_errno(FHS_EXIT_SETUP, "list xattrs of %s", path);
+  }
+  /* trusted.* names are listed only to a caller with CAP_SYS_ADMIN; an
+   * overlay mounted in a user namespace does not read them either. */
+  for (char *name = names; name < names + n; name += strlen(name) + 1) {
+    if (strncmp(name, "user.overlay.", 13) && strncmp(name, "trusted.overlay.", 16)) continue;
+    recbuf_record(&found, "xattr", check_layer, rel, name, NULL);
+    return FTW_STOP;
+  }
+  return FTW_CONTINUE;
+}
+
+int overlay_check_main(int argc, char **argv)
+{
+  if (argc < 3) die(FHS_EXIT_SETUP, "usage: fhs-launcher overlay-check LAYER...");
+  for (int i = 2; i < argc && !found.len; i++) {
+    check_layer = argv[i];
+    check_root_len = strlen(argv[i]);
+    if (nftw(argv[i], check_one, 64, FTW_PHYS | FTW_ACTIONRETVAL) < 0) die_errno(FHS_EXIT_SETUP, "walk %s", argv[i]);
+  }
   if (found.len && write_all(STDOUT_FILENO, found.buf, found.len) < 0) die_errno(FHS_EXIT_SETUP, "write stdout");
   return 0;
 }

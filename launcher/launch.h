@@ -69,3 +69,4 @@ void build_view(const records_t *plan);
 int build_main(int argc, char **argv);
 /* fhs-launcher overlay-clean DIR (build.c) */
 int overlay_clean_main(int argc, char **argv);
+int overlay_check_main(int argc, char **argv);

@@ -12,6 +12,8 @@
  *                                          fhs build: COMMAND in a build view
  *   fhs-launcher overlay-clean DIR         fhs build: list whiteouts and opaque
  *                                          dirs, strip overlay xattrs
+ *   fhs-launcher overlay-check LAYER...    fhs wrap/env/build: the first
+ *                                          whiteout or overlay xattr, if any
  *   fhs-launcher env MANIFEST -- COMMAND...
  *                                          fhs env: COMMAND in a launch view
  *   fhs-launcher --version
@@ -84,6 +86,7 @@ int main(int argc, char **argv)
   if (strcmp(cmd, "probe") == 0) return probe_main();
   if (strcmp(cmd, "build") == 0) return build_main(argc, argv);
   if (strcmp(cmd, "overlay-clean") == 0) return overlay_clean_main(argc, argv);
+  if (strcmp(cmd, "overlay-check") == 0) return overlay_check_main(argc, argv);
   if (strcmp(cmd, "env") == 0) {
     if (argc < 5 || strcmp(argv[3], "--")) die(FHS_EXIT_SETUP, "usage: fhs-launcher env MANIFEST -- COMMAND [ARGS...]");
     return launch_env(argv[2], argv + 4);

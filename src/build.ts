@@ -9,11 +9,15 @@
 //     upper/       the overlay's upper dir: becomes OUT/usr
 //     work/        the overlay's work dir
 //     build/       /build in the view: the unpacked --src
+//     owner        the CLI's pid and start time: a staging dir whose owner
+//                  is gone was left by a killed build, and the next build
+//                  in the same parent removes it (docs/RELIABILITY.md)
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
-import { dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
+import { checkLayerOverlayMetadata, dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
 import { defaultPolicyWasm, dynamicLauncherPath, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
@@ -153,6 +157,49 @@ function prepareSource(src: string, dir: string): string {
   return "/build";
 }
 
+const INTERRUPTS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+const STAGING_NAME = /^\..+\.fhs-build-[A-Za-z0-9]{6}$/;
+
+/** This process as an owner record: its pid and start time (the pair names
+ * one process even after the pid is reused). */
+function ownerRecord(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 22, counted after the command name, which may hold spaces.
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return `${pid} ${start}\n`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes the staging dirs in `parent` left by builds that were killed
+ * (their owner process is gone); says so on stderr, one line each. A
+ * staging dir without an owner record (an older fhs's) is reported, not
+ * removed: nothing tells whether its build still runs. */
+export function removeStaleStaging(parent: string): void {
+  // Without /proc nothing tells a live build from a dead one: leave them all.
+  if (!ownerRecord(process.pid)) return;
+  const uid = process.getuid?.();
+  for (const name of readdirSync(parent).filter((n) => STAGING_NAME.test(n))) {
+    const dir = join(parent, name);
+    let owner: string;
+    try {
+      const st = lstatSync(dir);
+      if (!st.isDirectory() || st.uid !== uid) continue;
+      owner = readFileSync(join(dir, "owner"), "utf8");
+    } catch {
+      process.stderr.write(`fhs: ${dir}: a build's staging dir with no owner record, left by a killed build of an older fhs or still being made; remove it if no build runs\n`);
+      continue;
+    }
+    const pid = Number(owner.split(" ")[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || ownerRecord(pid) === owner) continue;
+    removeTree(dir);
+    process.stderr.write(`fhs: ${dir}: removed, the staging dir of a build that was killed (pid ${pid})\n`);
+  }
+}
+
 interface Spawned {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -166,17 +213,17 @@ function runLauncher(launcher: string, args: string[]): Promise<Spawned> {
     const child = spawn(launcher, args, { stdio: ["inherit", "inherit", "inherit", "pipe"] });
     let ran = false;
     let interrupted: NodeJS.Signals | undefined;
+    // The launcher forwards them to the build, whose processes all die with
+    // it (launcher/build.c); then it ends as the build did.
     const onSignal = (sig: NodeJS.Signals) => {
       interrupted = sig;
       child.kill(sig);
     };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    for (const s of INTERRUPTS) process.on(s, onSignal);
     (child.stdio[3] as NodeJS.ReadableStream).on("data", () => (ran = true));
     child.on("error", (e) => reject(new FhsError(`launcher ${launcher}: ${e.message}`)));
     child.on("close", (code, signal) => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      for (const s of INTERRUPTS) process.off(s, onSignal);
       resolvePromise({ code, signal, ran, interrupted });
     });
   });
@@ -197,9 +244,12 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
   const config = loadConfig(opts.config ?? defaultConfigPath);
   const launcher = requireLauncher(opts.launcher);
+  checkLayerOverlayMetadata(layers, launcher);
 
+  removeStaleStaging(dirname(out));
   const staging = mkdtempSync(join(dirname(out), `.${basename(out)}.fhs-build-`));
   try {
+    writeFileSync(join(staging, "owner"), ownerRecord(process.pid) ?? `${process.pid}\n`);
     const upper = join(staging, "upper");
     const work = join(staging, "work");
     const scratch = join(staging, "build");
@@ -222,7 +272,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     writeFileSync(inputPath, encodeRecords(input));
 
     const r = await runLauncher(launcher, ["build", inputPath, "--status-fd", "3", "--", ...opts.command]);
-    if (r.interrupted) throw new FhsError(`build interrupted by ${r.interrupted}; no output written`, 128 + (r.interrupted === "SIGINT" ? 2 : 15));
+    if (r.interrupted) throw new FhsError(`build interrupted by ${r.interrupted}; no output written`, 128 + osConstants.signals[r.interrupted]);
     // No byte on the status fd: the view was never built and the launcher
     // has said why, in one line, with its own exit code.
     if (!r.ran) return { exitCode: r.code ?? 125 };

@@ -6,6 +6,7 @@ import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { cac, type CAC } from "cac";
 import * as buildCommand from "./commands/build.js";
+import * as cacheCommand from "./commands/cache.js";
 import * as conflictsCommand from "./commands/conflicts.js";
 import * as doctorCommand from "./commands/doctor.js";
 import * as envCommand from "./commands/env.js";
@@ -19,7 +20,7 @@ import { runWrapped } from "./run.js";
 const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
 
 /** Every command module; each exports register(cli). */
-const commands: { register(cli: CAC): void }[] = [doctorCommand, layerCommand, policyCommand, wrapCommand, conflictsCommand, buildCommand, envCommand];
+const commands: { register(cli: CAC): void }[] = [doctorCommand, layerCommand, policyCommand, wrapCommand, conflictsCommand, buildCommand, envCommand, cacheCommand];
 
 export function buildCli(): CAC {
   const cli = cac("fhs");

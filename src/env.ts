@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { removeTree } from "./build.js";
 import { cachedViewLdCache } from "./ldcache.js";
 import { FhsError } from "./errors.js";
-import { checkLayerSymlinks, dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
+import { checkLayerOverlayMetadata, checkLayerSymlinks, dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
 import { encodeManifest, MANIFEST_VERSION, readManifest, type Manifest } from "./manifest.js";
 import { defaultPolicyWasm, requireLauncher } from "./paths.js";
 import { defaultConfigPath, loadConfig } from "./policy/config.js";
@@ -73,6 +73,9 @@ export async function env(opts: EnvOptions): Promise<number> {
   const layers = envLayers(opts.pkgs, opts.layers);
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
   const launcher = requireLauncher(opts.launcher);
+  // The packages' layers were checked when they were wrapped.
+  const fromPkgs = new Set(opts.pkgs.flatMap((p) => readManifest(resolve(p)).layers.map((l) => l.path)));
+  checkLayerOverlayMetadata(layers.filter((l) => !fromPkgs.has(l.path)), launcher);
   const config = loadConfig(opts.config ?? defaultConfigPath);
   // The same view as a wrapped program's, library cache included (src/ldcache.ts).
   const ldCache = cachedViewLdCache(layers, policy, config, launcher);

@@ -1,9 +1,11 @@
 // Layers: read-only directories in one of two layouts (docs/ARCHITECTURE.md).
 //   fhs  has usr/ (and maybe etc/, opt/): a Debian package, extracted.
 //   nix  has bin/, lib/, share/… at the top: the directory itself is a /usr.
+import { spawnSync } from "node:child_process";
 import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, posix, resolve } from "node:path";
 import { FhsError } from "./errors.js";
+import { decodeRecords } from "./policy/records.js";
 
 export type Layout = "fhs" | "nix";
 
@@ -100,4 +102,22 @@ function climbsAboveRoot(path: string): boolean {
     if (depth < 0) return true;
   }
   return false;
+}
+
+/** Refuses a layer that holds overlay's own metadata: a whiteout (a 0/0
+ * character device) or an overlay.* xattr (opaque, whiteout, redirect…).
+ * In a view such a layer would hide or redirect the files of every layer
+ * below it: a dependency could take files away from the package that lists
+ * it first. Layers are plain trees (docs/LAYERS.md). Node has no xattr API:
+ * the launcher looks (`fhs-launcher overlay-check`). */
+export function checkLayerOverlayMetadata(layers: readonly Layer[], launcher: string): void {
+  if (layers.length === 0) return;
+  const r = spawnSync(launcher, ["overlay-check", ...layers.map((l) => l.path)], { maxBuffer: 1 << 20 });
+  if (r.error) throw new FhsError(`launcher ${launcher}: ${r.error.message}`);
+  if (r.status !== 0) throw new FhsError(`layers: cannot inspect: ${String(r.stderr).trim().replace(/^fhs(-launcher)?: /, "")}`);
+  const found = decodeRecords(r.stdout)[0];
+  if (!found) return;
+  const [what, layer, rel, xattr] = found;
+  const thing = what === "whiteout" ? `an overlay whiteout ${rel} (a character device 0/0)` : `overlay metadata on ${rel} (xattr ${xattr})`;
+  throw new FhsError(`layer ${layer}: holds ${thing}, which would hide files of the layers below it in a view; a layer must be a plain tree`);
 }

@@ -92,9 +92,14 @@ export function buildViewLdCache(layers: Layer[], policy: PolicyModule, config: 
 /** The view's cache for a layer set that has no package to hold it (`fhs env`):
  * made once per layer list, kept in the user's cache directory under the
  * list's hash, and reused by every later session with the same layers. */
+/** Where `fhs env` keeps the caches it makes (`fhs cache prune` bounds it). */
+export function envLdCacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "fhs", "ld.so.cache");
+}
+
 export function cachedViewLdCache(layers: Layer[], policy: PolicyModule, config: PolicyConfig, launcher: string): string | undefined {
   const key = createHash("sha256").update(JSON.stringify(layers)).digest("hex");
-  const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "fhs", "ld.so.cache");
+  const dir = envLdCacheDir();
   const file = join(dir, key);
   if (existsSync(file)) return file;
   try {

@@ -8,6 +8,7 @@ import { FhsError } from "./errors.js";
 import type { Layer } from "./layers.js";
 import { configRecords, type PolicyConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
+import { formatProblem, parseJsonWithPositions, schemaProblems } from "./policy/schemas.js";
 
 export const MANIFEST_VERSION = 1;
 
@@ -46,6 +47,9 @@ export function encodeManifest(m: Manifest): Uint8Array {
   return encodeRecords(manifestRecords(m));
 }
 
+/** A package's manifest.json, checked against its schema on every read: a
+ * file of the right syntax but the wrong shape (`null`, `[null]` layers, a
+ * hand edit) is an input error naming the file, never a TypeError later. */
 export function readManifest(pkg: string): Manifest {
   const file = join(manifestDir(pkg), "manifest.json");
   let text: string;
@@ -54,11 +58,13 @@ export function readManifest(pkg: string): Manifest {
   } catch {
     throw new FhsError(`package ${pkg}: not wrapped (no ${file})`);
   }
-  try {
-    return JSON.parse(text) as Manifest;
-  } catch (e) {
-    throw new FhsError(`${file}: not JSON: ${(e as Error).message}`);
+  const { value, tree } = parseJsonWithPositions(text, file);
+  const problems = schemaProblems("manifest", value, file, text, tree);
+  if (problems.length > 0) {
+    const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : "";
+    throw new FhsError(`${formatProblem(problems[0]!)}${more}; not a manifest fhs wrap wrote`);
   }
+  return value as Manifest;
 }
 
 /** The compiled manifest, as the launcher reads it. */

@@ -15,11 +15,14 @@
 // view, where they mean what the package meant. raw is not under usr/
 // because OverlayFS refuses a layer inside another layer (ELOOP,
 // "overlapping lowerdir path").
-import { chmodSync, closeSync, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
+import { holdSignals, Interrupted, Transaction } from "./transaction.js";
+import { halfWrapped } from "./unwrap.js";
 import { buildViewLdCache } from "./ldcache.js";
-import { checkLayerSymlinks, dedupeLayers, inspectLayer, type Layer } from "./layers.js";
+import { checkLayerOverlayMetadata, checkLayerSymlinks, dedupeLayers, inspectLayer, type Layer } from "./layers.js";
 import { encodeManifest, manifestDir, type Manifest, MANIFEST_VERSION } from "./manifest.js";
 import { defaultPolicyWasm, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
@@ -95,6 +98,10 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   if (existsSync(join(manifestDir(pkg), "manifest.json"))) {
     throw new FhsError(`package ${opts.dir}: already wrapped (${join(manifestDir(pkg), "manifest.json")} exists); wrapping twice would wrap the wrappers`);
   }
+  // Moved programs without a manifest: wrapping again would move the
+  // wrappers over the originals in .fhs/raw.
+  const half = halfWrapped(pkg);
+  if (half) throw new FhsError(`package ${opts.dir}: half-wrapped (${half}); run 'fhs unwrap ${opts.dir}' to put its programs back, then wrap again`);
   const self = inspectLayer(pkg);
   if (self.layout !== "fhs") throw new FhsError(`package ${opts.dir}: has no usr/ directory to wrap`);
   const deps = (opts.layers ?? []).map((l) => {
@@ -105,6 +112,7 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   const layers: Layer[] = dedupeLayers([self, ...deps]);
 
   const launcher = requireLauncher(opts.launcher);
+  checkLayerOverlayMetadata(layers, launcher);
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
   const policySource = policy.path;
   const policyBytes = policy.bytes;
@@ -118,11 +126,15 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
 
   const meta = manifestDir(pkg);
   const staging = `${meta}.tmp-${process.pid}`;
-  rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging, { recursive: true });
   const policyPath = join(meta, "policy.wasm");
+  const pkgLauncher = join(pkg, "usr", "bin", LAUNCHER_NAME);
+  // Ctrl-C or a TERM while DIR is changed must not leave it half-wrapped:
+  // the signal is held until the change is whole, then undone (docs/RELIABILITY.md).
+  const interrupt = holdSignals();
+  const tx = new Transaction();
   let manifest: Manifest;
   try {
+    mkdirSync(staging);
     copyFileSync(policySource, join(staging, "policy.wasm"));
     // Libraries must resolve in the view without LD_LIBRARY_PATH: a cache for
     // this layer set, made once, here (src/ldcache.ts).
@@ -144,42 +156,48 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
     if (problems.length > 0) throw new SchemaError(problems);
     writeFileSync(join(staging, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
     writeFileSync(join(staging, "manifest.bin"), encodeManifest(manifest));
-  } catch (e) {
-    // Nothing of a failed wrap stays behind in DIR.
-    rmSync(staging, { recursive: true, force: true });
-    throw e;
-  }
 
-  // The moves. The staged metadata lands last, so a DIR without .fhs/ is
-  // never half-wrapped in a way the next wrap would not notice.
-  const pkgLauncher = join(pkg, "usr", "bin", LAUNCHER_NAME);
-  try {
+    // The moves, each one undone in reverse order if a later one fails.
     if (programs.length > 0) {
-      mkdirSync(dirname(pkgLauncher), { recursive: true });
-      try {
-        linkSync(launcher, pkgLauncher);
-      } catch {
-        copyFileSync(launcher, pkgLauncher);
-        chmodSync(pkgLauncher, 0o755);
-      }
+      tx.mkdirs(dirname(pkgLauncher));
+      tx.placeLauncher(launcher, pkgLauncher);
     }
-    // Programs move into the staged .fhs/raw, which lands with the rest.
     for (const rel of programs) {
       const from = join(pkg, "usr", rel);
-      const raw = join(staging, "raw", rel);
-      mkdirSync(dirname(raw), { recursive: true });
-      renameSync(from, raw);
-      symlinkSync(pkgLauncher, from);
+      tx.mkdirs(dirname(join(rawDir(pkg), rel)));
+      tx.move(from, join(rawDir(pkg), rel));
+      tx.symlink(pkgLauncher, from);
     }
-    // An imported layer may already hold .fhs/ (its import record): join it.
+    // The commit: manifest.json lands last. Until it is in place the package
+    // is not wrapped, and every step above is still undone on failure.
     if (existsSync(meta)) {
-      for (const f of readdirSync(staging)) renameSync(join(staging, f), join(meta, f));
-      rmSync(staging, { recursive: true });
+      // .fhs/raw made it, or an imported layer holds .fhs/ (its import record): join it.
+      for (const f of readdirSync(staging).filter((n) => n !== "manifest.json")) tx.move(join(staging, f), join(meta, f));
+      tx.move(join(staging, "manifest.json"), join(meta, "manifest.json"));
     } else {
-      renameSync(staging, meta);
+      tx.move(staging, meta);
     }
+    if (await interrupt.arrived()) throw new Interrupted(interrupt.signal!);
   } catch (e) {
-    throw new FhsError(`package ${opts.dir}: wrapping failed midway: ${(e as Error).message}`);
+    const left = tx.rollback();
+    rmSync(staging, { recursive: true, force: true });
+    // A Ctrl-C also reaches ldconfig (same process group): then its failure
+    // is the signal's doing, and the signal is what to report.
+    const signal = e instanceof Interrupted ? e.signal : (await interrupt.arrived()) ? interrupt.signal : undefined;
+    interrupt.release();
+    if (left) {
+      throw new FhsError(`package ${opts.dir}: wrapping failed (${causeOf(e)}) and could not be undone (${left}); run 'fhs unwrap ${opts.dir}' to put its programs back`);
+    }
+    if (signal) throw new FhsError(`package ${opts.dir}: wrap interrupted by ${signal}; nothing was changed`, 128 + osConstants.signals[signal]);
+    if (e instanceof FhsError && !tx.started) throw e;
+    throw new FhsError(`package ${opts.dir}: wrapping failed (${causeOf(e)}); nothing was changed`);
   }
+  interrupt.release();
+  // Empty now, when .fhs/ existed before (else it became .fhs/).
+  rmSync(staging, { recursive: true, force: true });
   return manifest;
+}
+
+function causeOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -4,6 +4,7 @@ import { layersFromSets } from "../layerset.js";
 import { planLaunch } from "../plan.js";
 import { formatRecords } from "../policy/records.js";
 import { runWrapped } from "../run.js";
+import { unwrap } from "../unwrap.js";
 import { wrap } from "../wrap.js";
 
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
@@ -23,6 +24,18 @@ export function register(cli: CAC): void {
       else {
         console.log(`wrapped ${m.programs.length} program${m.programs.length === 1 ? "" : "s"} in ${m.package}: ${m.programs.join(" ")}`);
         console.log(`layers: ${m.layers.map((l) => l.path).join(" ")}`);
+      }
+      return 0;
+    });
+
+  cli
+    .command("unwrap <dir>", "Put DIR's programs back where fhs wrap found them (also recovers a half-wrapped DIR)")
+    .action((dir: string) => {
+      const r = unwrap(dir);
+      const n = r.restored.length;
+      console.log(`unwrapped ${n} program${n === 1 ? "" : "s"} in ${r.package}${n ? `: ${r.restored.join(" ")}` : ""}`);
+      if (r.lost.length > 0) {
+        throw new FhsError(`package ${dir}: ${r.lost.map((p) => `usr/${p}`).join(" ")} had already been lost (usr/raw held a wrapper, not the program); restore it from the package's source`);
       }
       return 0;
     });
