@@ -673,6 +673,9 @@ int launch(const char *pkg, const char *relprog, char **argv)
     die(FHS_EXIT_SETUP, "package %s: its manifest %s holds more than %d records, the cap", pkg, mpath, FHS_MANIFEST_RECORDS_CAP);
   if (manifest.n < 2 || strcmp(manifest.recs[0].fields[0], "fhs-manifest"))
     die(FHS_EXIT_SETUP, "package %s: %s is not a compiled fhs manifest", pkg, mpath);
+  /* Before the policy sees them: a layer is one directory, named one way. */
+  allowed_t allowed = {0};
+  allow_layers(&allowed, &manifest, "layer");
 
   const char *policy_path = NULL;
   size_t wlen = 0;
@@ -722,10 +725,8 @@ int launch(const char *pkg, const char *relprog, char **argv)
     (void)!write_all(STDERR_FILENO, res.bytes, res.len);
   }
 
-  allowed_t allowed = {0};
   records_t inrecs;
   if (records_parse(in.buf, in.len, &inrecs) < 0) die(FHS_EXIT_SETUP, "internal: malformed policy input");
-  allow_layers(&allowed, &manifest, "layer");
   allow_layers(&allowed, &viewrecs, "view");
   for (size_t i = 0; i < manifest.n; i++)
     if (!strcmp(manifest.recs[i].fields[0], "ldcache") && manifest.recs[i].nfields == 2) allowed.ldcache = manifest.recs[i].fields[1];
