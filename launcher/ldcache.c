@@ -125,7 +125,7 @@ static int by_name_desc(const void *a, const void *b)
   return x->order < y->order ? -1 : x->order > y->order;
 }
 
-int ldcache_union(const uint8_t *top, size_t top_len, const uint8_t *below, size_t below_len, const char *out)
+int ldcache_merge(const uint8_t *top, size_t top_len, const uint8_t *below, size_t below_len, uint8_t **out, size_t *out_len)
 {
   entry_t *entries = NULL;
   size_t n = 0;
@@ -169,7 +169,16 @@ int ldcache_union(const uint8_t *top, size_t top_len, const uint8_t *below, size
     memcpy(e + 16, &entries[i].hwcap, 8);
   }
   free(entries);
+  *out = buf;
+  *out_len = size;
+  return 0;
+}
 
+int ldcache_union(const uint8_t *top, size_t top_len, const uint8_t *below, size_t below_len, const char *out)
+{
+  uint8_t *buf = NULL;
+  size_t size = 0;
+  if (ldcache_merge(top, top_len, below, below_len, &buf, &size) < 0) return -1;
   char tmp[4096];
   snprintf(tmp, sizeof tmp, "%s.tmp-%d", out, (int)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
