@@ -669,6 +669,7 @@ int launch(const char *pkg, const char *relprog, char **argv)
   uint8_t *mbytes = read_file(mpath, FHS_MANIFEST_SIZE_CAP, &mlen);
   if (!mbytes) die(FHS_EXIT_SETUP, "package %s: cannot read its manifest %s: %s", pkg, mpath, read_error(errno, FHS_MANIFEST_SIZE_CAP));
   records_t manifest;
+  errno = 0;
   if (records_parse_max(mbytes, mlen, FHS_MANIFEST_RECORDS_CAP, &manifest) < 0 && errno == E2BIG)
     die(FHS_EXIT_SETUP, "package %s: its manifest %s holds more than %d records, the cap", pkg, mpath, FHS_MANIFEST_RECORDS_CAP);
   if (manifest.n < 2 || strcmp(manifest.recs[0].fields[0], "fhs-manifest"))

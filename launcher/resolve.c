@@ -64,8 +64,11 @@ static int walk(int root, const char *path, const char **why)
       int e = errno;
       struct stat st;
       int prefix = (int)(c - path) + (int)l;
-      if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+      bool stat_ok = fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+      if (stat_ok && S_ISLNK(st.st_mode))
         snprintf(why_buf, sizeof why_buf, "%.*s is a symlink; a layer is opened without following symlinks", prefix, path);
+      else if (e == ENOTDIR && stat_ok && S_ISDIR(st.st_mode))
+        snprintf(why_buf, sizeof why_buf, "%.*s changed while it was being opened", prefix, path);
       else if (e == ENOTDIR)
         snprintf(why_buf, sizeof why_buf, "%.*s is not a directory", prefix, path);
       else
@@ -103,7 +106,8 @@ int open_layer(int root, const char *path, const char **why)
       /* openat2 refused what the walk accepted: something changed between
        * the two; fail closed. */
       close(fd);
-      *why = strerror(e);
+      snprintf(why_buf, sizeof why_buf, "changed while it was being opened (%s)", strerror(e));
+      *why = why_buf;
       return -1;
     }
     return fd;

@@ -6,9 +6,9 @@
 // cache entries, processes). docs/RELIABILITY.md says which promise each
 // test checks.
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { debLayers } from "./helpers/debian.js";
@@ -167,10 +167,11 @@ describe("layer-symlink-escape: layers are opened as the manifest names them, fo
       const dep = markerLayer("swapped");
       const pkg = probePackage("swapped-pkg", [dep]);
       const runtime = testDir("fhs-runtime-");
-      // The view works as wrapped; then the layer becomes ../../../.. (the host's /).
+      // The view works as wrapped; then the layer becomes ../.. (as many as
+      // lead from its dir to /: the host's root, from wherever it is resolved).
       assert.equal(launch([join(pkg, "usr/bin/probe"), "exists", "/usr/share/swapped/marker"], runtime, { env }).stdout, "exists yes\n");
       rmSync(dep, { recursive: true });
-      symlinkSync("../../../..", dep);
+      symlinkSync(relative(dirname(dep), "/"), dep);
       const before = world(runtime);
       const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/bin/perl"], runtime, { env });
       assert.equal(r.status, EXIT_SETUP, r.stderr);
@@ -218,6 +219,42 @@ describe("layer-symlink-escape: layers are opened as the manifest names them, fo
       assert.equal(r.status, 0, `${api}: ${r.stderr}`);
       assert.equal(r.stdout, "exists yes\n", api);
     }
+  });
+});
+
+describe("layer-swap-race: a layer swapped for a symlink while launches run never shows the host", () => {
+  it("200 launches against a layer flipping between its dir and a symlink to the host's root", async () => {
+    assert.ok(existsSync("/usr/bin/perl"), "the host has /usr/bin/perl (the witness)");
+    const dep = markerLayer("flipping");
+    const pkg = probePackage("flipping-pkg", [dep]);
+    const runtime = testDir("fhs-runtime-");
+    // As the test user, as fast as it can: the dir moves aside, a symlink to
+    // the host's root takes its name, then the dir comes back.
+    const flip = 'while :; do mv "$1" "$1.real" && ln -s "$2" "$1" && rm "$1" && mv "$1.real" "$1"; done';
+    const flipper = spawn("setpriv", [`--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--", "sh", "-c", flip, "sh", dep, relative(dirname(dep), "/")], { stdio: "ignore" });
+    const seen = new Map<string, number>();
+    try {
+      for (let i = 0; i < 200; i++) {
+        const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/bin/perl"], runtime);
+        const outcome = r.status === 0 ? `ran: ${r.stdout.trim()}` : `${r.status}: ${r.stderr.trim()}`;
+        seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
+      }
+    } finally {
+      flipper.kill("SIGKILL");
+      await new Promise((done) => flipper.once("exit", done));
+    }
+    // The program ran in a pure view, or the launch was refused naming the
+    // layer: as a symlink, as missing, or as changing under the open.
+    const refused = `${EXIT_SETUP}: fhs: layer ${dep}/usr: `;
+    const allowed = [
+      "ran: exists no",
+      `${refused}${dep} is a symlink; a layer is opened without following symlinks`,
+      `${refused}No such file or directory`,
+      `${refused}${dep} changed while it was being opened`,
+      `${refused}changed while it was being opened (Too many levels of symbolic links)`,
+      `${refused}changed while it was being opened (No such file or directory)`,
+    ];
+    for (const [outcome, n] of seen) assert.ok(allowed.includes(outcome), `${n}× ${outcome}`);
   });
 });
 
