@@ -37,6 +37,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "exec.h"
 #include "launch.h"
 #include "limits.h"
 #include "policy.h"
@@ -129,7 +130,7 @@ static NORETURN void build_init(char **cmd, int status_fd, int alive_fd, int rep
     sigprocmask(SIG_SETMASK, mask, NULL);
     if (status_fd >= 0 && write_all(status_fd, "x", 1) < 0) die_errno(FHS_EXIT_SETUP, "status fd");
     execvp(cmd[0], cmd);
-    die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s in the build view", cmd[0]);
+    die_exec(cmd[0], errno, " in the build view");
   }
   if (status_fd >= 0) close(status_fd);
   /* To every process of the build, as a terminal's Ctrl-C reaches a whole
@@ -207,8 +208,8 @@ int build_main(int argc, char **argv)
   if (status_fd >= 0 && fcntl(status_fd, F_SETFD, FD_CLOEXEC) < 0) die_errno(FHS_EXIT_SETUP, "status fd %d", status_fd);
 
   size_t ilen = 0;
-  uint8_t *ibytes = read_file(input_path, 64 << 20, &ilen);
-  if (!ibytes) die_errno(FHS_EXIT_SETUP, "build input %s: cannot read", input_path);
+  uint8_t *ibytes = read_file(input_path, FHS_MANIFEST_SIZE_CAP, &ilen);
+  if (!ibytes) die(FHS_EXIT_SETUP, "build input %s: cannot read: %s", input_path, read_error(errno, FHS_MANIFEST_SIZE_CAP));
   records_t input;
   if (records_parse(ibytes, ilen, &input) < 0 || input.n < 2 || strcmp(input.recs[0].fields[0], "fhs-build"))
     die(FHS_EXIT_SETUP, "build input %s: not a compiled fhs build input", input_path);

@@ -23,11 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exec.h"
 #include "ldcache.h"
 #include "limits.h"
 #include "mounts.h"
 #include "policy.h"
 #include "records.h"
+#include "resolve.h"
 #include "sha256.h"
 #include "util.h"
 
@@ -182,6 +184,10 @@ void allow_layers(allowed_t *a, const records_t *r, const char *kind)
   for (size_t i = 0; i < r->n; i++) {
     const record_t *rec = &r->recs[i];
     if (rec->nfields != 4 || strcmp(rec->fields[0], kind)) continue;
+    /* A layer is one directory, named one way: "/a/../b" or "/a//b" would
+     * make the plan's string checks and the path the kernel opens disagree. */
+    if (!path_normalized(rec->fields[1]))
+      die(FHS_EXIT_SETUP, "layer %s: not a normalized absolute path (it has an empty, '.' or '..' component)", rec->fields[1]);
     a->paths = xrealloc(a->paths, (a->n + 1) * sizeof *a->paths);
     a->layouts = xrealloc(a->layouts, (a->n + 1) * sizeof *a->layouts);
     a->dirs = xrealloc(a->dirs, (a->n + 1) * sizeof *a->dirs);
@@ -476,6 +482,30 @@ static bool make_etc_link(const char *host_etc, const char *relpath)
   return true;
 }
 
+/* A layer of the plan, opened once as the manifest names it, from the
+ * caller's root (the cwd, /oldroot, during setup), following no symlink
+ * (resolve.c); the mount is made from this fd. Exits 125 naming the layer. */
+static void open_layer_ref(const char *path, dirref_t *d)
+{
+  const char *why = NULL;
+  d->fd = open_layer(AT_FDCWD, path, &why);
+  if (d->fd < 0) die(FHS_EXIT_SETUP, "layer %s: %s", path, why);
+}
+
+/* A build's staging dir (upper, work): the CLI's own, opened as its path
+ * says; by fd, so no path reaches mount(2)'s option string. */
+static void open_staging_ref(const char *path, dirref_t *d)
+{
+  d->fd = open(rel(path), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (d->fd < 0) die_errno(FHS_EXIT_SETUP, "build staging dir %s", path);
+}
+
+static void close_refs(dirref_t *d, size_t n)
+{
+  for (size_t i = 0; i < n; i++) close(d[i].fd);
+  free(d);
+}
+
 void build_view(const records_t *plan)
 {
   uid_t uid = getuid();
@@ -501,6 +531,9 @@ void build_view(const records_t *plan)
   if (chdir("/newroot") < 0) die_errno(FHS_EXIT_SETUP, "chdir /newroot");
   if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0) die_errno(FHS_EXIT_SETUP, "mount view root tmpfs");
   if (chdir("/oldroot") < 0) die_errno(FHS_EXIT_SETUP, "chdir /oldroot");
+  /* The caller's /proc, for /proc/self/fd paths of the layers' fds. */
+  mounts_set_proc("proc");
+  resolve_force_fallback(legacy_mount_api());
 
   recbuf_t marker = {0};
   char target[PATH_MAX];
@@ -523,8 +556,11 @@ void build_view(const records_t *plan)
       /* Kept for nested launches, read-only at every level; the marker says so. */
       xmkdir("/newroot/.fhs");
       xmkdir("/newroot" HOST_ETC_IN_VIEW);
-      if (bind_tree_readonly(rel(op->fields[1]), "/newroot" HOST_ETC_IN_VIEW) < 0)
+      dirref_t src;
+      open_layer_ref(op->fields[1], &src);
+      if (bind_mount_ro_tree(&src, "/newroot" HOST_ETC_IN_VIEW) < 0)
         die_errno(FHS_EXIT_SETUP, "bind the host's %s read-only at %s", op->fields[1], HOST_ETC_IN_VIEW);
+      close(src.fd);
       recbuf_record(&marker, "host-etc", HOST_ETC_IN_VIEW, NULL);
       continue;
     }
@@ -548,29 +584,42 @@ void build_view(const records_t *plan)
     xmkdir(target);
     if (!strcmp(k, "overlay")) {
       /* The /etc links, if any, go on top of the /etc overlay (the validator
-       * let them through only before the one over the host's /etc). */
+       * let them through only before the one over the host's /etc). The
+       * links dir is the launcher's own, in its scratch root. */
       size_t top = !strcmp(op->fields[1], "/etc") && etc_links ? 1 : 0;
       size_t n = op->nfields - 2 + top;
-      const char **lowers = xmalloc(n * sizeof *lowers);
-      if (top) lowers[0] = ETC_LINKS;
-      for (size_t f = top; f < n; f++) lowers[f] = rel(op->fields[2 + f - top]);
+      dirref_t *lowers = xmalloc(n * sizeof *lowers);
+      if (top && (lowers[0].fd = open(ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        die_errno(FHS_EXIT_SETUP, "open %s", ETC_LINKS);
+      for (size_t f = top; f < n; f++) open_layer_ref(op->fields[2 + f - top], &lowers[f]);
       if (mount_overlay_ro(target, lowers, n) < 0) {
         if (errno == E2BIG)
           die(FHS_EXIT_SETUP, "overlay %s: %zu layers do not fit in mount(2)'s one page of options; this kernel lacks fsconfig lowerdir+ (Linux >= 6.8)", op->fields[1], n);
-        die_errno(FHS_EXIT_SETUP, "overlay %s of %zu layers (first %s)", op->fields[1], n, op->fields[2]);
+        die_errno(FHS_EXIT_SETUP, "overlay %s of %zu layers", op->fields[1], n);
       }
-      free(lowers);
+      close_refs(lowers, n);
     } else if (!strcmp(k, "bind-ro")) {
-      if (bind_mount(rel(op->fields[2]), target, true, true) < 0) die_errno(FHS_EXIT_SETUP, "bind %s read-only at %s", op->fields[2], op->fields[1]);
+      dirref_t src;
+      open_layer_ref(op->fields[2], &src);
+      if (bind_mount_ro_tree(&src, target) < 0) die_errno(FHS_EXIT_SETUP, "bind %s read-only at %s", op->fields[2], op->fields[1]);
+      close(src.fd);
     } else if (!strcmp(k, "rbind")) {
       if (bind_mount(rel(op->fields[2]), target, true, false) < 0) die_errno(FHS_EXIT_SETUP, "bind host %s", op->fields[2]);
     } else if (!strcmp(k, "overlay-rw")) {
       size_t n = op->nfields - 4;
-      const char **lowers = xmalloc(n * sizeof *lowers);
-      for (size_t f = 0; f < n; f++) lowers[f] = rel(op->fields[4 + f]);
-      if (mount_overlay_rw(target, lowers, n, rel(op->fields[2]), rel(op->fields[3])) < 0)
-        die_errno(FHS_EXIT_SETUP, "writable overlay %s of %zu layers (first %s)", op->fields[1], n, op->fields[4]);
-      free(lowers);
+      dirref_t *lowers = xmalloc(n * sizeof *lowers);
+      for (size_t f = 0; f < n; f++) open_layer_ref(op->fields[4 + f], &lowers[f]);
+      dirref_t upper, work;
+      open_staging_ref(op->fields[2], &upper);
+      open_staging_ref(op->fields[3], &work);
+      if (mount_overlay_rw(target, lowers, n, &upper, &work) < 0) {
+        if (errno == E2BIG)
+          die(FHS_EXIT_SETUP, "writable overlay %s: %zu layers do not fit in mount(2)'s one page of options; this kernel lacks fsconfig lowerdir+ (Linux >= 6.8)", op->fields[1], n);
+        die_errno(FHS_EXIT_SETUP, "writable overlay %s of %zu layers", op->fields[1], n);
+      }
+      close_refs(lowers, n);
+      close(upper.fd);
+      close(work.fd);
     } else if (!strcmp(k, "bind-rw")) {
       if (bind_mount(rel(op->fields[2]), target, true, false) < 0) die_errno(FHS_EXIT_SETUP, "bind %s at %s", op->fields[2], op->fields[1]);
     } else if (!strcmp(k, "tmpfs")) {
@@ -644,7 +693,7 @@ uint8_t *read_verified_policy(const records_t *recs, const char *what, const cha
     }
   if (!path) die(FHS_EXIT_SETUP, "%s names no policy", what);
   uint8_t *wasm = read_file(path, FHS_MODULE_SIZE_CAP, len_out);
-  if (!wasm) die_errno(FHS_EXIT_POLICY, "policy %s: cannot read", path);
+  if (!wasm) die(FHS_EXIT_POLICY, "policy %s: cannot read: %s", path, read_error(errno, FHS_MODULE_SIZE_CAP));
   char sha[65];
   sha256_hex(wasm, *len_out, sha);
   if (strcmp(sha, want))
@@ -712,7 +761,7 @@ static bool plan_cache_lookup(const char *module_sha, const uint8_t *in, size_t 
     return false;
   }
   size_t len = 0;
-  uint8_t *bytes = read_file(file, 16 << 20, &len);
+  uint8_t *bytes = read_file_flags(file, O_NOFOLLOW, 16 << 20, &len);
   if (!bytes) return false;
   res->status = 0;
   res->bytes = bytes;
@@ -845,11 +894,17 @@ int launch(const char *pkg, const char *relprog, char **argv)
 
   char *mpath = env_manifest ? xstrdup(env_manifest) : xasprintf("%s/.fhs/manifest.bin", pkg);
   size_t mlen = 0;
-  uint8_t *mbytes = read_file(mpath, 64 << 20, &mlen);
-  if (!mbytes) die_errno(FHS_EXIT_SETUP, "package %s: cannot read its manifest %s", pkg, mpath);
+  uint8_t *mbytes = read_file(mpath, FHS_MANIFEST_SIZE_CAP, &mlen);
+  if (!mbytes) die(FHS_EXIT_SETUP, "package %s: cannot read its manifest %s: %s", pkg, mpath, read_error(errno, FHS_MANIFEST_SIZE_CAP));
   records_t manifest;
-  if (records_parse(mbytes, mlen, &manifest) < 0 || manifest.n < 2 || strcmp(manifest.recs[0].fields[0], "fhs-manifest"))
+  errno = 0;
+  if (records_parse_max(mbytes, mlen, FHS_MANIFEST_RECORDS_CAP, &manifest) < 0 && errno == E2BIG)
+    die(FHS_EXIT_SETUP, "package %s: its manifest %s holds more than %d records, the cap", pkg, mpath, FHS_MANIFEST_RECORDS_CAP);
+  if (manifest.n < 2 || strcmp(manifest.recs[0].fields[0], "fhs-manifest"))
     die(FHS_EXIT_SETUP, "package %s: %s is not a compiled fhs manifest", pkg, mpath);
+  /* Before the policy sees them: a layer is one directory, named one way. */
+  allowed_t allowed = {0};
+  allow_layers(&allowed, &manifest, "layer");
 
   const char *policy_path = NULL;
   size_t wlen = 0;
@@ -906,10 +961,8 @@ int launch(const char *pkg, const char *relprog, char **argv)
     (void)!write_all(STDERR_FILENO, res.bytes, res.len);
   }
 
-  allowed_t allowed = {0};
   records_t inrecs;
   if (records_parse(in.buf, in.len, &inrecs) < 0) die(FHS_EXIT_SETUP, "internal: malformed policy input");
-  allow_layers(&allowed, &manifest, "layer");
   allow_layers(&allowed, &viewrecs, "view");
   allowed.host_etc = true;
   allowed.host_etc_in_view = in_view_host_etc;
@@ -937,7 +990,7 @@ int launch(const char *pkg, const char *relprog, char **argv)
   if (env_manifest) {
     /* fhs env: the command is looked up by PATH, inside the view. */
     execvp(argv[0], argv);
-    die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s in the view", argv[0]);
+    die_exec(argv[0], errno, " in the view");
   }
   /* In its view the program is installed at /usr (docs/ARCHITECTURE.md, "What
    * a program sees of itself"): exec'd by its /usr path, so /proc/self/exe
@@ -954,5 +1007,5 @@ int launch(const char *pkg, const char *relprog, char **argv)
     if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n);
   }
   execve(prog, argv, environ);
-  die_errno(errno == ENOENT ? FHS_EXIT_NOENT : FHS_EXIT_NOEXEC, "exec %s (package %s)", prog, pkg);
+  die_exec(prog, errno, "");
 }

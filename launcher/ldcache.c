@@ -15,6 +15,8 @@
 #include "ldcache.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,13 +55,18 @@ static int parse(const uint8_t *buf, size_t len, entry_t **entries, size_t *n, u
   uint32_t nlibs = rd32(buf + 20);
   if (nlibs > (len - HEADER_SIZE) / ENTRY_SIZE) { errno = EINVAL; return -1; }
   *flags = buf[28];
+  /* nlibs <= len / 24 and *n counts entries already held, so neither sum
+   * nor product can wrap for any file that fits in memory; checked anyway. */
+  if (nlibs > SIZE_MAX / sizeof **entries - *n) { errno = EFBIG; return -1; }
   *entries = xrealloc(*entries, (*n + nlibs) * sizeof **entries);
   for (uint32_t i = 0; i < nlibs; i++) {
     const uint8_t *e = buf + HEADER_SIZE + (size_t)i * ENTRY_SIZE;
-    entry_t x = {.flags = (int32_t)rd32(e), .osversion = rd32(e + 12), .hwcap = rd64(e + 16)};
+    uint32_t flags = rd32(e);
+    entry_t x = {.osversion = rd32(e + 12), .hwcap = rd64(e + 16)};
     x.key = string_at(buf, len, rd32(e + 4));
     x.value = string_at(buf, len, rd32(e + 8));
     if (!x.key || !x.value) { errno = EINVAL; return -1; }
+    memcpy(&x.flags, &flags, 4); /* the bits as they are, no conversion */
     if (x.hwcap & HWCAP_EXTENSION) continue;
     x.order = *n;
     (*entries)[(*n)++] = x;
@@ -67,16 +74,33 @@ static int parse(const uint8_t *buf, size_t len, entry_t **entries, size_t *n, u
   return 0;
 }
 
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* Compares two runs of digits as numbers of any length, without converting
+ * them: a crafted cache's 30-digit version must not overflow anything. */
+static int numcmp(const char **p1, const char **p2)
+{
+  while (**p1 == '0' && is_digit((*p1)[1])) (*p1)++;
+  while (**p2 == '0' && is_digit((*p2)[1])) (*p2)++;
+  const char *a = *p1, *b = *p2;
+  size_t la = 0, lb = 0;
+  while (is_digit(a[la])) la++;
+  while (is_digit(b[lb])) lb++;
+  *p1 += la;
+  *p2 += lb;
+  if (la != lb) return la < lb ? -1 : 1;
+  int c = memcmp(a, b, la);
+  return c < 0 ? -1 : c > 0;
+}
+
 /* glibc's _dl_cache_libcmp: runs of digits compare as numbers. */
 static int libcmp(const char *p1, const char *p2)
 {
   while (*p1) {
-    if (*p1 >= '0' && *p1 <= '9') {
-      if (*p2 >= '0' && *p2 <= '9') {
-        long v1 = 0, v2 = 0;
-        while (*p1 >= '0' && *p1 <= '9') v1 = v1 * 10 + (*p1++ - '0');
-        while (*p2 >= '0' && *p2 <= '9') v2 = v2 * 10 + (*p2++ - '0');
-        if (v1 != v2) return v1 < v2 ? -1 : 1;
+    if (is_digit(*p1)) {
+      if (is_digit(*p2)) {
+        int c = numcmp(&p1, &p2);
+        if (c) return c;
       } else {
         return 1;
       }
@@ -101,7 +125,7 @@ static int by_name_desc(const void *a, const void *b)
   return x->order < y->order ? -1 : x->order > y->order;
 }
 
-int ldcache_union(const uint8_t *top, size_t top_len, const uint8_t *below, size_t below_len, const char *out)
+int ldcache_merge(const uint8_t *top, size_t top_len, const uint8_t *below, size_t below_len, uint8_t **out, size_t *out_len)
 {
   entry_t *entries = NULL;
   size_t n = 0;
@@ -112,10 +136,15 @@ int ldcache_union(const uint8_t *top, size_t top_len, const uint8_t *below, size
   }
   qsort(entries, n, sizeof *entries, by_name_desc);
 
+  /* The output's offsets are 32-bit: every sum is checked against that. */
   size_t strings = 0;
-  for (size_t i = 0; i < n; i++) strings += strlen(entries[i].key) + strlen(entries[i].value) + 2;
+  for (size_t i = 0; i < n && strings <= UINT32_MAX; i++) strings += strlen(entries[i].key) + strlen(entries[i].value) + 2;
+  if (n > (UINT32_MAX - HEADER_SIZE) / ENTRY_SIZE || strings > UINT32_MAX - HEADER_SIZE - n * ENTRY_SIZE) {
+    free(entries);
+    errno = EFBIG;
+    return -1;
+  }
   size_t size = HEADER_SIZE + n * ENTRY_SIZE + strings;
-  if (size > UINT32_MAX) { free(entries); errno = EFBIG; return -1; }
   uint8_t *buf = calloc(1, size);
   if (!buf) { free(entries); return -1; }
   memcpy(buf, MAGIC, strlen(MAGIC));
@@ -140,7 +169,16 @@ int ldcache_union(const uint8_t *top, size_t top_len, const uint8_t *below, size
     memcpy(e + 16, &entries[i].hwcap, 8);
   }
   free(entries);
+  *out = buf;
+  *out_len = size;
+  return 0;
+}
 
+int ldcache_union(const uint8_t *top, size_t top_len, const uint8_t *below, size_t below_len, const char *out)
+{
+  uint8_t *buf = NULL;
+  size_t size = 0;
+  if (ldcache_merge(top, top_len, below, below_len, &buf, &size) < 0) return -1;
   char tmp[4096];
   snprintf(tmp, sizeof tmp, "%s.tmp-%d", out, (int)getpid());
   int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

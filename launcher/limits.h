@@ -8,6 +8,12 @@
 #define FHS_MEMORY_CAP_PAGES 256
 #define FHS_EVAL_DEADLINE_MS 1000
 #define FHS_MODULE_SIZE_CAP (64 * 1024)
+/* What a launch reads and parses is bounded, so a hostile or broken file
+ * costs a bounded amount of memory (a record costs 24 bytes of tables). A
+ * manifest of 500 layers with long store paths is well under 1 MiB. */
+#define FHS_MANIFEST_SIZE_CAP (4 << 20)
+#define FHS_MANIFEST_RECORDS_CAP 65536
+#define FHS_RECORDS_CAP (1 << 18)
 /* Overlay refuses a 501st lower layer (OVL_MAX_STACK). */
 #define FHS_MAX_LAYERS 500
 

@@ -19,7 +19,10 @@
  *   fhs-launcher --version
  */
 #include <errno.h>
+#include <linux/capability.h>
 #include <sys/auxv.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,6 +33,8 @@
 #include "probe.h"
 #include "util.h"
 #include "wasm3.h"
+#include <stdbool.h>
+#include <stdint.h>
 
 #ifndef FHS_VERSION
 #define FHS_VERSION "0.0.0"
@@ -58,7 +63,7 @@ static int cmd_eval(int argc, char **argv)
   const char *name = argc == 4 ? argv[3] : path;
   size_t wlen = 0, ilen = 0;
   cleanup_free uint8_t *wasm = read_file(path, FHS_MODULE_SIZE_CAP, &wlen);
-  if (!wasm) die_errno(FHS_EXIT_POLICY, "policy %s: cannot read", name);
+  if (!wasm) die(FHS_EXIT_POLICY, "policy %s: cannot read: %s", name, read_error(errno, FHS_MODULE_SIZE_CAP));
   cleanup_free uint8_t *input = read_stdin(&ilen);
   policy_result_t res;
   policy_eval(name, wasm, wlen, input, ilen, &res);
@@ -67,8 +72,54 @@ static int cmd_eval(int argc, char **argv)
   return res.status == 0 ? 0 : 1;
 }
 
+/* The launcher is never privileged beyond its caller. Made setuid or given
+ * file capabilities (a packager's mistake, a security.wrappers entry), it
+ * would let any user point a wrapper symlink at it, supply a manifest and a
+ * policy of their own, and run anything with its privileges; even failing,
+ * it would write files owned by someone else into the caller's cache. So it
+ * refuses before it reads anything the caller controls.
+ *
+ * What a legitimate caller has: an unprivileged user, no capabilities, or
+ * only ambient ones its own parent gave it (they pass to any program it
+ * execs, with or without fhs); root, every capability, with real and
+ * effective ids equal. What a setuid or setcap launcher has: AT_SECURE set by
+ * the kernel, an effective id other than the real one, or, for a non-root
+ * caller, permitted or effective capabilities beyond its ambient set. */
+static void refuse_privileges(void)
+{
+  /* Messages name the file to fix; /proc/self/exe is the kernel's word, not the caller's. */
+  char self[512] = "fhs-launcher";
+  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  self[n > 0 ? n : (ssize_t)strlen("fhs-launcher")] = 0;
+  uid_t ruid, euid, suid;
+  gid_t rgid, egid, sgid;
+  if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
+    die_errno(FHS_EXIT_SETUP, "launcher %s: cannot read its user and group ids", self);
+  if (ruid != euid || ruid != suid)
+    die(FHS_EXIT_SETUP, "launcher %s: runs setuid (uid %u, effective uid %u); it must never be setuid: remove the bit (chmod u-s)",
+        self, (unsigned)ruid, (unsigned)euid);
+  if (rgid != egid || rgid != sgid)
+    die(FHS_EXIT_SETUP, "launcher %s: runs setgid (gid %u, effective gid %u); it must never be setgid: remove the bit (chmod g-s)",
+        self, (unsigned)rgid, (unsigned)egid);
+  if (getauxval(AT_SECURE))
+    die(FHS_EXIT_SETUP, "launcher %s: was started with privileges its caller lacks (AT_SECURE); it must have none: remove its file capabilities (setcap -r)", self);
+  if (ruid == 0) return;
+  struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+  if (syscall(SYS_capget, &hdr, data) < 0) die_errno(FHS_EXIT_SETUP, "launcher %s: cannot read its capabilities", self);
+  for (unsigned cap = 0; cap < 32 * _LINUX_CAPABILITY_U32S_3; cap++) {
+    uint32_t bit = 1u << (cap % 32);
+    bool held = (data[cap / 32].permitted | data[cap / 32].effective) & bit;
+    /* Only when it holds any: the ambient probe is one call per capability. */
+    if (held && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) != 1)
+      die(FHS_EXIT_SETUP, "launcher %s: holds capability %u that its caller (uid %u) did not pass it; it must have none: remove its file capabilities (setcap -r)",
+          self, cap, (unsigned)ruid);
+  }
+}
+
 int main(int argc, char **argv)
 {
+  refuse_privileges();
   /* Through a wrapper? AT_EXECFN is the path the caller exec'd (through PATH,
    * a symlink, a relative path). A wrapper used as a #! interpreter sees the
    * script there instead, but then argv[0] is the interpreter path. */

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -17,6 +18,10 @@
 #include <unistd.h>
 
 #include "util.h"
+
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000 /* linux/fcntl.h, which clashes with glibc's */
+#endif
 
 static int write_proc(const char *path, const char *text)
 {
@@ -51,6 +56,11 @@ static int sys_move_mount(int from, const char *fp, int to, const char *tp, unsi
   return (int)syscall(SYS_move_mount, from, fp, to, tp, flags);
 }
 
+/* FSCONFIG_SET_FD for overlay's layers came in Linux 6.13; before it, the
+ * same directory goes by its /proc/self/fd path (a magic link to exactly
+ * the directory the fd holds). 1 = works, 0 = not, -1 = not yet tried. */
+static int set_fd_works = -1;
+
 bool have_lowerdir_plus(void)
 {
   static int cached = -1;
@@ -62,6 +72,8 @@ bool have_lowerdir_plus(void)
     cached = 0;
     return false;
   }
+  /* FHS_MOUNT_API=path: lowerdir+ by /proc/self/fd paths, as on 6.8-6.12. */
+  if (api && !strcmp(api, "path")) set_fd_works = 0;
   cleanup_fd int fd = sys_fsopen("overlay", FSOPEN_CLOEXEC);
   if (fd < 0) {
     cached = 0;
@@ -74,16 +86,40 @@ bool have_lowerdir_plus(void)
   return cached;
 }
 
-static int overlay_newapi(const char *target, const char *const *lowers, size_t n,
-                          const char *upper, const char *work)
+/* Where the caller's procfs is, as the kernel resolves it from the cwd. */
+static const char *proc_dir = "/proc";
+
+void mounts_set_proc(const char *dir) { proc_dir = dir; }
+
+const char *dirref_path(dirref_t *d)
+{
+  snprintf(d->path, sizeof d->path, "%s/self/fd/%d", proc_dir, d->fd);
+  return d->path;
+}
+
+
+static int fsconfig_dir(int fs, const char *key, dirref_t *d)
+{
+  if (set_fd_works != 0) {
+    if (sys_fsconfig(fs, FSCONFIG_SET_FD, key, NULL, d->fd) == 0) {
+      set_fd_works = 1;
+      return 0;
+    }
+    if (errno != EINVAL || set_fd_works == 1) return -1;
+    set_fd_works = 0;
+  }
+  return sys_fsconfig(fs, FSCONFIG_SET_STRING, key, dirref_path(d), 0);
+}
+
+static int overlay_newapi(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work)
 {
   cleanup_fd int fs = sys_fsopen("overlay", FSOPEN_CLOEXEC);
   if (fs < 0) return -1;
   for (size_t i = 0; i < n; i++)
-    if (sys_fsconfig(fs, FSCONFIG_SET_STRING, "lowerdir+", lowers[i], 0) < 0) return -1;
+    if (fsconfig_dir(fs, "lowerdir+", &lowers[i]) < 0) return -1;
   if (upper) {
-    if (sys_fsconfig(fs, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0) return -1;
-    if (sys_fsconfig(fs, FSCONFIG_SET_STRING, "workdir", work, 0) < 0) return -1;
+    if (fsconfig_dir(fs, "upperdir", upper) < 0) return -1;
+    if (fsconfig_dir(fs, "workdir", work) < 0) return -1;
     /* In a user namespace, overlay keeps its metadata in user.* xattrs. */
     if (sys_fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) return -1;
   }
@@ -93,44 +129,60 @@ static int overlay_newapi(const char *target, const char *const *lowers, size_t 
   return sys_move_mount(mnt, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
 }
 
-static int overlay_legacy(const char *target, const char *const *lowers, size_t n,
-                          const char *upper, const char *work)
+/* Appends `s` to opts with overlay's separators (',' between options, ':'
+ * between lower dirs) and '\' escaped by a backslash, as bubblewrap does;
+ * the kernel unescapes them. False when it does not fit. */
+static bool append_escaped(char *opts, size_t cap, size_t *o, const char *s)
 {
-  /* All options must fit one page; past it the kernel cuts the string. */
+  for (; *s; s++) {
+    bool esc = *s == '\\' || *s == ',' || *s == ':';
+    if (*o + (esc ? 2 : 1) >= cap) return false;
+    if (esc) opts[(*o)++] = '\\';
+    opts[(*o)++] = *s;
+  }
+  opts[*o] = 0;
+  return true;
+}
+
+static bool append_raw(char *opts, size_t cap, size_t *o, const char *s)
+{
+  size_t l = strlen(s);
+  if (*o + l >= cap) return false;
+  memcpy(opts + *o, s, l + 1);
+  *o += l;
+  return true;
+}
+
+static int overlay_legacy(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work)
+{
+  /* All options must fit one page; past it the kernel would cut the string,
+   * so refuse instead (E2BIG). */
   char opts[4096];
   size_t o = 0;
-  o += (size_t)snprintf(opts, sizeof opts, "lowerdir=");
-  for (size_t i = 0; i < n; i++) {
-    /* These characters separate options; the old API has no escaping. */
-    if (strpbrk(lowers[i], ":,\\")) { errno = EINVAL; return -1; }
-    size_t l = strlen(lowers[i]);
-    /* Past one page the kernel would cut the string: refuse instead. */
-    if (o + l + 2 >= sizeof opts) { errno = E2BIG; return -1; }
-    if (i) opts[o++] = ':';
-    memcpy(opts + o, lowers[i], l);
-    o += l;
-  }
-  opts[o] = 0;
-  if (upper) {
-    int m = snprintf(opts + o, sizeof opts - o, ",upperdir=%s,workdir=%s,userxattr", upper, work);
-    if (m < 0 || (size_t)m >= sizeof opts - o) { errno = E2BIG; return -1; }
-  }
+  bool ok = append_raw(opts, sizeof opts, &o, "lowerdir=");
+  for (size_t i = 0; ok && i < n; i++)
+    ok = (!i || append_raw(opts, sizeof opts, &o, ":")) && append_escaped(opts, sizeof opts, &o, dirref_path(&lowers[i]));
+  if (ok && upper)
+    ok = append_raw(opts, sizeof opts, &o, ",upperdir=") && append_escaped(opts, sizeof opts, &o, dirref_path(upper)) &&
+         append_raw(opts, sizeof opts, &o, ",workdir=") && append_escaped(opts, sizeof opts, &o, dirref_path(work)) &&
+         append_raw(opts, sizeof opts, &o, ",userxattr");
+  if (!ok) { errno = E2BIG; return -1; }
   return mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, opts);
 }
 
-static int overlay(const char *target, const char *const *lowers, size_t n, const char *upper, const char *work)
+static int overlay(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work)
 {
   if (have_lowerdir_plus()) return overlay_newapi(target, lowers, n, upper, work);
   return overlay_legacy(target, lowers, n, upper, work);
 }
 
-int mount_overlay_ro(const char *target, const char *const *lowers, size_t n)
+int mount_overlay_ro(const char *target, dirref_t *lowers, size_t n)
 {
   if (n < 2) { errno = EINVAL; return -1; }
   return overlay(target, lowers, n, NULL, NULL);
 }
 
-int mount_overlay_rw(const char *target, const char *const *lowers, size_t n, const char *upper, const char *work)
+int mount_overlay_rw(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work)
 {
   return overlay(target, lowers, n, upper, work);
 }
@@ -139,7 +191,33 @@ int bind_mount(const char *source, const char *target, bool recursive, bool read
 {
   if (mount(source, target, NULL, MS_BIND | (recursive ? MS_REC : 0), NULL) < 0) return -1;
   if (!readonly) return 0;
-  return remount_readonly(target);
+  return recursive ? remount_tree_readonly(target) : remount_readonly(target);
+}
+
+bool legacy_mount_api(void)
+{
+  const char *api = getenv("FHS_MOUNT_API");
+  return api && !strcmp(api, "legacy");
+}
+
+int bind_mount_ro_tree(dirref_t *source, const char *target)
+{
+  /* Linux >= 5.12: clone the tree, make every mount in it read-only in one
+   * call (mount_setattr with AT_RECURSIVE), attach it. A submount of the
+   * source is read-only in the view like the rest. */
+  if (!legacy_mount_api()) {
+    cleanup_fd int tree = (int)syscall(SYS_open_tree, source->fd, "",
+                                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+    if (tree >= 0) {
+      struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+      if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0)
+        return sys_move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+      if (errno != ENOSYS) return -1;
+    } else if (errno != ENOSYS) {
+      return -1;
+    }
+  }
+  return bind_mount(dirref_path(source), target, true, true);
 }
 
 int remount_readonly(const char *target)
@@ -159,6 +237,50 @@ int remount_readonly(const char *target)
   return mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | keep, NULL);
 }
 
+/* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo. */
+static void unescape_octal(char *s)
+{
+  char *o = s;
+  for (; *s; s++) {
+    if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+      *o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+      s += 3;
+    } else {
+      *o++ = *s;
+    }
+  }
+  *o = 0;
+}
+
+int remount_tree_readonly(const char *target)
+{
+  /* Without mount_setattr: the top mount, then every mount below it as
+   * /proc/self/mountinfo lists them (paths as seen from this root). */
+  if (remount_readonly(target) < 0) return -1;
+  char path[64];
+  snprintf(path, sizeof path, "%s/self/mountinfo", proc_dir);
+  FILE *f = fopen(path, "re");
+  if (!f) return -1;
+  size_t tl = strlen(target);
+  char *line = NULL;
+  size_t cap = 0;
+  int rc = 0;
+  while (rc == 0 && getline(&line, &cap, f) > 0) {
+    /* id parent major:minor root mountpoint ... */
+    char *save = NULL, *mp = NULL;
+    char *tok = strtok_r(line, " ", &save);
+    for (int i = 0; tok && i < 4; i++) tok = strtok_r(NULL, " ", &save);
+    mp = tok;
+    if (!mp) continue;
+    unescape_octal(mp);
+    if (strncmp(mp, target, tl) || mp[tl] != '/') continue;
+    if (remount_readonly(mp) < 0) rc = -1;
+  }
+  free(line);
+  fclose(f);
+  return rc;
+}
+
 int loopback_up(void)
 {
   cleanup_fd int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -171,27 +293,3 @@ int loopback_up(void)
   return ioctl(s, SIOCSIFFLAGS, &ifr);
 }
 
-static int sys_open_tree(int dfd, const char *path, unsigned flags) { return (int)syscall(SYS_open_tree, dfd, path, flags); }
-static int sys_mount_setattr(int dfd, const char *path, unsigned flags, struct mount_attr *attr)
-{
-  return (int)syscall(SYS_mount_setattr, dfd, path, flags, attr, sizeof *attr);
-}
-
-int bind_tree_readonly(const char *source, const char *target)
-{
-  /* The copy is made read-only as a whole, submounts included, before it
-   * is attached: a file bound somewhere below the source (as a container
-   * runtime binds /etc/resolv.conf) must not stay writable through it. */
-  cleanup_fd int tree = sys_open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
-  if (tree < 0) {
-    /* Linux < 5.12 lacks these calls: the old way, read-only at the top. */
-    if (errno == ENOSYS) return bind_mount(source, target, true, true);
-    return -1;
-  }
-  struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-  if (sys_mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) < 0) {
-    if (errno == ENOSYS) return bind_mount(source, target, true, true);
-    return -1;
-  }
-  return sys_move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
-}

@@ -11,25 +11,51 @@
  * mounts propagates back to the caller's namespace. */
 int enter_user_mount_ns(uid_t uid, gid_t gid, int extra_flags);
 
+/* FHS_MOUNT_API=legacy: take every fallback an old kernel takes (mount(2),
+ * no open_tree/mount_setattr, no openat2), so those paths are tested on
+ * kernels that have the new calls. */
+bool legacy_mount_api(void);
+
 /* True when the kernel has the new mount API with overlay's "lowerdir+". */
 bool have_lowerdir_plus(void);
 
+/* A directory to mount from: an O_PATH fd (opened once, checked), and room
+ * for the same directory as a path, <proc>/self/fd/N, for the calls that
+ * take only paths. Mounting from the fd mounts exactly what was checked. */
+typedef struct {
+  int fd;
+  char path[64];
+} dirref_t;
+
+/* Where the caller's procfs is as seen from the cwd ("/proc" by default;
+ * the launcher, in its scratch root with the caller's root at /oldroot and
+ * its cwd there, says "proc"). */
+void mounts_set_proc(const char *dir);
+/* <proc>/self/fd/N for d->fd, kept in d->path. */
+const char *dirref_path(dirref_t *d);
+
 /* A read-only overlay of `n` (>= 2) lower directories at target, first
  * lower on top. Uses fsopen/fsconfig("lowerdir+") when available (one layer
- * per call, up to the kernel's 500), else legacy mount(2) with the options in
- * one page. Lower paths are resolved relative to the cwd. */
-int mount_overlay_ro(const char *target, const char *const *lowers, size_t n);
+ * per call, up to the kernel's 500; each by its fd with FSCONFIG_SET_FD on
+ * Linux >= 6.13, else by its /proc/self/fd path), else legacy mount(2) with
+ * the options, escaped, in one page (E2BIG past it). */
+int mount_overlay_ro(const char *target, dirref_t *lowers, size_t n);
 
 /* A writable overlay with an upper and work dir (builds). */
-int mount_overlay_rw(const char *target, const char *const *lowers, size_t n,
-                     const char *upper, const char *work);
+int mount_overlay_rw(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work);
 
+/* A recursive bind of `source` at target, read-only all the way down:
+ * open_tree + mount_setattr(AT_RECURSIVE) on Linux >= 5.12, else a recursive
+ * bind and a remount of every mount in it (FHS_MOUNT_API=legacy takes that
+ * path too). */
+int bind_mount_ro_tree(dirref_t *source, const char *target);
+
+/* readonly with recursive: every submount too (remount_tree_readonly). */
 int bind_mount(const char *source, const char *target, bool recursive, bool readonly);
 int remount_readonly(const char *target);
+/* remount_readonly of target and of every mount below it. */
+int remount_tree_readonly(const char *target);
 
 /* Brings up "lo" in a fresh network namespace (no `ip` binary needed). */
 int loopback_up(void);
 
-/* A recursive bind of source at target, read-only at every level (open_tree,
- * mount_setattr, move_mount; a top-level read-only bind before Linux 5.12). */
-int bind_tree_readonly(const char *source, const char *target);

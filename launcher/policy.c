@@ -3,7 +3,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/time.h>
+#include <stdio.h>
+#include <time.h>
 
 #include "limits.h"
 #include "m3_env.h" /* IM3Runtime internals: memoryLimit */
@@ -24,24 +25,42 @@ static void on_deadline(int sig)
   _exit(FHS_EXIT_POLICY);
 }
 
+/* The deadline is a POSIX timer of its own on CLOCK_MONOTONIC, signalling
+ * SIGRTMIN, not ITIMER_REAL: the caller's pending alarm (setitimer, alarm)
+ * survives execve and belongs to the program, so the launcher must neither
+ * cancel it nor take its SIGALRM for a deadline. What the launcher changes
+ * (the signal's action, whether it is blocked) is put back before exec. */
+static timer_t deadline_timer;
+static struct sigaction saved_action;
+static sigset_t saved_mask;
+
 static void arm_deadline(const char *name)
 {
   int n = snprintf(deadline_message, sizeof deadline_message,
                    "fhs: policy %s: evaluation exceeded its %d ms deadline\n", name, FHS_EVAL_DEADLINE_MS);
   deadline_message_len = n > 0 && (size_t)n < sizeof deadline_message ? (size_t)n : 0;
+  int sig = SIGRTMIN;
   struct sigaction sa = {.sa_handler = on_deadline};
   sigemptyset(&sa.sa_mask);
-  if (sigaction(SIGALRM, &sa, NULL) < 0) die_errno(FHS_EXIT_SETUP, "sigaction SIGALRM");
-  struct itimerval it = {.it_value = {.tv_sec = FHS_EVAL_DEADLINE_MS / 1000, .tv_usec = (FHS_EVAL_DEADLINE_MS % 1000) * 1000}};
-  if (setitimer(ITIMER_REAL, &it, NULL) < 0) die_errno(FHS_EXIT_SETUP, "setitimer");
+  if (sigaction(sig, &sa, &saved_action) < 0) die_errno(FHS_EXIT_SETUP, "sigaction for the policy deadline");
+  /* A caller may have blocked it; the deadline must fire regardless. */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  if (sigprocmask(SIG_UNBLOCK, &set, &saved_mask) < 0) die_errno(FHS_EXIT_SETUP, "unblock the policy deadline's signal");
+  struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = sig};
+  if (timer_create(CLOCK_MONOTONIC, &ev, &deadline_timer) < 0) die_errno(FHS_EXIT_SETUP, "timer_create for the policy deadline");
+  struct itimerspec it = {.it_value = {.tv_sec = FHS_EVAL_DEADLINE_MS / 1000, .tv_nsec = (FHS_EVAL_DEADLINE_MS % 1000) * 1000000L}};
+  if (timer_settime(deadline_timer, 0, &it, NULL) < 0) die_errno(FHS_EXIT_SETUP, "arm the policy deadline");
 }
 
 static void disarm_deadline(void)
 {
-  /* A pending timer survives execve, so it must be cancelled before exec. */
-  struct itimerval it = {0};
-  if (setitimer(ITIMER_REAL, &it, NULL) < 0) die_errno(FHS_EXIT_SETUP, "setitimer");
-  signal(SIGALRM, SIG_DFL);
+  if (timer_delete(deadline_timer) < 0) die_errno(FHS_EXIT_SETUP, "disarm the policy deadline");
+  /* Deleting the timer discards a signal it queued but not yet delivered;
+   * then the caller's action and mask come back as they were. */
+  if (sigaction(SIGRTMIN, &saved_action, NULL) < 0) die_errno(FHS_EXIT_SETUP, "restore the deadline signal's action");
+  if (sigprocmask(SIG_SETMASK, &saved_mask, NULL) < 0) die_errno(FHS_EXIT_SETUP, "restore the signal mask");
 }
 
 /* env.abort(msg, file, line, col): AssemblyScript's abort. The strings are

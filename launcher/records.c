@@ -1,11 +1,18 @@
 #include "records.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <string.h>
 
+#include "limits.h"
 #include "util.h"
 
 int records_parse(const uint8_t *buf, size_t len, records_t *out)
+{
+  return records_parse_max(buf, len, FHS_RECORDS_CAP, out);
+}
+
+int records_parse_max(const uint8_t *buf, size_t len, size_t max_records, records_t *out)
 {
   memset(out, 0, sizeof *out);
   if (len == 0) return 0;
@@ -16,10 +23,12 @@ int records_parse(const uint8_t *buf, size_t len, records_t *out)
     if (buf[i]) continue;
     if (i == start) {
       if (!open) return -1;
-      nrecs++;
+      /* The tables cost 24 bytes a record: a file of tiny records must not
+       * cost many times its size in memory. */
+      if (++nrecs > max_records) { errno = E2BIG; return -1; }
       open = 0;
     } else {
-      nfields++;
+      if (++nfields > 4 * max_records) { errno = E2BIG; return -1; }
       open++;
     }
     start = i + 1;

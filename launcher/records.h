@@ -15,8 +15,11 @@ typedef struct {
   const char **field_store;
 } records_t;
 
-/* Returns 0, or -1 when the bytes are not a well-formed record stream. */
+/* Returns 0, or -1 when the bytes are not a well-formed record stream
+ * (errno E2BIG: more than max_records records, or 4 fields a record on
+ * average). records_parse caps at FHS_RECORDS_CAP. */
 int records_parse(const uint8_t *buf, size_t len, records_t *out);
+int records_parse_max(const uint8_t *buf, size_t len, size_t max_records, records_t *out);
 void records_free(records_t *r);
 
 /* A growable output buffer of records. */

@@ -81,11 +81,18 @@ char *xasprintf(const char *fmt, ...)
 
 uint8_t *read_file(const char *path, size_t max, size_t *len_out)
 {
-  cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  return read_file_flags(path, 0, max, len_out);
+}
+
+uint8_t *read_file_flags(const char *path, int flags, size_t max, size_t *len_out)
+{
+  /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+   * forever. A regular file, the only kind accepted, ignores the flag. */
+  cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
   if (fd < 0) return NULL;
   struct stat st;
   if (fstat(fd, &st) < 0) return NULL;
-  if (!S_ISREG(st.st_mode)) { errno = EINVAL; return NULL; }
+  if (!S_ISREG(st.st_mode)) { errno = ENOTREG; return NULL; }
   if ((size_t)st.st_size > max) { errno = EFBIG; return NULL; }
   size_t cap = (size_t)st.st_size + 1, len = 0;
   uint8_t *buf = xmalloc(cap);
@@ -105,6 +112,17 @@ uint8_t *read_file(const char *path, size_t max, size_t *len_out)
   }
   *len_out = len;
   return buf;
+}
+
+const char *read_error(int errnum, size_t max)
+{
+  static char buf[128];
+  if (errnum == ENOTREG) return "not a regular file";
+  if (errnum == EFBIG) {
+    snprintf(buf, sizeof buf, "larger than the cap of %zu bytes", max);
+    return buf;
+  }
+  return strerror(errnum);
 }
 
 int write_all(int fd, const void *buf, size_t len)

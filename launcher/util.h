@@ -23,7 +23,15 @@ void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
-/* Reads a whole file (opened O_CLOEXEC). Returns NULL with errno set. */
+/* Reads a whole regular file of at most `max` bytes (opened O_CLOEXEC and
+ * O_NONBLOCK, so a FIFO cannot hang it). Returns NULL with errno set: ENOTREG
+ * for anything but a regular file, EFBIG past max. read_file_flags adds open
+ * flags (O_NOFOLLOW). */
 uint8_t *read_file(const char *path, size_t max, size_t *len_out);
+uint8_t *read_file_flags(const char *path, int flags, size_t max, size_t *len_out);
+/* ENOTREG: not an errno of Linux's own, so it cannot be confused with one. */
+#define ENOTREG 4096
+/* Words for a read_file failure: strerror, or what ENOTREG/EFBIG mean. */
+const char *read_error(int errnum, size_t max);
 /* Writes all of buf to fd, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);

@@ -106,7 +106,9 @@ describe("nix/default.nix: fhsRun in the Nix sandbox", { skip }, () => {
     const mount = /^usr-mount: .* \/usr ro[^ ]* .*- overlay \S+ (\S+)$/m.exec(text);
     assert.ok(mount, `no overlay at /usr:\n${text}`);
     const lowers = mount[1]!.split(",").filter((o) => o.startsWith("lowerdir")).flatMap((o) => o.replace(/^lowerdir\+?=/, "").split(":"));
-    assert.deepEqual(lowers.map((l) => "/" + l.replace(/^\//, "")), layers.map((l) => `${l}/usr`));
+    // Layers are mounted from fds opened in the launcher's scratch root, where
+    // the caller's root is /oldroot: the kernel names them from there.
+    assert.deepEqual(lowers.map((l) => "/" + l.replace(/^\/?(oldroot\/)?/, "")), layers.map((l) => `${l}/usr`));
     // The sandbox's root, seen through the view: its /build, no host /home or /root.
     const roots = [...text.matchAll(/^root: (\S+)$/gm)].map((m) => m[1]);
     assert.ok(roots.includes("/build") && roots.includes("/nix") && roots.includes("/usr"), roots.join(" "));

@@ -7,8 +7,10 @@ set -euo pipefail
 
 # util-linux: setpriv, unshare; bubblewrap: the benchmark baseline;
 # file: test assertions on binaries; xz-utils, zstd, bzip2: source tarballs;
-# nix-bin, nix-setup-systemd (its nixbld build users): test/nix.test.ts.
-DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev nix-bin nix-setup-systemd)
+# nix-bin, nix-setup-systemd (its nixbld build users): test/nix.test.ts;
+# libcap2-bin (setcap): test/security-launcher.test.ts; clang-14 and
+# libclang-rt-14-dev (libFuzzer, sanitizer runtimes): test/fuzz.test.ts.
+DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev nix-bin nix-setup-systemd libcap2-bin clang-14 libclang-rt-14-dev)
 TEST_USER=fhs-test
 
 missing=()

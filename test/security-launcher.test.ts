@@ -1,0 +1,403 @@
+// The launcher under attack and under bad luck: one named test per class of
+// defect, as flatpak and runc name theirs after the hole they close. Each
+// launch runs as the unprivileged test user through a real wrapper, and each
+// test asserts the exit code, the one line the launcher prints, whether the
+// program ran, and that the caller's world holds no residue (mounts, plan
+// cache entries, processes). docs/RELIABILITY.md says which promise each
+// test checks.
+import assert from "node:assert/strict";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { decodeRecords, encodeRecords } from "../src/policy/records.js";
+import { debLayers } from "./helpers/debian.js";
+import { isRoot, mustWork, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser, type RunOptions } from "./helpers/env.js";
+import { callerMounts, makePackage, packageFromLayers, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+
+const EXIT_POLICY = 122;
+const EXIT_SETUP = 125;
+const EXIT_NOEXEC = 126;
+
+/** Tests that make files setuid, give them capabilities or mount need root. */
+const needsRoot = !isRoot && !mustWork ? "needs root" : false;
+
+let probe: string;
+before(() => {
+  probe = staticProgram("sec-probe", join(repoRoot, "test/fixtures/security/probe.c"));
+});
+
+/** A package holding the static probe program, wrapped with `deps` as layers. */
+function probePackage(name: string, deps: string[] = [], extra: Record<string, { text?: string; mode?: number }> = {}): string {
+  return wrapPackage(makePackage({ "bin/probe": { from: probe }, ...extra }, name), deps);
+}
+
+/** A dependency layer (FHS layout) holding one marker file. */
+function markerLayer(name: string): string {
+  const dir = join(testDir(`fhs-${name}-`), name);
+  mkdirSync(join(dir, "usr/share", name), { recursive: true });
+  writeFileSync(join(dir, "usr/share", name, "marker"), `${name}\n`);
+  if (isRoot) execFileSync("chown", ["-R", `${testUser.uid}:${testUser.gid}`, dirname(dir)]);
+  return dir;
+}
+
+/** Pids whose environment holds `entry` (readable to root and to their owner). */
+function processesWith(entry: string): string {
+  const out: string[] = [];
+  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(entry)) out.push(pid);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out.join(" ");
+}
+
+/** What a launch may leave behind in the caller's world, before and after. */
+interface World {
+  mounts: string;
+  runtime: string;
+  cache: string[];
+  procs: string;
+}
+function world(runtime: string): World {
+  const cache = existsSync(join(runtime, "fhs-plans")) ? readdirSync(join(runtime, "fhs-plans")).sort() : [];
+  // Processes of this test's launches (they carry its XDG_RUNTIME_DIR): none may outlive them.
+  const procs = processesWith(`XDG_RUNTIME_DIR=${runtime}`);
+  return { mounts: callerMounts(), runtime, cache, procs };
+}
+function assertNoResidue(before: World, opts: { cacheMayGrow?: boolean } = {}): void {
+  const now = world(before.runtime);
+  assert.equal(now.mounts, before.mounts, "the caller's mount table changed");
+  if (!opts.cacheMayGrow) assert.deepEqual(now.cache, before.cache, "the plan cache changed");
+  assert.equal(now.procs, before.procs, "a process of the test user was left running");
+}
+
+/** A launch as the test user with its own plan cache directory. */
+function launch(argv: string[], runtime: string, opts: RunOptions = {}) {
+  return runUnprivileged(argv, { ...opts, env: { XDG_RUNTIME_DIR: runtime, ...opts.env } });
+}
+
+describe("setuid-escalation: the launcher never runs with privileges its caller lacks", { skip: needsRoot }, () => {
+  const made: string[] = [];
+  after(() => {
+    for (const f of made) rmSync(f, { force: true });
+  });
+
+  /** The package's launcher replaced by a copy with `mode` and owner/caps applied by `prepare`. */
+  function privilegedPackage(name: string, prepare: (launcher: string) => void): string {
+    const pkg = probePackage(name);
+    const launcher = join(pkg, "usr/bin/.fhs-launcher");
+    rmSync(launcher);
+    copyFileSync(testArtifacts().launcher, launcher);
+    made.push(launcher);
+    prepare(launcher);
+    return pkg;
+  }
+
+  for (const [name, prepare, message] of [
+    [
+      "setuid to another user",
+      (l: string) => {
+        chownSync(l, 65534, testUser.gid); // nobody: any uid but the caller's
+        chmodSync(l, 0o4755);
+      },
+      (l: string) => `launcher ${l}: runs setuid (uid ${testUser.uid}, effective uid 65534); it must never be setuid: remove the bit (chmod u-s)`,
+    ],
+    [
+      "setgid to another group",
+      (l: string) => {
+        chownSync(l, testUser.uid, 65534);
+        chmodSync(l, 0o2755);
+      },
+      (l: string) => `launcher ${l}: runs setgid (gid ${testUser.gid}, effective gid 65534); it must never be setgid: remove the bit (chmod g-s)`,
+    ],
+    [
+      "given file capabilities",
+      (l: string) => execFileSync("setcap", ["cap_sys_admin,cap_dac_override+ep", l]),
+      (l: string) => `launcher ${l}: was started with privileges its caller lacks (AT_SECURE); it must have none: remove its file capabilities (setcap -r)`,
+    ],
+    [
+      "given permitted-only file capabilities",
+      (l: string) => execFileSync("setcap", ["cap_dac_override+p", l]),
+      (l: string) => `launcher ${l}: was started with privileges its caller lacks (AT_SECURE); it must have none: remove its file capabilities (setcap -r)`,
+    ],
+  ] as const) {
+    it(`refuses at once when ${name}, before reading anything the caller controls`, () => {
+      const pkg = privilegedPackage(name.replace(/\W+/g, "-"), prepare);
+      const runtime = testDir("fhs-runtime-");
+      const before = world(runtime);
+      const r = launch([join(pkg, "usr/bin/probe")], runtime);
+      assert.equal(r.status, EXIT_SETUP, r.stderr);
+      assert.equal(r.stderr, `fhs: ${message(join(pkg, "usr/bin/.fhs-launcher"))}\n`);
+      assert.equal(r.stdout, "", "the program ran");
+      // Refused before the plan cache: no file owned by another user in the caller's cache.
+      assert.ok(!existsSync(join(runtime, "fhs-plans")), "the launcher touched the caller's plan cache");
+      assertNoResidue(before);
+    });
+  }
+
+  it("a root caller (every capability, real and effective ids equal) runs a wrapper as usual", () => {
+    const pkg = probePackage("root-caller");
+    // Deliberately not through runUnprivileged: this is the root caller's case.
+    const r = spawnSync(join(pkg, "usr/bin/probe"), [], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", FHS_PLAN_CACHE: "off" } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "ran uid=0 euid=0\n");
+  });
+
+  it("a caller with ambient capabilities of its own runs a wrapper as usual", () => {
+    const pkg = probePackage("ambient-caller");
+    const r = spawnSync(
+      "setpriv",
+      [`--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service", "--", join(pkg, "usr/bin/probe")],
+      { encoding: "utf8", env: { PATH: "/usr/bin:/bin", FHS_PLAN_CACHE: "off" } },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `ran uid=${testUser.uid} euid=${testUser.uid}\n`);
+  });
+});
+
+describe("layer-symlink-escape: layers are opened as the manifest names them, following no symlink", () => {
+  for (const api of ["default", "legacy"] as const) {
+    const env: Record<string, string> = api === "legacy" ? { FHS_MOUNT_API: "legacy" } : {};
+    const note = api === "legacy" ? " (per-component fallback, legacy mount)" : "";
+
+    it(`refuses a layer dir replaced after wrap by a relative symlink to the host's root${note}`, () => {
+      const dep = markerLayer("swapped");
+      const pkg = probePackage("swapped-pkg", [dep]);
+      const runtime = testDir("fhs-runtime-");
+      // The view works as wrapped; then the layer becomes ../.. (as many as
+      // lead from its dir to /: the host's root, from wherever it is resolved).
+      assert.equal(launch([join(pkg, "usr/bin/probe"), "exists", "/usr/share/swapped/marker"], runtime, { env }).stdout, "exists yes\n");
+      rmSync(dep, { recursive: true });
+      symlinkSync(relative(dirname(dep), "/"), dep);
+      const before = world(runtime);
+      const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/bin/perl"], runtime, { env });
+      assert.equal(r.status, EXIT_SETUP, r.stderr);
+      assert.equal(r.stderr, `fhs: layer ${dep}/usr: ${dep} is a symlink; a layer is opened without following symlinks\n`);
+      assert.equal(r.stdout, "", "the program ran (with the host's /usr in its view)");
+      assertNoResidue(before);
+    });
+
+    it(`refuses a layer whose usr is a symlink to the host's /usr${note}`, () => {
+      const dep = markerLayer("usrlink");
+      const pkg = probePackage("usrlink-pkg", [dep]);
+      const runtime = testDir("fhs-runtime-");
+      rmSync(join(dep, "usr"), { recursive: true });
+      symlinkSync("/usr", join(dep, "usr"));
+      const before = world(runtime);
+      const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/bin/perl"], runtime, { env });
+      assert.equal(r.status, EXIT_SETUP, r.stderr);
+      assert.equal(r.stderr, `fhs: layer ${dep}/usr: ${dep}/usr is a symlink; a layer is opened without following symlinks\n`);
+      assert.equal(r.stdout, "", "the program ran");
+      assertNoResidue(before, { cacheMayGrow: true });
+    });
+  }
+
+  it("refuses a manifest layer with '..' (here: the host's /usr by a detour)", () => {
+    const dep = markerLayer("dotdot");
+    const pkg = probePackage("dotdot-pkg", [dep]);
+    const file = join(pkg, ".fhs/manifest.bin");
+    const sneaky = `${dep}/../../../usr`;
+    const recs = decodeRecords(readFileSync(file)).map((r) => (r[0] === "layer" && r[1] === dep ? ["layer", sneaky, "nix", "usr"] : r));
+    writeFileSync(file, encodeRecords(recs));
+    const runtime = testDir("fhs-runtime-");
+    const before = world(runtime);
+    const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/bin/perl"], runtime);
+    assert.equal(r.status, EXIT_SETUP, r.stderr);
+    assert.equal(r.stderr, `fhs: layer ${sneaky}: not a normalized absolute path (it has an empty, '.' or '..' component)\n`);
+    assert.equal(r.stdout, "", "the program ran");
+    assertNoResidue(before);
+  });
+
+  it("still launches through every mount path: fds by FSCONFIG_SET_FD, by /proc/self/fd path, and legacy mount(2)", () => {
+    const deps = [markerLayer("api-a"), markerLayer("api-b")];
+    const pkg = probePackage("api-pkg", deps);
+    for (const api of ["", "path", "legacy"]) {
+      const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/share/api-b/marker"], testDir("fhs-runtime-"), { env: { FHS_MOUNT_API: api } });
+      assert.equal(r.status, 0, `${api}: ${r.stderr}`);
+      assert.equal(r.stdout, "exists yes\n", api);
+    }
+  });
+});
+
+describe("layer-swap-race: a layer swapped for a symlink while launches run never shows the host", () => {
+  it("200 launches against a layer flipping between its dir and a symlink to the host's root", async () => {
+    assert.ok(existsSync("/usr/bin/perl"), "the host has /usr/bin/perl (the witness)");
+    const dep = markerLayer("flipping");
+    const pkg = probePackage("flipping-pkg", [dep]);
+    const runtime = testDir("fhs-runtime-");
+    // As the test user, as fast as it can: the dir moves aside, a symlink to
+    // the host's root takes its name, then the dir comes back.
+    const flip = 'while :; do mv "$1" "$1.real" && ln -s "$2" "$1" && rm "$1" && mv "$1.real" "$1"; done';
+    const flipper = spawn("setpriv", [`--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--", "sh", "-c", flip, "sh", dep, relative(dirname(dep), "/")], { stdio: "ignore" });
+    const seen = new Map<string, number>();
+    try {
+      for (let i = 0; i < 200; i++) {
+        const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/bin/perl"], runtime);
+        const outcome = r.status === 0 ? `ran: ${r.stdout.trim()}` : `${r.status}: ${r.stderr.trim()}`;
+        seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
+      }
+    } finally {
+      flipper.kill("SIGKILL");
+      await new Promise((done) => flipper.once("exit", done));
+    }
+    // The program ran in a pure view, or the launch was refused naming the
+    // layer: as a symlink, as missing, or as changing under the open.
+    const refused = `${EXIT_SETUP}: fhs: layer ${dep}/usr: `;
+    const allowed = [
+      "ran: exists no",
+      `${refused}${dep} is a symlink; a layer is opened without following symlinks`,
+      `${refused}No such file or directory`,
+      `${refused}${dep} changed while it was being opened`,
+      `${refused}changed while it was being opened (Too many levels of symbolic links)`,
+      `${refused}changed while it was being opened (No such file or directory)`,
+    ];
+    for (const [outcome, n] of seen) assert.ok(allowed.includes(outcome), `${n}× ${outcome}`);
+  });
+});
+
+describe("layer-missing: a broken layer is named, not the first one", () => {
+  it("names the missing layer among several", () => {
+    const deps = [markerLayer("h1"), markerLayer("h2"), markerLayer("h3")];
+    const pkg = probePackage("missing-pkg", deps);
+    rmSync(deps[1]!, { recursive: true });
+    const runtime = testDir("fhs-runtime-");
+    const before = world(runtime);
+    const r = launch([join(pkg, "usr/bin/probe")], runtime);
+    assert.equal(r.status, EXIT_SETUP, r.stderr);
+    assert.equal(r.stderr, `fhs: layer ${deps[1]}/usr: No such file or directory\n`);
+    assert.equal(r.stdout, "");
+    assertNoResidue(before, { cacheMayGrow: true });
+  });
+});
+
+describe("input-not-regular: a FIFO or device as manifest or policy is refused, never waited on", () => {
+  for (const [what, rel, code, message] of [
+    ["manifest.bin", ".fhs/manifest.bin", EXIT_SETUP, (pkg: string) => `package ${pkg}: cannot read its manifest ${pkg}/.fhs/manifest.bin: not a regular file`],
+    ["policy.wasm", ".fhs/policy.wasm", EXIT_POLICY, (pkg: string) => `policy ${pkg}/.fhs/policy.wasm: cannot read: not a regular file`],
+  ] as const) {
+    it(`refuses a FIFO as ${what}`, () => {
+      const pkg = probePackage(`fifo-${what.replace(".", "-")}`);
+      rmSync(join(pkg, rel));
+      execFileSync("mkfifo", [join(pkg, rel)]);
+      if (isRoot) chownSync(join(pkg, rel), testUser.uid, testUser.gid);
+      const runtime = testDir("fhs-runtime-");
+      const before = world(runtime);
+      const r = launch([join(pkg, "usr/bin/probe")], runtime, { timeoutMs: 15_000 });
+      assert.equal(r.error, undefined, "the launcher hung");
+      assert.equal(r.status, code, r.stderr);
+      assert.equal(r.stderr, `fhs: ${message(pkg)}\n`);
+      assert.equal(r.stdout, "");
+      assertNoResidue(before);
+    });
+  }
+
+  it("refuses a character device as manifest.bin", () => {
+    const pkg = probePackage("chardev-manifest");
+    rmSync(join(pkg, ".fhs/manifest.bin"));
+    symlinkSync("/dev/zero", join(pkg, ".fhs/manifest.bin"));
+    const r = launch([join(pkg, "usr/bin/probe")], testDir("fhs-runtime-"), { timeoutMs: 15_000 });
+    assert.equal(r.status, EXIT_SETUP, r.stderr);
+    assert.equal(r.stderr, `fhs: package ${pkg}: cannot read its manifest ${pkg}/.fhs/manifest.bin: not a regular file\n`);
+  });
+});
+
+describe("manifest-oversized: what the launcher reads and parses is capped", () => {
+  /** A manifest: the package's real records, then `tiny` records of one byte each. */
+  function bloat(pkg: string, tiny: number): void {
+    const file = join(pkg, ".fhs/manifest.bin");
+    const head = readFileSync(file);
+    const filler = Buffer.alloc(tiny * 3);
+    for (let i = 0; i < tiny; i++) filler[i * 3] = 0x61; // "a\0\0": one record, one field
+    writeFileSync(file, Buffer.concat([head, filler]));
+  }
+  // 256 MiB of address space: the launcher needs a few; 60 MB of tiny records took 677 MB.
+  const bounded = (argv: string[]) => ["prlimit", `--as=${256 << 20}`, "--", ...argv];
+
+  it("refuses a 60 MB manifest by its size, in bounded memory", () => {
+    const pkg = probePackage("huge-manifest");
+    bloat(pkg, 20_000_000);
+    const runtime = testDir("fhs-runtime-");
+    const before = world(runtime);
+    const r = launch(bounded([join(pkg, "usr/bin/probe")]), runtime);
+    assert.equal(r.status, EXIT_SETUP, r.stderr);
+    assert.equal(r.stderr, `fhs: package ${pkg}: cannot read its manifest ${pkg}/.fhs/manifest.bin: larger than the cap of ${4 << 20} bytes\n`);
+    assert.equal(r.stdout, "");
+    assertNoResidue(before);
+  });
+
+  it("refuses a manifest under the size cap holding a million tiny records", () => {
+    const pkg = probePackage("many-records");
+    bloat(pkg, 1_300_000);
+    const r = launch(bounded([join(pkg, "usr/bin/probe")]), testDir("fhs-runtime-"));
+    assert.equal(r.status, EXIT_SETUP, r.stderr);
+    assert.equal(r.stderr, `fhs: package ${pkg}: its manifest ${pkg}/.fhs/manifest.bin holds more than 65536 records, the cap\n`);
+    assert.equal(r.stdout, "");
+  });
+});
+
+describe("caller-itimer-kept: the policy's deadline does not touch the caller's ITIMER_REAL", () => {
+  it("a pending alarm set before exec survives a launch that runs the policy", () => {
+    const pkg = probePackage("itimer-pkg");
+    // The caller arms 30 s, then execs the wrapper; the plan cache is off, so wasm3 runs.
+    const r = launch([probe, "set-itimer", "30", join(pkg, "usr/bin/probe"), "itimer"], testDir("fhs-runtime-"), { env: { FHS_PLAN_CACHE: "off" } });
+    assert.equal(r.status, 0, r.stderr);
+    const left = Number(/^itimer (\d+)\n$/.exec(r.stdout)?.[1]);
+    assert.ok(left >= 25 && left <= 30, `the program saw ${JSON.stringify(r.stdout)}`);
+  });
+});
+
+describe("interpreter-missing: an exec that fails for want of an interpreter says so", () => {
+  it("names the ELF interpreter a view of zero runtime layers lacks", () => {
+    const pkg = wrapPackage(packageFromLayers(debLayers(["hello"]), "hello-alone"), []);
+    const runtime = testDir("fhs-runtime-");
+    const before = world(runtime);
+    const r = launch([join(pkg, "usr/bin/hello")], runtime);
+    assert.equal(r.status, EXIT_NOEXEC, r.stderr);
+    assert.match(r.stderr, /^fhs: exec \S+\/bin\/hello: its ELF interpreter \/lib64\/ld-linux-x86-64\.so\.2 is missing in the view\n$/);
+    assert.equal(r.stdout, "");
+    assertNoResidue(before, { cacheMayGrow: true });
+  });
+
+  it("names the #! interpreter a view lacks", () => {
+    const pkg = wrapPackage(makePackage({ "bin/script": { text: "#!/bin/bash -e\necho ran\n" } }, "script-alone"), []);
+    const r = launch([join(pkg, "usr/bin/script")], testDir("fhs-runtime-"));
+    assert.equal(r.status, EXIT_NOEXEC, r.stderr);
+    assert.match(r.stderr, /^fhs: exec \S+\/bin\/script: its interpreter \/bin\/bash is missing in the view\n$/);
+    assert.equal(r.stdout, "");
+  });
+});
+
+describe("bind-ro-submounts: a read-only layer bind is read-only all the way down", { skip: needsRoot }, () => {
+  for (const api of ["default", "legacy"] as const) {
+    it(`a mount inside a single-layer package is read-only in its view${api === "legacy" ? " (remount fallback)" : ""}`, () => {
+      // One layer, no dependencies: /usr is a recursive read-only bind of it.
+      const pkg = probePackage(`submount-${api}`, [], { "share/sub/keep": { text: "" } });
+      const sub = join(pkg, "usr/share/sub");
+      // A writable tmpfs on the layer's share/sub, in a mount namespace of this
+      // test only (nothing is mounted in the host's), then the launch as the test user.
+      const script = 'mount -t tmpfs -o mode=1777 fhs-sub "$1" && exec setpriv --reuid="$2" --regid="$3" --clear-groups -- "$4" write /usr/share/sub/x';
+      const r = spawnSync("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", sub, String(testUser.uid), String(testUser.gid), join(pkg, "usr/bin/probe")], {
+        encoding: "utf8",
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", FHS_PLAN_CACHE: "off", ...(api === "legacy" ? { FHS_MOUNT_API: "legacy" } : {}) },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "write Read-only file system\n");
+    });
+  }
+});
+
+describe("legacy-mount-options: paths with option separators reach mount(2) intact", () => {
+  it("fhs build --out a,b works through legacy mount(2)", () => {
+    const shell = debLayers(["dash", "coreutils"], { withDeps: true });
+    const parent = testDir("fhs-comma-");
+    const out = join(parent, "a,b:c");
+    const args = ["build", "--out", out, "--policy", testArtifacts().policy, ...shell.flatMap((l) => ["--layer", l]), "--", "sh", "-c", "mkdir -p /usr/share/comma && echo built > /usr/share/comma/f"];
+    const r = runCliUnprivileged(args, { env: { FHS_LAUNCHER: testArtifacts().launcher, FHS_MOUNT_API: "legacy" }, timeoutMs: 300_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(join(out, "usr/share/comma/f"), "utf8"), "built\n");
+    assert.deepEqual(readdirSync(parent).filter((n) => n.includes(".fhs-build-")), [], "staging left behind");
+  });
+});
