@@ -17,6 +17,7 @@ interface Step {
   stdout?: string;
   stderr?: string;
   match?: string;
+  stderrMatch?: string;
   status?: number;
   sameAsHost?: { path: string; deb: string };
 }
@@ -81,6 +82,7 @@ describe("compatibility: real programs, each Debian package its own layer", () =
         if (step.stdout !== undefined) assert.equal(r.stdout, step.stdout, what);
         if (step.stderr !== undefined) assert.equal(r.stderr, step.stderr, what);
         if (step.match !== undefined) assert.match(r.stdout, new RegExp(step.match), what);
+        if (step.stderrMatch !== undefined) assert.match(r.stderr, new RegExp(step.stderrMatch), what);
         if (step.sameAsHost) {
           // The same Debian version on the host: the same output.
           const pkgName = step.run[0]!.match(/^@([^/]+)\//)?.[1];

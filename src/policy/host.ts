@@ -26,6 +26,8 @@ const { parentPort, workerData } = require("node:worker_threads");
 const loader = require(workerData.loaderPath);
 (async () => {
   const { module, input, abiOnly } = workerData;
+  // The deadline is the policy's: it starts now, not when the worker was asked for.
+  parentPort.postMessage({ kind: "start" });
   // Which export was running when a trap hit: both hosts name it.
   let at = "instantiation";
   try {
@@ -86,6 +88,8 @@ export async function probePolicyAbi(module: Uint8Array, opts: EvalOptions): Pro
   throw new FhsError(`policy ${opts.name}: internal: no ABI version`);
 }
 
+const WORKER_START_MS = 60_000;
+
 function runWorker(module: Uint8Array, input: Uint8Array, abiOnly: boolean, opts: EvalOptions): Promise<WorkerMessage> {
   const deadline = opts.deadlineMs ?? EVAL_DEADLINE_MS;
   return new Promise((resolvePromise, reject) => {
@@ -103,11 +107,22 @@ function runWorker(module: Uint8Array, input: Uint8Array, abiOnly: boolean, opts
       void worker.terminate();
       fn();
     };
-    const timer = setTimeout(
-      () => settle(() => reject(new FhsError(`policy ${opts.name}: evaluation exceeded its ${deadline} ms deadline`))),
-      deadline,
+    // A worker thread's start (a new V8 isolate, the loader's require) is
+    // not the policy's time: on a loaded machine it alone can take a second.
+    // The deadline runs from the worker's "start" message; the start itself
+    // gets a generous bound of its own.
+    let timer = setTimeout(
+      () => settle(() => reject(new FhsError(`policy ${opts.name}: the evaluation worker did not start within ${WORKER_START_MS} ms`))),
+      WORKER_START_MS,
     );
-    worker.once("message", (m: WorkerMessage) => settle(() => resolvePromise(m)));
+    worker.on("message", (m: WorkerMessage | { kind: "start" }) => {
+      if (m.kind !== "start") return settle(() => resolvePromise(m));
+      clearTimeout(timer);
+      timer = setTimeout(
+        () => settle(() => reject(new FhsError(`policy ${opts.name}: evaluation exceeded its ${deadline} ms deadline`))),
+        deadline,
+      );
+    });
     worker.once("error", (e) => settle(() => reject(new FhsError(`policy ${opts.name}: host error: ${e.message}`))));
     worker.once("exit", (code) => settle(() => reject(new FhsError(`policy ${opts.name}: evaluation ended without a result (worker exit ${code})`))));
   });
