@@ -381,7 +381,7 @@ class Apt {
     const errors = r.stderr.split("\n").filter((l) => l.startsWith("E: ")).map((l) => l.slice(3));
     for (const e of errors) {
       let m = /^Unable to locate package (\S+)/.exec(e);
-      if (m) return new FhsError(`${m[1]}: no such package in the archive (apt: ${e}; are the package lists current? apt-get update)`);
+      if (m) return new FhsError(`${m[1]}: no such package in the archive (apt: ${e})`);
       m = /^Version '([^']+)' for '([^']+)' was not found/.exec(e);
       if (m) return new FhsError(`${m[2]}=${m[1]}: no such version in the archive (apt: ${e})`);
       m = /^Release '([^']+)' for '([^']+)' was not found/.exec(e);
