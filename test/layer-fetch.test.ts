@@ -217,6 +217,14 @@ describe("fhs layer fetch into a fresh store and cache", () => {
     assert.match(again.stderr, new RegExp(`^fhs: ${n} layers in ${store}: 0 downloaded, 0 imported$`, "m"));
   });
 
+  test("a virtual package with one provider is that provider, as in apt: libz-dev is zlib1g-dev", () => {
+    const { set } = fetchSet(["libz-dev"], { noBase: true });
+    const layers = readSet(set).layers;
+    assert.deepEqual(layers.filter((l) => l.role === "requested").map((l) => l.package), ["zlib1g-dev"]);
+    assert.equal(layers[0]!.package, "zlib1g-dev");
+    assert.ok(layers.some((l) => l.package === "zlib1g" && l.role === "dependency"));
+  });
+
   test("a download that fails: one line naming the package and the cause, exit 2, no layer and no set", () => {
     const dir = testDir("fhs-fetch-fail-");
     // The user's apt configuration applies: here a proxy nothing listens on.
