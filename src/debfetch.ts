@@ -90,6 +90,11 @@ export async function fetchLayers(opts: FetchOptions): Promise<FetchResult> {
   const packageDir = opts.packageDir === undefined ? undefined : resolve(opts.packageDir);
   if (packageDir && existsSync(packageDir)) throw new FhsError(`package ${opts.packageDir}: exists; --package makes a fresh directory`);
   const apt = new Apt(opts.cache ?? defaultCacheDir());
+  // One architecture per set: a package's unqualified dependencies name packages of its own architecture.
+  for (const p of opts.packages) {
+    const arch = SPEC.exec(p)![2]?.slice(1);
+    if (arch && arch !== apt.architecture()) throw new FhsError(`${p}: not ${apt.architecture()}; fhs layer fetch makes sets for apt's architecture (${apt.architecture()}) only`);
+  }
 
   // 1. The closure, as apt solves it.
   const withBase = opts.base ?? true;

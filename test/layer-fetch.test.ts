@@ -161,6 +161,15 @@ describe("fhs layer fetch hello: the closure and the base, each its own layer", 
     assert.equal(report.summary.layers, set.layers.length);
   });
 
+  test("fhs check-install --layers-from: installing a layer into the set is checked against every layer of it", () => {
+    const hello = set.layers[0]!.path;
+    const r = runCli(["check-install", hello, "--layers-from", setFile, "--json"]);
+    assert.ok(r.status === 0 || r.status === 1, r.stderr);
+    const report = JSON.parse(r.stdout) as { summary: { layers: number } };
+    // hello's layer is both the one installed and a member of the set: counted once.
+    assert.equal(report.summary.layers, set.layers.length);
+  });
+
   test("fhs build --layers-from: a build sees the set's /usr, shell included", () => {
     const out = join(testDir("fhs-fetch-build-"), "out");
     const r = runCliUnprivileged(
@@ -251,6 +260,7 @@ describe("fhs layer fetch: errors", () => {
     [["awk"], /^fhs: awk: no installable package of that name \(a virtual package; provided by: .*\bmawk\b.*; choose one\)$/],
     // Architecture: all, but it depends on FreeBSD's console tools, which no Linux architecture has.
     [["console-setup-freebsd"], /^fhs: console-setup-freebsd: dependency cannot be satisfied: Depends: (vidcontrol|kbdcontrol) but it is not installable/],
+    [["hello:no-such-arch"], /^fhs: hello:no-such-arch: not \S+; fhs layer fetch makes sets for apt's architecture \(\S+\) only$/],
     [["hello;true"], /^fhs: hello;true: not a package name \(expected NAME, NAME=VERSION or NAME\/RELEASE\)$/],
   ];
   for (const [args, message] of cases) {
