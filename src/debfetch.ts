@@ -60,7 +60,7 @@ interface Resolved {
 }
 
 /** What the dependency graph needs from a package's record. */
-interface Record {
+interface DebRecord {
   depends: string[][];
   provides: string[];
   size: number;
@@ -90,6 +90,11 @@ export async function fetchLayers(opts: FetchOptions): Promise<FetchResult> {
   const packageDir = opts.packageDir === undefined ? undefined : resolve(opts.packageDir);
   if (packageDir && existsSync(packageDir)) throw new FhsError(`package ${opts.packageDir}: exists; --package makes a fresh directory`);
   const apt = new Apt(opts.cache ?? defaultCacheDir());
+  // One architecture per set: a package's unqualified dependencies name packages of its own architecture.
+  for (const p of opts.packages) {
+    const arch = SPEC.exec(p)![2]?.slice(1);
+    if (arch && arch !== apt.architecture()) throw new FhsError(`${p}: not ${apt.architecture()}; fhs layer fetch makes sets for apt's architecture (${apt.architecture()}) only`);
+  }
 
   // 1. The closure, as apt solves it.
   const withBase = opts.base ?? true;
@@ -124,14 +129,10 @@ export async function fetchLayers(opts: FetchOptions): Promise<FetchResult> {
   // 3. Layers: what STORE lacks is downloaded (unless cached) and imported.
   const layerOf = (r: Resolved) => join(into, layerName(r.name, r.version, r.arch));
   const missing = ordered.map(([n]) => byName.get(n)!).filter((r) => !isImported(layerOf(r)));
-  const debs = await apt.download(
-    missing,
-    (n) => records.get(n)?.size ?? 0,
-    progress,
-  );
+  const debs = await apt.download(missing, (n) => records.get(n)?.size ?? 0, progress);
   for (const r of missing) {
     progress(`import ${r.name} ${r.version}`);
-    await importDeb(debs.get(r.name)!, into);
+    await importDeb(debs.files.get(r.name)!, into);
   }
 
   const set: LayerSet = {
@@ -156,7 +157,7 @@ function isImported(layer: string): boolean {
 }
 
 /** For each package, the packages its Depends and Pre-Depends chose, in field order. */
-function dependencyGraph(packages: Resolved[], records: Map<string, Record>): Map<string, string[]> {
+function dependencyGraph(packages: Resolved[], records: Map<string, DebRecord>): Map<string, string[]> {
   const names = new Set(packages.map((r) => r.name));
   const providers = new Map<string, string>();
   for (const r of packages) for (const v of records.get(r.name)?.provides ?? []) if (!providers.has(v)) providers.set(v, r.name);
@@ -303,7 +304,8 @@ class Apt {
 
   /** apt's solution for installing SPECS on an empty system. */
   async solve(specs: string[]): Promise<{ packages: Resolved[]; selected: Map<string, string> }> {
-    const r = await this.run("apt-get", ["--simulate", "--quiet", "install", ...specs]);
+    // quiet=0: apt says which package stands for a virtual one only when not quiet, and it turns quiet when stdout is not a terminal.
+    const r = await this.run("apt-get", ["--simulate", "-o", "quiet=0", "install", ...specs]);
     if (r.code !== 0) throw this.error(r, specs.join(" "));
     const packages: Resolved[] = [];
     for (const line of r.stdout.split("\n")) {
@@ -318,10 +320,10 @@ class Apt {
   }
 
   /** Depends, Pre-Depends, Provides and Size of the exact versions in a solution. */
-  async records(packages: Resolved[]): Promise<Map<string, Record>> {
+  async records(packages: Resolved[]): Promise<Map<string, DebRecord>> {
     const r = await this.run("apt-cache", ["show", ...packages.map((p) => `${p.name}:${p.arch}=${p.version}`)]);
     if (r.code !== 0) throw this.error(r, "apt-cache show");
-    const out = new Map<string, Record>();
+    const out = new Map<string, DebRecord>();
     for (const stanza of r.stdout.split(/\n\n+/)) {
       const f = fields(stanza);
       const name = f.get("Package");
@@ -337,13 +339,13 @@ class Apt {
   }
 
   /** The .debs of the packages, from the cache or downloaded into it; by package name. */
-  async download(packages: Resolved[], size: (name: string) => number, progress: (line: string) => void): Promise<Map<string, string> & { downloaded: number }> {
-    const files = new Map<string, string>() as Map<string, string> & { downloaded: number };
-    files.downloaded = 0;
+  async download(packages: Resolved[], size: (name: string) => number, progress: (line: string) => void): Promise<{ files: Map<string, string>; downloaded: number }> {
+    const files = new Map<string, string>();
+    let downloaded = 0;
     const fileOf = (r: Resolved) => `${layerName(r.name, r.version, r.arch)}.deb`;
     const toGet = packages.filter((r) => !existsSync(join(this.debDir, fileOf(r))));
     for (const r of packages) files.set(r.name, join(this.debDir, fileOf(r)));
-    if (toGet.length === 0) return files;
+    if (toGet.length === 0) return { files, downloaded };
     const total = toGet.reduce((s, r) => s + size(r.name), 0);
     progress(`download ${toGet.length} package${toGet.length === 1 ? "" : "s"} (${(total / 1e6).toFixed(1)} MB)`);
     let tmp: string;
@@ -368,12 +370,12 @@ class Apt {
         const f = join(tmp, fileOf(p));
         if (!existsSync(f)) throw new FhsError(`${p.name} ${p.version}: download failed (apt-get download wrote no ${fileOf(p)})`);
         renameSync(f, join(this.debDir, fileOf(p)));
-        files.downloaded++;
+        downloaded++;
       }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
-    return files;
+    return { files, downloaded };
   }
 
   /** apt's error, said as one line that names the package and the cause. */
@@ -381,7 +383,7 @@ class Apt {
     const errors = r.stderr.split("\n").filter((l) => l.startsWith("E: ")).map((l) => l.slice(3));
     for (const e of errors) {
       let m = /^Unable to locate package (\S+)/.exec(e);
-      if (m) return new FhsError(`${m[1]}: no such package in the archive (apt: ${e}; are the package lists current? apt-get update)`);
+      if (m) return new FhsError(`${m[1]}: no such package in the archive (apt: ${e})`);
       m = /^Version '([^']+)' for '([^']+)' was not found/.exec(e);
       if (m) return new FhsError(`${m[2]}=${m[1]}: no such version in the archive (apt: ${e})`);
       m = /^Release '([^']+)' for '([^']+)' was not found/.exec(e);

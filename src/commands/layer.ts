@@ -66,7 +66,7 @@ export function register(cli: CAC): void {
     .usage(`layer <action> [...args]\n\n${Object.values(subcommands).map((s) => `  ${s.usage}`).join("\n")}`)
     .option("--into <dir>", "Store directory for the layers (import, fetch)")
     .option("--set <file>", "Where fetch writes the layer set (default: STORE_DIR/<names joined by +>.set.json)")
-    .option("--no-base", "fetch: leave out Debian's Essential packages and their closure (the base)")
+    .option("--base", "fetch: add Debian's Essential packages and their closure (the default; --no-base leaves them out)")
     .option("--package <dir>", "fetch: also copy the requested packages' files into this fresh, writable directory, for fhs wrap")
     .option("--cache <dir>", "fetch: cache for .debs and apt's package cache (default: $FHS_CACHE_DIR, else $XDG_CACHE_HOME/fhs, else ~/.cache/fhs)")
     .option("--json", "Print results as JSON (import: the layers; fetch: the layer set)")
