@@ -4,12 +4,12 @@
 // unprivileged test user.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
 import { policiesDir } from "../src/paths.js";
-import { decodeRecords } from "../src/policy/records.js";
+import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { isRoot, runUnprivileged, testDir, testUser, TEST_USER } from "./helpers/env.js";
 import { packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 
@@ -204,6 +204,40 @@ describe("/etc in a view: nothing becomes writable", () => {
       assert.equal(r.status, 0, r.stderr);
       const inView = r.stdout.split("\n").filter(Boolean);
       assert.deepEqual(inView.filter((p) => !hostWritable.has(p)), [], `writable in the view, not on the host: ${inView.join(" ")}`);
+    }
+  });
+});
+
+describe("/etc in a view: the launcher's invariants", () => {
+  it("refuses /etc ops a policy must not plan: other host dirs as lowers or sources, unnormalized links, links without the host's /etc", () => {
+    const pkg = wrapDeb("hello");
+    const manifest = JSON.parse(readFileSync(join(pkg, ".fhs/manifest.json"), "utf8"));
+    const usr: string[] = manifest.layers.map((l: { path: string }) => `${l.path}/usr`);
+    const libcEtc = `${manifest.layers.find((l: { path: string; dirs: string[] }) => l.dirs.includes("etc")).path}/etc`;
+    const runtime = testDir("fhs-xdg-");
+    const hello = () => runUnprivileged([join(pkg, "usr/bin/hello")], { env: { XDG_RUNTIME_DIR: runtime } });
+    assert.equal(hello().stdout, "Hello, world!\n");
+    const [entry] = readdirSync(join(runtime, "fhs-plans")).filter((f) => !f.endsWith(".ld.so.cache"));
+    // Each plan is written where the launcher caches the policy's answer: a
+    // cached plan is validated exactly as a fresh one.
+    const refused: [string[][], RegExp][] = [
+      [[["overlay", "/etc", libcEtc, "/home"]], /plan op 'overlay \/etc' refused: a lower layer is not one of the manifest's or the current view's layers$/],
+      [[["overlay", "/usr", ...usr, "/etc"]], /plan op 'overlay \/usr' refused: a lower layer is not/],
+      [[["etc-link", "../shadow"], ["overlay", "/etc", libcEtc, "/etc"], ["host-etc", "/etc"]], /plan op 'etc-link \.\.\/shadow' refused: etc-link needs one normalized relative path$/],
+      [[["host-etc", "/home"]], /plan op 'host-etc \/home' refused: the source must be the host's \/etc, kept once$/],
+      [[["host-etc", "/.fhs/host-etc"]], /plan op 'host-etc \/\.fhs\/host-etc' refused/],
+      [[["rbind", "/etc", "/home"]], /plan op 'rbind \/etc' refused: the source must be the host top-level directory of the same name$/],
+      [[["etc-link", "passwd"], ["overlay", "/etc", libcEtc, libcEtc], ["host-etc", "/etc"]], /plan op 'overlay \/etc' refused: etc-link ops must precede the \/etc overlay over the host's \/etc$/],
+      [[["etc-link", "passwd"], ["host-etc", "/etc"]], /plan refused: etc-link ops without the \/etc overlay over the host's \/etc$/],
+      [[["etc-link", "passwd"], ["overlay", "/etc", libcEtc, "/etc"]], /plan refused: etc-link ops without host-etc$/],
+    ];
+    for (const [ops, message] of refused) {
+      const usrOp = ops.some((op) => op[1] === "/usr") ? [] : [["overlay", "/usr", ...usr]];
+      writeFileSync(join(runtime, "fhs-plans", entry!), encodeRecords([["plan", "view"], ...usrOp, ...ops]));
+      const r = hello();
+      assert.equal(r.status, 123, `${JSON.stringify(ops)}: ${r.stderr}`);
+      assert.match(r.stderr.trimEnd(), message);
+      assert.equal(r.stdout, "");
     }
   });
 });
