@@ -260,9 +260,13 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     out.record([inside ? "ldcache-union" : "bind-file", "/etc/ld.so.cache", ldCache]);
   }
 
-  // A view whose /etc is not simply the host's keeps the host's for the
-  // launches nested in it (read-only, under the marker's directory).
-  if (etcFromLayers && hostEtc != "") out.record(["host-etc", hostEtc]);
+  // Every view keeps the host's /etc for the launches nested in it (read-only,
+  // under the marker's directory). Not the view's own /etc: an overlay cannot
+  // be over a directory with mounts below it that the nested user namespace
+  // may not uncover (the kernel refuses: "failed to clone lowerpath"), and
+  // the view's /etc has the ld.so.cache bound in it; nor over the view's /etc
+  // overlay (OverlayFS stacks 2 deep).
+  if (hostEtc != "") out.record(["host-etc", hostEtc]);
 
   // The marker nested launches read, and the variable that must match it.
   out.record(["view-id", id]);
