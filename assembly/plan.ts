@@ -107,6 +107,7 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
   const etcHost = new Array<string>(); // config: machine paths, always the host's
   const hostEtcHas = new Array<string>(); // facts: which of them the host's /etc holds
   let markerHostEtc = "";
+  let hostEtcMounted = false;
 
   for (let i = 1; i < input.length; i++) {
     const r = input[i];
@@ -132,6 +133,7 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     else if (k == "etc-host" && n == 2) etcHost.push(r[1]);
     else if (k == "host-etc-file" && n == 2) hostEtcHas.push(r[1]);
     else if (k == "host-etc" && n == 2) markerHostEtc = r[1];
+    else if (k == "host-etc-mounted" && n == 1) hostEtcMounted = true;
     else if (k == "wrap-dir" || k == "severity" || k == "override") continue; // not launch decisions
     else return fail(out, "unexpected input record: " + k + " with " + (n - 1).toString() + " fields");
   }
@@ -177,6 +179,12 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     if (markerRoot && markerHostEtc == HOST_ETC_IN_VIEW) hostEtc = markerHostEtc;
     else if (hostDir(hostNames, hostTypes, "etc")) hostEtc = "/etc";
   }
+
+  // The kernel refuses an overlay over a host /etc with mounts below it (a
+  // container runtime's resolv.conf, hosts, hostname) that a new user
+  // namespace may not uncover: there the layers' etc cannot go over the
+  // host's, so /etc is the host's, bound as it is, with those mounts.
+  if (etcFrom == "layers+host" && hostEtcMounted && hostEtc != "") etcFrom = "host";
 
   // /usr always; opt when the config asks and some layer has it; etc as the
   // config's etc-from says, when some layer has it.

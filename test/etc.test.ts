@@ -10,7 +10,7 @@ import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
 import { policiesDir } from "../src/paths.js";
 import { decodeRecords, encodeRecords } from "../src/policy/records.js";
-import { isRoot, runUnprivileged, testDir, testUser, TEST_USER } from "./helpers/env.js";
+import { isRoot, repoRoot, runUnprivileged, testDir, testUser, TEST_USER } from "./helpers/env.js";
 import { packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 
 /** A Debian package's own files as a wrapped package; every package of its
@@ -155,6 +155,26 @@ echo > ${dir}/go; wait $!`;
     const r = onHostWithMachineEtcOnly([join(shellPkg, "usr/bin/dash"), "-c", view], { env: { FHS_HOST_ETC_SCRIPT: host } });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "nameserver 192.0.2.1\nnameserver 192.0.2.2\n");
+  });
+});
+
+describe("/etc in a view: a host /etc with mounts below it", () => {
+  it("as a container runtime binds resolv.conf: /etc is the host's, bound with its mounts; fhs plan agrees", () => {
+    const dir = testDir("fhs-etc-mounted-");
+    writeFileSync(join(dir, "resolv.conf"), "nameserver 192.0.2.99\n");
+    // Bound in the namespace the launcher starts from, so locked in the one
+    // it makes: an overlay over that /etc would be refused by the kernel.
+    const host = `mount --bind ${dir}/resolv.conf /etc/resolv.conf
+"$@" 2>${dir}/plan
+${process.execPath} ${join(repoRoot, "dist/cli.js")} plan ${join(shellPkg, "usr/bin/dash")} --json > ${dir}/planned`;
+    const r = onHostWithMachineEtcOnly([join(shellPkg, "usr/bin/dash"), "-c", "cat /etc/resolv.conf; test -e /etc/ld.so.conf.d/x86_64-linux-gnu.conf || echo no-layer-etc"], {
+      env: { FHS_HOST_ETC_SCRIPT: host, FHS_DEBUG: "plan" },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "nameserver 192.0.2.99\nno-layer-etc\n");
+    const plan = plansFromStderr(readFileSync(join(dir, "plan"), "latin1"))[0]!;
+    assert.deepEqual(plan.find((op) => op[1] === "/etc"), ["rbind", "/etc", "/etc"]);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, "planned"), "utf8")), plan);
   });
 });
 
