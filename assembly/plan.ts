@@ -268,17 +268,17 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     out.record([inside ? "ldcache-union" : "bind-file", "/etc/ld.so.cache", ldCache]);
   }
 
+  // The marker nested launches read, and the variable that must match it.
+  out.record(["view-id", id]);
+  for (let i = 0; i < combined.length; i++) out.record(["view", combined[i].path, combined[i].layout, combined[i].dirs]);
   // Every view keeps the host's /etc for the launches nested in it (read-only,
   // under the marker's directory). Not the view's own /etc: an overlay cannot
   // be over a directory with mounts below it that the nested user namespace
   // may not uncover (the kernel refuses: "failed to clone lowerpath"), and
   // the view's /etc has the ld.so.cache bound in it; nor over the view's /etc
-  // overlay (OverlayFS stacks 2 deep).
+  // overlay (OverlayFS stacks 2 deep). Bound under the marker's directory
+  // and named in the marker, after the view's layers.
   if (hostEtc != "") out.record(["host-etc", hostEtc]);
-
-  // The marker nested launches read, and the variable that must match it.
-  out.record(["view-id", id]);
-  for (let i = 0; i < combined.length; i++) out.record(["view", combined[i].path, combined[i].layout, combined[i].dirs]);
   out.record(["setenv", "IN_NIX_FHS", id]);
   writeEnv(out, env);
   return 0;

@@ -141,7 +141,7 @@ export function simulatedViewFacts(inside: string[]): Rec[] {
     }
   }
   const kept: Rec[] = keepsHostEtc && existsSync("/etc") ? [["host-etc", HOST_ETC_IN_VIEW]] : [];
-  return [["env-marker", id], ["marker-root", "ok"], ...kept, ["view-id", id], ...views];
+  return [["env-marker", id], ["marker-root", "ok"], ["view-id", id], ...views, ...kept];
 }
 
 export interface PlanOptions {
