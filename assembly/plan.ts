@@ -108,6 +108,7 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
   const etcHost = new Array<string>(); // config: machine paths, always the host's
   const hostEtcHas = new Array<string>(); // facts: which of them the host's /etc holds
   let markerHostEtc = "";
+  let hostEtcMounted = false;
 
   for (let i = 1; i < input.length; i++) {
     const r = input[i];
@@ -134,6 +135,7 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     else if (k == "etc-host" && n == 2) etcHost.push(r[1]);
     else if (k == "host-etc-file" && n == 2) hostEtcHas.push(r[1]);
     else if (k == "host-etc" && n == 2) markerHostEtc = r[1];
+    else if (k == "host-etc-mounted" && n == 1) hostEtcMounted = true;
     else if (k == "wrap-dir" || k == "severity" || k == "override") continue; // not launch decisions
     else return fail(out, "unexpected input record: " + k + " with " + (n - 1).toString() + " fields");
   }
@@ -181,6 +183,12 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     if (markerRoot && markerHostEtc == HOST_ETC_IN_VIEW) hostEtc = markerHostEtc;
     else if (hostDir(hostNames, hostTypes, "etc")) hostEtc = "/etc";
   }
+
+  // The kernel refuses an overlay over a host /etc with mounts below it (a
+  // container runtime's resolv.conf, hosts, hostname) that a new user
+  // namespace may not uncover: there the layers' etc cannot go over the
+  // host's, so /etc is the host's, bound as it is, with those mounts.
+  if (etcFrom == "layers+host" && hostEtcMounted && hostEtc != "") etcFrom = "host";
 
   // /usr always; opt when the config asks and some layer has it; etc as the
   // config's etc-from says, when some layer has it.
@@ -264,13 +272,17 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     out.record([inside ? "ldcache-union" : "bind-file", "/etc/ld.so.cache", ldCache]);
   }
 
-  // A view whose /etc is not simply the host's keeps the host's for the
-  // launches nested in it (read-only, under the marker's directory).
-  if (etcFromLayers && hostEtc != "") out.record(["host-etc", hostEtc]);
-
   // The marker nested launches read, and the variable that must match it.
   out.record(["view-id", id]);
   for (let i = 0; i < combined.length; i++) out.record(["view", combined[i].path, combined[i].layout, combined[i].dirs]);
+  // Every view keeps the host's /etc for the launches nested in it (read-only,
+  // under the marker's directory). Not the view's own /etc: an overlay cannot
+  // be over a directory with mounts below it that the nested user namespace
+  // may not uncover (the kernel refuses: "failed to clone lowerpath"), and
+  // the view's /etc has the ld.so.cache bound in it; nor over the view's /etc
+  // overlay (OverlayFS stacks 2 deep). Bound under the marker's directory
+  // and named in the marker, after the view's layers.
+  if (hostEtc != "") out.record(["host-etc", hostEtc]);
   out.record(["setenv", "IN_NIX_FHS", id]);
   writeEnv(out, env);
   return 0;

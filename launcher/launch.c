@@ -164,17 +164,27 @@ static bool view_keeps_host_etc(const records_t *view)
 static bool rel_path_ok(const char *p);
 
 /* host-etc-file REL for each `etc-host REL` of the config that exists (as any
- * type, a dangling link too) in the host's /etc at `host_etc`. */
+ * type, a dangling link too) in the host's /etc at `host_etc`; then
+ * host-etc-mounted when one of them is on another mount than that /etc (as
+ * container runtimes bind resolv.conf, hosts, hostname): the kernel refuses
+ * an overlay over a directory with mounts below it that a new user namespace
+ * may not uncover. */
 static void add_host_etc_files(recbuf_t *in, const records_t *manifest, const char *host_etc)
 {
   char path[PATH_MAX];
+  struct statx sx;
+  bool have_etc_id = statx(AT_FDCWD, host_etc, 0, STATX_MNT_ID, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID);
+  uint64_t etc_id = have_etc_id ? sx.stx_mnt_id : 0;
+  bool mounted = false;
   for (size_t i = 0; i < manifest->n; i++) {
     const record_t *r = &manifest->recs[i];
     if (r->nfields != 2 || strcmp(r->fields[0], "etc-host") || !rel_path_ok(r->fields[1])) continue;
-    struct stat st;
     int m = snprintf(path, sizeof path, "%s/%s", host_etc, r->fields[1]);
-    if (m > 0 && (size_t)m < sizeof path && lstat(path, &st) == 0) recbuf_record(in, "host-etc-file", r->fields[1], NULL);
+    if (m <= 0 || (size_t)m >= sizeof path || statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) continue;
+    recbuf_record(in, "host-etc-file", r->fields[1], NULL);
+    if (have_etc_id && (sx.stx_mask & STATX_MNT_ID) && sx.stx_mnt_id != etc_id) mounted = true;
   }
+  if (mounted) recbuf_record(in, "host-etc-mounted", NULL);
 }
 
 /* ------------------------------------------------------------- validation */

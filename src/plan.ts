@@ -31,16 +31,40 @@ export function hostEtcFiles(config: Rec[], viewFacts: Rec[]): Rec[] {
     }
   }
   const recs: Rec[] = [];
+  const mounts = mountPointsBelow(hostEtc);
+  let mounted = false;
   for (const r of config) {
     if (r[0] !== "etc-host" || r.length !== 2 || !REL_PATH.test(r[1]!)) continue;
     try {
       lstatSync(join(hostEtc, r[1]!));
-      recs.push(["host-etc-file", r[1]!]);
     } catch {
-      // The host has no such file: the layers' (if any) shows.
+      continue; // The host has no such file: the layers' (if any) shows.
     }
+    recs.push(["host-etc-file", r[1]!]);
+    // On another mount than the host's /etc: the path or a directory on the way is a mount point.
+    const path = join(hostEtc, r[1]!);
+    if (mounts.some((m) => path === m || path.startsWith(m + "/"))) mounted = true;
   }
+  if (mounted) recs.push(["host-etc-mounted"]);
   return recs;
+}
+
+/** Mount points strictly below `dir`, from /proc/self/mountinfo (the launcher
+ * compares statx mount ids; Node has none, the answer is the same). */
+function mountPointsBelow(dir: string): string[] {
+  let info: string;
+  try {
+    info = readFileSync("/proc/self/mountinfo", "utf8");
+  } catch {
+    return [];
+  }
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return info
+    .split("\n")
+    .map((line) => line.split(" ")[4])
+    .filter((m): m is string => !!m)
+    .map(unescape)
+    .filter((m) => m.startsWith(dir + "/"));
 }
 
 /** The package a wrapper (or a package dir) belongs to, as the launcher finds it. */
@@ -133,7 +157,7 @@ export function simulatedViewFacts(inside: string[]): Rec[] {
     }
   }
   const kept: Rec[] = keepsHostEtc && existsSync("/etc") ? [["host-etc", HOST_ETC_IN_VIEW]] : [];
-  return [["env-marker", id], ["marker-root", "ok"], ...kept, ["view-id", id], ...views];
+  return [["env-marker", id], ["marker-root", "ok"], ["view-id", id], ...views, ...kept];
 }
 
 export interface PlanOptions {

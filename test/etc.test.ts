@@ -4,13 +4,13 @@
 // unprivileged test user.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
 import { policiesDir } from "../src/paths.js";
-import { decodeRecords } from "../src/policy/records.js";
-import { isRoot, runUnprivileged, testDir, testUser, TEST_USER } from "./helpers/env.js";
+import { decodeRecords, encodeRecords } from "../src/policy/records.js";
+import { isRoot, repoRoot, runUnprivileged, testDir, testUser, TEST_USER } from "./helpers/env.js";
 import { packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 
 /** A Debian package's own files as a wrapped package; every package of its
@@ -158,6 +158,26 @@ echo > ${dir}/go; wait $!`;
   });
 });
 
+describe("/etc in a view: a host /etc with mounts below it", () => {
+  it("as a container runtime binds resolv.conf: /etc is the host's, bound with its mounts; fhs plan agrees", () => {
+    const dir = testDir("fhs-etc-mounted-");
+    writeFileSync(join(dir, "resolv.conf"), "nameserver 192.0.2.99\n");
+    // Bound in the namespace the launcher starts from, so locked in the one
+    // it makes: an overlay over that /etc would be refused by the kernel.
+    const host = `mount --bind ${dir}/resolv.conf /etc/resolv.conf
+"$@" 2>${dir}/plan
+${process.execPath} ${join(repoRoot, "dist/cli.js")} plan ${join(shellPkg, "usr/bin/dash")} --json > ${dir}/planned`;
+    const r = onHostWithMachineEtcOnly([join(shellPkg, "usr/bin/dash"), "-c", "cat /etc/resolv.conf; test -e /etc/ld.so.conf.d/x86_64-linux-gnu.conf || echo no-layer-etc"], {
+      env: { FHS_HOST_ETC_SCRIPT: host, FHS_DEBUG: "plan" },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "nameserver 192.0.2.99\nno-layer-etc\n");
+    const plan = plansFromStderr(readFileSync(join(dir, "plan"), "latin1"))[0]!;
+    assert.deepEqual(plan.find((op) => op[1] === "/etc"), ["rbind", "/etc", "/etc"]);
+    assert.deepEqual(JSON.parse(readFileSync(join(dir, "planned"), "utf8")), plan);
+  });
+});
+
 describe("/etc in nested views", () => {
   it("three views deep, each /etc shows every layer's files and the host's, over the host's own /etc", () => {
     const a = etcLayer("etc-a", { "fhs-a.conf": "from layer a\n" });
@@ -204,6 +224,40 @@ describe("/etc in a view: nothing becomes writable", () => {
       assert.equal(r.status, 0, r.stderr);
       const inView = r.stdout.split("\n").filter(Boolean);
       assert.deepEqual(inView.filter((p) => !hostWritable.has(p)), [], `writable in the view, not on the host: ${inView.join(" ")}`);
+    }
+  });
+});
+
+describe("/etc in a view: the launcher's invariants", () => {
+  it("refuses /etc ops a policy must not plan: other host dirs as lowers or sources, unnormalized links, links without the host's /etc", () => {
+    const pkg = wrapDeb("hello");
+    const manifest = JSON.parse(readFileSync(join(pkg, ".fhs/manifest.json"), "utf8"));
+    const usr: string[] = manifest.layers.map((l: { path: string }) => `${l.path}/usr`);
+    const libcEtc = `${manifest.layers.find((l: { path: string; dirs: string[] }) => l.dirs.includes("etc")).path}/etc`;
+    const runtime = testDir("fhs-xdg-");
+    const hello = () => runUnprivileged([join(pkg, "usr/bin/hello")], { env: { XDG_RUNTIME_DIR: runtime } });
+    assert.equal(hello().stdout, "Hello, world!\n");
+    const [entry] = readdirSync(join(runtime, "fhs-plans")).filter((f) => !f.endsWith(".ld.so.cache"));
+    // Each plan is written where the launcher caches the policy's answer: a
+    // cached plan is validated exactly as a fresh one.
+    const refused: [string[][], RegExp][] = [
+      [[["overlay", "/etc", libcEtc, "/home"]], /plan op 'overlay \/etc' refused: a lower layer is not one of the manifest's or the current view's layers$/],
+      [[["overlay", "/usr", ...usr, "/etc"]], /plan op 'overlay \/usr' refused: a lower layer is not/],
+      [[["etc-link", "../shadow"], ["overlay", "/etc", libcEtc, "/etc"], ["host-etc", "/etc"]], /plan op 'etc-link \.\.\/shadow' refused: etc-link needs one normalized relative path$/],
+      [[["host-etc", "/home"]], /plan op 'host-etc \/home' refused: the source must be the host's \/etc, kept once$/],
+      [[["host-etc", "/.fhs/host-etc"]], /plan op 'host-etc \/\.fhs\/host-etc' refused/],
+      [[["rbind", "/etc", "/home"]], /plan op 'rbind \/etc' refused: the source must be the host top-level directory of the same name$/],
+      [[["etc-link", "passwd"], ["overlay", "/etc", libcEtc, libcEtc], ["host-etc", "/etc"]], /plan op 'overlay \/etc' refused: etc-link ops must precede the \/etc overlay over the host's \/etc$/],
+      [[["etc-link", "passwd"], ["host-etc", "/etc"]], /plan refused: etc-link ops without the \/etc overlay over the host's \/etc$/],
+      [[["etc-link", "passwd"], ["overlay", "/etc", libcEtc, "/etc"]], /plan refused: etc-link ops without host-etc$/],
+    ];
+    for (const [ops, message] of refused) {
+      const usrOp = ops.some((op) => op[1] === "/usr") ? [] : [["overlay", "/usr", ...usr]];
+      writeFileSync(join(runtime, "fhs-plans", entry!), encodeRecords([["plan", "view"], ...usrOp, ...ops]));
+      const r = hello();
+      assert.equal(r.status, 123, `${JSON.stringify(ops)}: ${r.stderr}`);
+      assert.match(r.stderr.trimEnd(), message);
+      assert.equal(r.stdout, "");
     }
   });
 });
