@@ -105,7 +105,7 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   }
 
   const launcher = requireLauncher(opts.launcher);
-  checkLayerOverlayMetadata(layers, launcher);
+  checkLayerOverlayMetadata([self, ...deps], launcher);
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
   const policySource = policy.path;
   const policyBytes = policy.bytes;

@@ -168,6 +168,20 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     assert.equal(again.stderr, `fhs: package ${pkg}: not wrapped; nothing to put back\n`);
   });
 
+  it("wrap and unwrap keep what .fhs/ held before (an imported layer's record)", () => {
+    const pkg = threePrograms("imported");
+    mkdirSync(join(pkg, ".fhs"));
+    writeFileSync(join(pkg, ".fhs/deb.json"), '{"package":"x"}\n');
+    giveToTestUser(pkg);
+    const pristine = treeSnapshot(pkg);
+    assert.equal(fhs(["wrap", pkg, ...layerArgs(runtime)]).status, 0);
+    assert.deepEqual(readdirSync(join(pkg, ".fhs")).sort(), ["deb.json", "ld.so.cache", "manifest.bin", "manifest.json", "policy.wasm"]);
+    assert.deepEqual(readdirSync(pkg).sort(), [".fhs", "usr"]);
+    const u = fhs(["unwrap", pkg]);
+    assert.equal(u.status, 0, u.stderr);
+    assert.deepEqual(treeSnapshot(pkg), pristine);
+  });
+
   it("fhs unwrap changes nothing when a program's place holds something else", () => {
     const pkg = threePrograms("unwrap-conflict");
     assert.equal(fhs(["wrap", pkg, ...layerArgs(runtime)]).status, 0);
