@@ -18,7 +18,7 @@ import { holdSignals, Interrupted, Transaction } from "./transaction.js";
 import { halfWrapped } from "./unwrap.js";
 import { buildViewLdCache } from "./ldcache.js";
 import { checkLayerOverlayMetadata, checkLayerSymlinks, dedupeLayers, inspectLayer, type Layer } from "./layers.js";
-import { encodeManifest, manifestDir, type Manifest, MANIFEST_VERSION } from "./manifest.js";
+import { encodeManifest, LAUNCHER_NAME, manifestDir, type Manifest, MANIFEST_VERSION } from "./manifest.js";
 import { defaultPolicyWasm, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { evalPolicy } from "./policy/host.js";
@@ -39,7 +39,7 @@ export interface WrapOptions {
 
 type Kind = "exec" | "script" | "link-exec" | "other";
 
-export const LAUNCHER_NAME = ".fhs-launcher";
+export { LAUNCHER_NAME };
 
 function kindOf(path: string): Kind {
   const l = lstatSync(path);

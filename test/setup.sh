@@ -7,8 +7,9 @@ set -euo pipefail
 
 # util-linux: setpriv, unshare; bubblewrap: the benchmark baseline;
 # file: test assertions on binaries; xz-utils, zstd, bzip2: source tarballs;
-# nix-bin, nix-setup-systemd (its nixbld build users): test/nix.test.ts.
-DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev nix-bin nix-setup-systemd)
+# nix-bin, nix-setup-systemd (its nixbld build users): test/nix.test.ts;
+# attr (setfattr): overlay xattrs on fixture layers, test/reliability-cli.test.ts.
+DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev nix-bin nix-setup-systemd attr)
 TEST_USER=fhs-test
 
 missing=()
