@@ -12,6 +12,9 @@ import { formatProblem, parseJsonWithPositions, schemaProblems } from "./policy/
 
 export const MANIFEST_VERSION = 1;
 
+/** The package's one launcher, which every wrapper points at: DIR/usr/bin/.fhs-launcher. */
+export const LAUNCHER_NAME = ".fhs-launcher";
+
 export interface Manifest {
   fhsManifest: typeof MANIFEST_VERSION;
   /** The package directory, as wrapped. */

@@ -116,13 +116,15 @@ const HELD: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 
 /** Holds SIGINT, SIGTERM and SIGHUP while a change is made. Node runs signal
  * listeners only between synchronous sections, so a change made in one
- * synchronous section is never cut in half by them; `arrived()` yields once
- * and says whether one came, so the change can be undone. */
+ * synchronous section is never cut in half by them; `arrived()` yields to
+ * the event loop and says whether one came, so the change can be undone. */
 export function holdSignals(): { arrived(): Promise<boolean>; release(): void; signal?: NodeJS.Signals } {
   const state: { arrived(): Promise<boolean>; release(): void; signal?: NodeJS.Signals } = {
     signal: undefined,
     arrived: async () => {
-      await new Promise((r) => setImmediate(r));
+      // A signal waits in libuv's signal pipe until the loop polls; the first
+      // turn may end (check phase) before its poll phase, the second follows one.
+      for (let turn = 0; turn < 2; turn++) await new Promise((r) => setImmediate(r));
       return state.signal !== undefined;
     },
     release: () => {

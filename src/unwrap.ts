@@ -14,10 +14,9 @@
 import { existsSync, lstatSync, readdirSync, readlinkSync, rmdirSync, rmSync, unlinkSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
-import { manifestDir } from "./manifest.js";
+import { LAUNCHER_NAME, manifestDir } from "./manifest.js";
 import { moveNoReplace } from "./transaction.js";
 
-const LAUNCHER_NAME = ".fhs-launcher";
 /** What fhs wrap writes into DIR/.fhs/. */
 const WRAP_METADATA = ["manifest.json", "manifest.bin", "policy.wasm", "ld.so.cache"];
 const STAGING = /^\.fhs\.tmp-\d+$/;

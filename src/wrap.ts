@@ -23,7 +23,7 @@ import { holdSignals, Interrupted, Transaction } from "./transaction.js";
 import { halfWrapped } from "./unwrap.js";
 import { buildViewLdCache } from "./ldcache.js";
 import { checkLayerOverlayMetadata, checkLayerSymlinks, dedupeLayers, inspectLayer, type Layer } from "./layers.js";
-import { encodeManifest, manifestDir, type Manifest, MANIFEST_VERSION } from "./manifest.js";
+import { encodeManifest, LAUNCHER_NAME, manifestDir, type Manifest, MANIFEST_VERSION } from "./manifest.js";
 import { defaultPolicyWasm, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { evalPolicy } from "./policy/host.js";
@@ -44,7 +44,7 @@ export interface WrapOptions {
 
 type Kind = "exec" | "script" | "link-exec" | "other";
 
-export const LAUNCHER_NAME = ".fhs-launcher";
+export { LAUNCHER_NAME };
 
 /** Where a wrapped package's programs are: a layer laid out as a /usr. */
 export function rawDir(pkg: string): string {
@@ -112,7 +112,7 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   const layers: Layer[] = dedupeLayers([self, ...deps]);
 
   const launcher = requireLauncher(opts.launcher);
-  checkLayerOverlayMetadata(layers, launcher);
+  checkLayerOverlayMetadata([self, ...deps], launcher);
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
   const policySource = policy.path;
   const policyBytes = policy.bytes;

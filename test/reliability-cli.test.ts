@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { constants as osConstants } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
@@ -82,6 +83,36 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     }
   });
 
+  it("a SIGTERM while the package is being wrapped undoes the whole wrap: exit 143, one line, nothing changed", async () => {
+    // ldconfig, run by wrap for the view's ld.so.cache, takes about a second
+    // over a library directory of 20000 entries: a window to signal the CLI in.
+    const slow = join(testDir("fhs-slowlibs-"), "slowlibs");
+    mkdirSync(join(slow, "usr/lib/slow"), { recursive: true });
+    mkdirSync(join(slow, "etc/ld.so.conf.d"), { recursive: true });
+    writeFileSync(join(slow, "etc/ld.so.conf.d/slow.conf"), "/usr/lib/slow\n");
+    for (let i = 0; i < 20000; i++) writeFileSync(join(slow, `usr/lib/slow/libslow${i}.so.1`), "not a library\n");
+    giveToTestUser(join(slow, ".."));
+    const pkg = threePrograms("interrupted");
+    const before = treeSnapshot(pkg);
+    const cli = startCli(["wrap", pkg, ...layerArgs(runtime), "--layer", slow]);
+    // The launcher execs ldconfig in place: it is the CLI's own child.
+    const ldconfigOfCli = () =>
+      processesMentioning("fhs-ldcache-").some((pid) => {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+          return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === cli.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("ldconfig");
+        } catch {
+          return false;
+        }
+      });
+    await waitFor("wrap's ldconfig to start", ldconfigOfCli, 60_000);
+    process.kill(cli.pid, "SIGTERM");
+    const r = await cli.done;
+    assert.equal(r.code, 143, r.stderr);
+    assert.deepEqual(treeSnapshot(pkg), before);
+    assert.equal(r.stderr, `fhs: package ${pkg}: wrap interrupted by SIGTERM; nothing was changed\n`);
+  });
+
   it("refuses a package whose .fhs/raw already holds an entry: nothing is renamed over it", () => {
     const pkg = threePrograms("raw-taken");
     mkdirSync(join(pkg, ".fhs/raw/bin"), { recursive: true });
@@ -135,6 +166,20 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     const again = fhs(["unwrap", pkg]);
     assert.equal(again.status, EXIT_USAGE);
     assert.equal(again.stderr, `fhs: package ${pkg}: not wrapped; nothing to put back\n`);
+  });
+
+  it("wrap and unwrap keep what .fhs/ held before (an imported layer's record)", () => {
+    const pkg = threePrograms("imported");
+    mkdirSync(join(pkg, ".fhs"));
+    writeFileSync(join(pkg, ".fhs/deb.json"), '{"package":"x"}\n');
+    giveToTestUser(pkg);
+    const pristine = treeSnapshot(pkg);
+    assert.equal(fhs(["wrap", pkg, ...layerArgs(runtime)]).status, 0);
+    assert.deepEqual(readdirSync(join(pkg, ".fhs")).sort(), ["deb.json", "ld.so.cache", "manifest.bin", "manifest.json", "policy.wasm"]);
+    assert.deepEqual(readdirSync(pkg).sort(), [".fhs", "usr"]);
+    const u = fhs(["unwrap", pkg]);
+    assert.equal(u.status, 0, u.stderr);
+    assert.deepEqual(treeSnapshot(pkg), pristine);
   });
 
   it("fhs unwrap changes nothing when a program's place holds something else", () => {
@@ -237,6 +282,7 @@ describe("build-interrupted: a build's processes die with it, and a killed build
   const cases: [NodeJS.Signals, string][] = [
     ["SIGTERM", "exit 143 and one line"],
     ["SIGINT", "exit 130 and one line"],
+    ["SIGHUP", "exit 129 and one line"],
     ["SIGKILL", "dies by SIGKILL; the next build removes its staging dir"],
   ];
   for (const [signal, outcome] of cases) {
@@ -255,8 +301,7 @@ describe("build-interrupted: a build's processes die with it, and a killed build
       if (signal === "SIGKILL") {
         assert.equal(r.signal, "SIGKILL");
       } else {
-        const n = signal === "SIGINT" ? 2 : 15;
-        assert.equal(r.code, 128 + n, r.stderr);
+        assert.equal(r.code, 128 + osConstants.signals[signal], r.stderr);
         assert.equal(r.stderr, `fhs: build interrupted by ${signal}; no output written\n`);
       }
       // Nothing of the build runs on: not the sleep, not the launcher (whose argv names the staging dir).

@@ -9,8 +9,9 @@ set -euo pipefail
 # file: test assertions on binaries; xz-utils, zstd, bzip2: source tarballs;
 # nix-bin, nix-setup-systemd (its nixbld build users): test/nix.test.ts;
 # libcap2-bin (setcap): test/security-launcher.test.ts; clang-14 and
-# libclang-rt-14-dev (libFuzzer, sanitizer runtimes): test/fuzz.test.ts.
-DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev nix-bin nix-setup-systemd libcap2-bin clang-14 libclang-rt-14-dev)
+# libclang-rt-14-dev (libFuzzer, sanitizer runtimes): test/fuzz.test.ts;
+# attr (setfattr): overlay xattrs on fixture layers, test/reliability-cli.test.ts.
+DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev nix-bin nix-setup-systemd libcap2-bin clang-14 libclang-rt-14-dev attr)
 TEST_USER=fhs-test
 
 missing=()
