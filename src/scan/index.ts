@@ -6,9 +6,11 @@
 // shows (the consumers). Reading is spread over worker threads when it pays.
 import { availableParallelism } from "node:os";
 import { readdirSync, readlinkSync } from "node:fs";
+import { basename } from "node:path";
 import { Worker } from "node:worker_threads";
 import { FhsError } from "../errors.js";
 import { usrDir, type Layer } from "../layers.js";
+import { LAUNCHER_NAME } from "../manifest.js";
 import type { BadElf, ElfInfo } from "./elf.js";
 import { scanFiles, WANT_ELF, WANT_HASH, type FileResult, type FileTask } from "./files.js";
 
@@ -73,6 +75,20 @@ export function walkLayers(layers: Layer[], opts: ScanOptions): ScanIndex {
     if (list) list.push(p);
     else paths.set(view, [p]);
   };
+  // A wrapped package's wrappers (links to its .fhs-launcher, and the
+  // launcher) are covered in its view by its programs layer (.fhs/raw, on
+  // top): they are not files a program sees, so not conflicts.
+  const wrappedWithPrograms = new Set(layers.filter((l) => l.path.endsWith(`/.fhs/raw`)).map((l) => l.path.slice(0, -"/.fhs/raw".length)));
+  const isWrapping = (layer: number, e: { name: string; isSymbolicLink(): boolean }, abs: string): boolean => {
+    if (!wrappedWithPrograms.has(layers[layer]!.path)) return false;
+    if (e.name === LAUNCHER_NAME) return true;
+    if (!e.isSymbolicLink()) return false;
+    try {
+      return basename(readlinkSync(abs)) === LAUNCHER_NAME;
+    } catch {
+      return false;
+    }
+  };
   const walk = (dir: string, view: string, layer: number) => {
     let ents;
     try {
@@ -84,6 +100,7 @@ export function walkLayers(layers: Layer[], opts: ScanOptions): ScanIndex {
     for (const e of ents) {
       const abs = `${dir}/${e.name}`;
       const vp = `${view}/${e.name}`;
+      if (isWrapping(layer, e, abs)) continue;
       if (e.isDirectory()) {
         add(vp, { layer, type: "dir", abs });
         walk(abs, vp, layer);
