@@ -34,6 +34,10 @@ export interface FetchOptions {
   into: string;
   /** Where the layer set goes; default STORE/<names joined by +>.set.json. */
   set?: string;
+  /** More packages that join apt's solution as dependencies, not as the
+   * package: what the package needs but Debian only recommends (gcc needs
+   * libc6-dev to compile anything). */
+  with?: string[];
   /** Add the Essential base (default true). */
   base?: boolean;
   /** Cache root (debs/, apt/); default $FHS_CACHE_DIR, else $XDG_CACHE_HOME/fhs, else ~/.cache/fhs. */
@@ -91,7 +95,7 @@ export async function fetchLayers(opts: FetchOptions): Promise<FetchResult> {
   if (packageDir && existsSync(packageDir)) throw new FhsError(`package ${opts.packageDir}: exists; --package makes a fresh directory`);
   const apt = new Apt(opts.cache ?? defaultCacheDir());
   // One architecture per set: a package's unqualified dependencies name packages of its own architecture.
-  for (const p of opts.packages) {
+  for (const p of [...opts.packages, ...(opts.with ?? [])]) {
     const arch = SPEC.exec(p)![2]?.slice(1);
     if (arch && arch !== apt.architecture()) throw new FhsError(`${p}: not ${apt.architecture()}; fhs layer fetch makes sets for apt's architecture (${apt.architecture()}) only`);
   }
@@ -99,10 +103,16 @@ export async function fetchLayers(opts: FetchOptions): Promise<FetchResult> {
   // 1. The closure, as apt solves it.
   const withBase = opts.base ?? true;
   const requestedNames = [...new Set(opts.packages.map((p) => SPEC.exec(p)![1]!))];
-  const essential = withBase ? (await apt.essentialPackages()).filter((n) => !requestedNames.includes(n)) : [];
-  const solution = await apt.solve([...opts.packages, ...essential]);
+  const withNames = [...new Set((opts.with ?? []).map((p) => SPEC.exec(p)![1]!))].filter((n) => !requestedNames.includes(n));
+  const essential = withBase ? (await apt.essentialPackages()).filter((n) => !requestedNames.includes(n) && !withNames.includes(n)) : [];
+  const solution = await apt.solve([...opts.packages, ...(opts.with ?? []), ...essential]);
   const byName = new Map(solution.packages.map((r) => [r.name, r]));
   const requested = requestedNames.map((n) => {
+    const name = solution.selected.get(n) ?? n;
+    if (!byName.has(name)) throw new FhsError(`${n}: not in apt's solution (apt-get --simulate install did not list it)`);
+    return name;
+  });
+  const extra = withNames.map((n) => {
     const name = solution.selected.get(n) ?? n;
     if (!byName.has(name)) throw new FhsError(`${n}: not in apt's solution (apt-get --simulate install did not list it)`);
     return name;
@@ -112,7 +122,7 @@ export async function fetchLayers(opts: FetchOptions): Promise<FetchResult> {
 
   // 2. The order: requested first, then their closure with dependents before
   // dependencies, then the base; the first provider of a path wins.
-  const closure = topoOrder(requested, graph, new Set());
+  const closure = topoOrder([...requested, ...extra.filter((n) => !requested.includes(n))], graph, new Set());
   const deps = closure.filter((n) => !requested.includes(n));
   const base = topoOrder(essential.filter((n) => byName.has(n)), graph, new Set(closure));
   const placed = new Set([...closure, ...base]);

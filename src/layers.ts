@@ -42,6 +42,10 @@ export function inspectLayer(input: string): Layer {
   }
   if (!st.isDirectory()) throw new FhsError(`layer ${input}: not a directory`);
   if (!isAbsolute(abs) || abs.includes("\0")) throw new FhsError(`layer ${input}: not a usable path`);
+  // The launcher opens layers following no symlink at all, so the path a
+  // manifest records must have none in any component (/home -> /var/home).
+  const real = realpathSync(abs);
+  if (real !== abs) return inspectLayer(real);
   const names = new Set(readdirSync(abs));
   if (names.has("usr")) {
     const usr = lstatSync(`${abs}/usr`);

@@ -15,7 +15,7 @@
 // view, where they mean what the package meant. raw is not under usr/
 // because OverlayFS refuses a layer inside another layer (ELOOP,
 // "overlapping lowerdir path").
-import { closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, realpathSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
@@ -91,7 +91,8 @@ async function selectPrograms(pkgUsr: string, policyBytes: Uint8Array, policyNam
 }
 
 export async function wrap(opts: WrapOptions): Promise<Manifest> {
-  const pkg = resolve(opts.dir);
+  // Symlink-free, like every layer path (the package is its own layer).
+  const pkg = existsSync(opts.dir) ? realpathSync(resolve(opts.dir)) : resolve(opts.dir);
   // Everything is checked before DIR is touched.
   if (!existsSync(pkg)) throw new FhsError(`package ${opts.dir}: no such directory`);
   if (!statSync(pkg).isDirectory()) throw new FhsError(`package ${opts.dir}: not a directory`);

@@ -232,7 +232,8 @@ describe("/etc in a view: the launcher's invariants", () => {
   it("refuses /etc ops a policy must not plan: other host dirs as lowers or sources, unnormalized links, links without the host's /etc", () => {
     const pkg = wrapDeb("hello");
     const manifest = JSON.parse(readFileSync(join(pkg, ".fhs/manifest.json"), "utf8"));
-    const usr: string[] = manifest.layers.map((l: { path: string }) => `${l.path}/usr`);
+    // A layer's /usr: its usr/ (FHS layout) or itself (Nix layout, as the package's .fhs/raw).
+    const usr: string[] = manifest.layers.map((l: { path: string; layout: string }) => (l.layout === "nix" ? l.path : `${l.path}/usr`));
     const libcEtc = `${manifest.layers.find((l: { path: string; dirs: string[] }) => l.dirs.includes("etc")).path}/etc`;
     const runtime = testDir("fhs-xdg-");
     const hello = () => runUnprivileged([join(pkg, "usr/bin/hello")], { env: { XDG_RUNTIME_DIR: runtime } });

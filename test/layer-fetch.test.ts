@@ -287,7 +287,7 @@ describe("real programs packaged the Nix way from fetched sets, as the unprivile
     const layers = readSet(set).layers;
     assert.deepEqual(
       manifest.layers.map((l) => l.path),
-      [pkg!, ...layers.filter((l) => l.role !== "requested").map((l) => l.path)],
+      [join(pkg!, ".fhs/raw"), pkg!, ...layers.filter((l) => l.role !== "requested").map((l) => l.path)],
     );
     const hello = layers[0]!.path;
     assert.ok(statSync(join(hello, "usr/bin/hello")).isFile() && !lstatSync(join(hello, "usr/bin/hello")).isSymbolicLink(), "the layer is untouched");

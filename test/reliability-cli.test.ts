@@ -175,7 +175,7 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     giveToTestUser(pkg);
     const pristine = treeSnapshot(pkg);
     assert.equal(fhs(["wrap", pkg, ...layerArgs(runtime)]).status, 0);
-    assert.deepEqual(readdirSync(join(pkg, ".fhs")).sort(), ["deb.json", "ld.so.cache", "manifest.bin", "manifest.json", "policy.wasm"]);
+    assert.deepEqual(readdirSync(join(pkg, ".fhs")).sort(), ["deb.json", "ld.so.cache", "manifest.bin", "manifest.json", "policy.wasm", "raw"]);
     assert.deepEqual(readdirSync(pkg).sort(), [".fhs", "usr"]);
     const u = fhs(["unwrap", pkg]);
     assert.equal(u.status, 0, u.stderr);

@@ -372,16 +372,18 @@ describe("interpreter-missing: an exec that fails for want of an interpreter say
 
 describe("bind-ro-submounts: a read-only layer bind is read-only all the way down", { skip: needsRoot }, () => {
   for (const api of ["default", "legacy"] as const) {
-    it(`a mount inside a single-layer package is read-only in its view${api === "legacy" ? " (remount fallback)" : ""}`, () => {
-      // One layer, no dependencies: /usr is a recursive read-only bind of it.
-      const pkg = probePackage(`submount-${api}`, [], { "share/sub/keep": { text: "" } });
-      const sub = join(pkg, "usr/share/sub");
+    it(`a mount inside a single-layer view is read-only there${api === "legacy" ? " (remount fallback)" : ""}`, () => {
+      // One layer, no package: /usr is a recursive read-only bind of it (a
+      // wrapped package always has two, its programs and itself). fhs env
+      // makes such a view.
+      const layer = makePackage({ "bin/probe": { from: probe }, "share/sub/keep": { text: "" } }, `submount-${api}`);
+      const sub = join(layer, "usr/share/sub");
       // A writable tmpfs on the layer's share/sub, in a mount namespace of this
       // test only (nothing is mounted in the host's), then the launch as the test user.
-      const script = 'mount -t tmpfs -o mode=1777 fhs-sub "$1" && exec setpriv --reuid="$2" --regid="$3" --clear-groups -- "$4" write /usr/share/sub/x';
-      const r = spawnSync("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", sub, String(testUser.uid), String(testUser.gid), join(pkg, "usr/bin/probe")], {
+      const script = 'mount -t tmpfs -o mode=1777 fhs-sub "$1" && exec setpriv --reuid="$2" --regid="$3" --clear-groups -- "$4" "$5" env --policy "$6" --layer "$7" -- probe write /usr/share/sub/x';
+      const r = spawnSync("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", sub, String(testUser.uid), String(testUser.gid), process.execPath, join(repoRoot, "dist/cli.js"), testArtifacts().policy, layer], {
         encoding: "utf8",
-        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", FHS_PLAN_CACHE: "off", ...(api === "legacy" ? { FHS_MOUNT_API: "legacy" } : {}) },
+        env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", HOME: testUser.home, FHS_PLAN_CACHE: "off", FHS_LAUNCHER: testArtifacts().launcher, ...(api === "legacy" ? { FHS_MOUNT_API: "legacy" } : {}) },
       });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, "write Read-only file system\n");

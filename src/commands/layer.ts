@@ -10,6 +10,7 @@ interface LayerOptions {
   base?: boolean;
   package?: string;
   cache?: string;
+  with?: string | string[];
 }
 
 const subcommands: Record<string, Sub> = {
@@ -35,7 +36,7 @@ const subcommands: Record<string, Sub> = {
     },
   },
   fetch: {
-    usage: "fhs layer fetch PKG... --into STORE_DIR [--set FILE] [--no-base] [--package OUTDIR] [--cache DIR] [--json]",
+    usage: "fhs layer fetch PKG... --into STORE_DIR [--with DEP]... [--set FILE] [--no-base] [--package OUTDIR] [--cache DIR] [--json]",
     run: async (pkgs, o) => {
       if (pkgs.length === 0 || typeof o.into !== "string" || o.into === "") {
         throw new FhsError(`usage: ${subcommands.fetch!.usage}`);
@@ -43,6 +44,7 @@ const subcommands: Record<string, Sub> = {
       const { fetchLayers } = await import("../debfetch.js");
       const r = await fetchLayers({
         packages: pkgs,
+        with: o.with === undefined ? [] : ([] as unknown[]).concat(o.with).map(String),
         into: o.into,
         set: o.set === undefined ? undefined : String(o.set),
         base: o.base !== false,
@@ -67,6 +69,7 @@ export function register(cli: CAC): void {
     .option("--into <dir>", "Store directory for the layers (import, fetch)")
     .option("--set <file>", "Where fetch writes the layer set (default: STORE_DIR/<names joined by +>.set.json)")
     .option("--base", "fetch: add Debian's Essential packages and their closure (the default; --no-base leaves them out)")
+    .option("--with <pkg>", "fetch: one more package in apt's solution as a dependency, not part of the package (repeatable; e.g. what Debian only recommends)")
     .option("--package <dir>", "fetch: also copy the requested packages' files into this fresh, writable directory, for fhs wrap")
     .option("--cache <dir>", "fetch: cache for .debs and apt's package cache (default: $FHS_CACHE_DIR, else $XDG_CACHE_HOME/fhs, else ~/.cache/fhs)")
     .option("--json", "Print results as JSON (import: the layers; fetch: the layer set)")

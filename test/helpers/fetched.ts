@@ -18,10 +18,10 @@ interface LayerSetFile {
   layers: { path: string; role: string; package?: string; version?: string }[];
 }
 
-/** `fhs layer fetch PKG... --into STORE --set FILE [--package DIR]`: the set file. */
-export function fetchSet(debs: string[], opts: { packageDir?: string } = {}): string {
+/** `fhs layer fetch PKG... [--with DEP]... --into STORE --set FILE [--package DIR]`: the set file. */
+export function fetchSet(debs: string[], opts: { packageDir?: string; with?: string[] } = {}): string {
   const set = join(testDir("fhs-set-"), `${debs.join("+")}.set.json`);
-  const args = ["layer", "fetch", ...debs, "--into", fetchStore, "--set", set, "--cache", fetchCache, ...(opts.packageDir ? ["--package", opts.packageDir] : [])];
+  const args = ["layer", "fetch", ...debs, ...(opts.with ?? []).flatMap((d) => ["--with", d]), "--into", fetchStore, "--set", set, "--cache", fetchCache, ...(opts.packageDir ? ["--package", opts.packageDir] : [])];
   const r = runCli(args, { timeoutMs: 30 * 60_000 });
   assert.equal(r.status, 0, `fhs ${args.join(" ")}: ${r.stderr}`);
   return set;
@@ -36,23 +36,22 @@ export interface FetchedPackage {
   pkg: string;
   /** Its layer set (the requested packages, their closure, the base). */
   set: string;
-  /** Every layer the package runs with (its set's non-requested layers and the extra deps' sets). */
+  /** Every layer the package runs with (its set's non-requested layers). */
   layers: string[];
 }
 
 /**
  * A wrapped package made of the given Debian packages' files, its closure as
- * layers; `deps` are more Debian packages (and their closures) that the
- * package needs as layers but Debian only recommends (gcc needs libc6-dev).
+ * layers; `deps` are more Debian packages that the package needs as layers
+ * but Debian only recommends (gcc needs libc6-dev): `fhs layer fetch --with`.
  */
 export function fetchedPackage(name: string, debs: string[], deps: string[] = []): FetchedPackage {
   const pkg = join(testDir(`fhs-${name}-`), name);
-  const set = fetchSet(debs, { packageDir: pkg });
-  const depLayers = deps.length > 0 ? setLayers(fetchSet(deps)).map((l) => l.path) : [];
-  const args = ["wrap", pkg, "--layers-from", set, ...depLayers.flatMap((l) => ["--layer", l])];
+  const set = fetchSet(debs, { packageDir: pkg, with: deps });
+  const args = ["wrap", pkg, "--layers-from", set];
   const r = runCli(args, { env: { FHS_LAUNCHER: testArtifacts().launcher } });
   assert.equal(r.status, 0, `fhs ${args.join(" ")}: ${r.stderr}`);
   if (isRoot) execFileSync("chown", ["-R", "-h", `${testUser.uid}:${testUser.gid}`, join(pkg, "..")]);
-  const layers = [...setLayers(set).filter((l) => l.role !== "requested").map((l) => l.path), ...depLayers];
+  const layers = setLayers(set).filter((l) => l.role !== "requested").map((l) => l.path);
   return { pkg, set, layers };
 }
