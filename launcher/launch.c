@@ -274,10 +274,12 @@ static bool build_op_ok(const char *policy, const record_t *op, const build_path
 {
   const char *k = op->fields[0];
   bool is_build_op = !strcmp(k, "overlay-rw") || !strcmp(k, "bind-rw") || !strcmp(k, "tmpfs") || !strcmp(k, "dev") ||
-                     !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv");
+                     !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv") || !strcmp(k, "userns-root");
   if (!is_build_op) return false;
   if (!build) refuse(policy, op, "only a build plan may hold this op");
-  if (!strcmp(k, "netns") || !strcmp(k, "clearenv")) {
+  /* userns-root: the command is uid 0 of its own user namespace, mapped to
+   * the caller (maintainer scripts chown to root); no privilege outside. */
+  if (!strcmp(k, "netns") || !strcmp(k, "clearenv") || !strcmp(k, "userns-root")) {
     if (op->nfields != 1) refuse(policy, op, "takes no fields");
     return true;
   }
@@ -294,15 +296,21 @@ static void build_mount_ok(const char *policy, const record_t *op, const allowed
 {
   const char *k = op->fields[0];
   if (!strcmp(k, "overlay-rw")) {
-    /* Only the CLI's staging dirs become writable, never a layer. */
-    if (op->nfields < 5 || strcmp(op->fields[2], build->upper) || strcmp(op->fields[3], build->work))
-      refuse(policy, op, "upper and work must be the build's staging dirs, with at least one lower layer");
+    /* Only the CLI's staging dirs become writable, never a layer: /usr's
+     * pair, and for a state build /etc's pair, each at its own target. */
+    bool usr = op->nfields >= 5 && !strcmp(op->fields[1], "/usr") && !strcmp(op->fields[2], build->upper) && !strcmp(op->fields[3], build->work);
+    bool etc = op->nfields >= 5 && build->etc_upper && !strcmp(op->fields[1], "/etc") && !strcmp(op->fields[2], build->etc_upper) &&
+               !strcmp(op->fields[3], build->etc_work);
+    if (!usr && !etc)
+      refuse(policy, op, "upper and work must be the build's staging dirs for that target, with at least one lower layer");
     if (op->nfields - 4 > FHS_MAX_LAYERS)
       die(FHS_EXIT_PLAN, "build needs %zu layers; OverlayFS allows at most %d", op->nfields - 4, FHS_MAX_LAYERS);
     for (size_t f = 4; f < op->nfields; f++)
       if (!layer_source_ok(allowed, op->fields[f])) refuse(policy, op, "a lower layer is not one of the build's layers");
   } else if (!strcmp(k, "bind-rw")) {
-    if (op->nfields != 3 || strcmp(op->fields[2], build->dir)) refuse(policy, op, "the source must be the build's scratch dir");
+    bool scratch = op->nfields == 3 && !strcmp(op->fields[2], build->dir);
+    bool var = op->nfields == 3 && build->var && !strcmp(op->fields[1], "/var") && !strcmp(op->fields[2], build->var);
+    if (!scratch && !var) refuse(policy, op, "the source must be the build's scratch dir (or, at /var, its staged /var)");
   } else if (!strcmp(k, "tmpfs")) {
     if (op->nfields != 2) refuse(policy, op, "tmpfs takes only a target");
   } else if (!strcmp(k, "dev")) {
@@ -481,9 +489,12 @@ void build_view(const records_t *plan)
   uid_t uid = getuid();
   gid_t gid = getgid();
   int extra = 0;
-  for (size_t i = 1; i < plan->n; i++)
+  bool root = false;
+  for (size_t i = 1; i < plan->n; i++) {
     if (!strcmp(plan->recs[i].fields[0], "netns")) extra = CLONE_NEWNET;
-  if (enter_user_mount_ns(uid, gid, extra) < 0) {
+    if (!strcmp(plan->recs[i].fields[0], "userns-root")) root = true;
+  }
+  if (enter_user_mount_ns(uid, gid, root, extra) < 0) {
     if (errno == ENOSPC || errno == EUSERS)
       die(FHS_EXIT_SETUP, "cannot create a user namespace: the kernel's nesting limit (32 levels) is reached");
     die_errno(FHS_EXIT_SETUP, "cannot create a user + mount namespace");
@@ -533,7 +544,7 @@ void build_view(const records_t *plan)
       recbuf_end(&marker);
       continue;
     }
-    if (!strcmp(k, "setenv") || !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv")) continue;
+    if (!strcmp(k, "setenv") || !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv") || !strcmp(k, "userns-root")) continue;
     snprintf(target, sizeof target, "/newroot%s", op->fields[1]);
     if (!strcmp(k, "bind-file") || !strcmp(k, "ldcache-union")) {
       /* After /etc is in place: over the host's cache, in this namespace only. */

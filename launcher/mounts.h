@@ -9,7 +9,7 @@
  * caller's own: inside, the program is who it was outside, never root (unless
  * it already was). Then makes every mount private, so nothing this process
  * mounts propagates back to the caller's namespace. */
-int enter_user_mount_ns(uid_t uid, gid_t gid, int extra_flags);
+int enter_user_mount_ns(uid_t uid, gid_t gid, bool as_root, int extra_flags);
 
 /* True when the kernel has the new mount API with overlay's "lowerdir+". */
 bool have_lowerdir_plus(void);
