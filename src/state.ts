@@ -395,7 +395,10 @@ export function makeState(opts: StateOptions): StateResult {
     sealTree(layerDir);
     chmodSync(layerDir, 0o755);
     renameSync(layerDir, opts.out);
-    return { layer: inspectLayer(opts.out), failures };
+    const layer = inspectLayer(opts.out);
+    // State under var/lib is shown where programs look (the view's /var/lib).
+    if (existsSync(join(opts.out, "var", "lib"))) layer.dirs.push("var/lib");
+    return { layer, failures };
   } finally {
     removeTree(staging);
   }
@@ -441,7 +444,12 @@ export function cachedViewState(layers: Layer[], opts: Omit<StateOptions, "layer
   const key = createHash("sha256").update(JSON.stringify(layers)).digest("hex");
   const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "fhs", "state");
   const out = join(dir, key);
-  if (existsSync(join(out, "usr"))) return inspectLayer(out);
+  const described = (): Layer => {
+    const l = inspectLayer(out);
+    if (existsSync(join(out, "var", "lib"))) l.dirs.push("var/lib");
+    return l;
+  };
+  if (existsSync(join(out, "usr"))) return described();
   if (existsSync(join(dir, `${key}.none`))) return undefined;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -461,7 +469,7 @@ export function cachedViewState(layers: Layer[], opts: Omit<StateOptions, "layer
       // Another session made it first: the same bytes.
       if (!existsSync(join(out, "usr"))) throw e;
     }
-    return inspectLayer(out);
+    return described();
   } finally {
     removeTree(tmp);
   }
