@@ -60,6 +60,10 @@ export interface StateOptions {
   /** The generated layer to create; must not exist. */
   out: string;
   sourceDateEpoch?: number;
+  /** Make the layer read-only on disk (the shared env cache); a wrapped
+   * package's state stays as writable as the package (a view mounts every
+   * layer read-only anyway), so a failed wrap can remove it. */
+  seal?: boolean;
   /** One line per failed script or dropped write. */
   report?: (line: string) => void;
 }
@@ -392,8 +396,10 @@ export function makeState(opts: StateOptions): StateResult {
     mkdirSync(join(layerDir, "usr"), { recursive: true, mode: 0o755 });
     for (const n of ["etc", "var"]) if (hasEntries(d(n))) renameSync(d(n), join(layerDir, n));
     normalizeTimes(layerDir, epoch);
-    sealTree(layerDir);
-    chmodSync(layerDir, 0o755);
+    if (opts.seal) {
+      sealTree(layerDir);
+      chmodSync(layerDir, 0o755);
+    }
     renameSync(layerDir, opts.out);
     const layer = inspectLayer(opts.out);
     // State under var/lib is shown where programs look (the view's /var/lib).
@@ -431,6 +437,7 @@ export function stateRequired(config: PolicyConfig): boolean {
 export function makeStateChecked(opts: StateOptions): StateResult {
   const r = makeState(opts);
   if (r.failures.length > 0 && stateRequired(opts.config)) {
+    removeTree(opts.out);
     throw new FhsError(`install-time state: ${r.failures[0]}${r.failures.length > 1 ? ` (and ${r.failures.length - 1} more)` : ""}; the config requires the state (state.required)`);
   }
   return r;
@@ -458,7 +465,7 @@ export function cachedViewState(layers: Layer[], opts: Omit<StateOptions, "layer
   }
   const tmp = mkdtempSync(join(dir, `.${key}.tmp-`));
   try {
-    const r = makeStateChecked({ ...opts, layers, out: join(tmp, "state") });
+    const r = makeStateChecked({ ...opts, layers, out: join(tmp, "state"), seal: true });
     if (!r.layer) {
       writeFileSync(join(dir, `${key}.none`), "");
       return undefined;
@@ -478,6 +485,8 @@ export function cachedViewState(layers: Layer[], opts: Omit<StateOptions, "layer
 /** `fhs wrap`'s step: the package's install-time state, made in `staged`
  * and described at `final` (where the wrap moves it: DIR/.fhs/state). */
 export function wrapState(layers: Layer[], policy: PolicyModule, config: PolicyConfig, launcher: string, staged: string, final: string): Layer | undefined {
-  const r = makeStateChecked({ layers, policy, config, launcher, out: staged, report: (line) => process.stderr.write(`fhs: ${line}\n`) });
+  // When the state is required, the error names the failure instead.
+  const report = stateRequired(config) ? undefined : (line: string) => process.stderr.write(`fhs: ${line}\n`);
+  const r = makeStateChecked({ layers, policy, config, launcher, out: staged, report });
   return r.layer ? { ...r.layer, path: final } : undefined;
 }
