@@ -96,11 +96,12 @@ exit 0`,
   "ldconfig": "# The view's ld.so.cache is fhs's own (src/ldcache.ts).\nexit 0",
 };
 
-/** Runs each planned maintainer script as dpkg would; one status line each. */
+/** Runs each planned maintainer script as dpkg would, from dpkg's info
+ * directory; one status line each. */
 const DRIVER = `#!/bin/sh
 # fhs install-time state: PACKAGE ARCH SCRIPT ACTION ARG per line of /build/plan.
 while IFS='	' read -r pkg arch script action arg; do
-  s="/build/deb/$pkg/$script"
+  s="/var/lib/dpkg/info/$pkg.$script"
   [ -f "$s" ] || continue
   DPKG_MAINTSCRIPT_PACKAGE="$pkg" DPKG_MAINTSCRIPT_ARCH="$arch" DPKG_MAINTSCRIPT_NAME="$script" \\
   DPKG_MAINTSCRIPT_PACKAGE_REFCOUNT=1 DPKG_ROOT= DPKG_ADMINDIR=/var/lib/dpkg \\
@@ -285,7 +286,7 @@ export function makeState(opts: StateOptions): StateResult {
   const staging = mkdtempSync(join(dirname(opts.out), ".state-"));
   try {
     const d = (n: string) => join(staging, n);
-    for (const n of ["usr", "usr-work", "etc", "etc-work", "var", "build", "build/deb", "build/log", "build/stubs"]) mkdirSync(d(n), { mode: 0o755 });
+    for (const n of ["usr", "usr-work", "etc", "etc-work", "var", "build", "build/log", "build/stubs"]) mkdirSync(d(n), { mode: 0o755 });
     // Every directory a script may write into exists upper (build.ts says why).
     const usrCreated = precreateSkeleton(opts.layers.map(usrDir), d("usr"));
     const etcCreated = precreateSkeleton(opts.layers.filter((l) => l.dirs.includes("etc")).map((l) => join(l.path, "etc")), d("etc"));
@@ -299,10 +300,15 @@ export function makeState(opts: StateOptions): StateResult {
     // Directory times are what a cache (fontconfig's) may record.
     normalizeTimes(d("usr"), epoch);
     normalizeTimes(d("etc"), epoch);
+    // The control members where dpkg keeps them: debconf's frontend finds a
+    // package's templates and config script beside its postinst.
     for (const p of pkgs) {
-      mkdirSync(d(`build/deb/${p.name}`), { mode: 0o755 });
-      for (const f of readdirSync(p.dir)) copyFileSync(join(p.dir, f), d(`build/deb/${p.name}/${f}`));
-      for (const f of readdirSync(d(`build/deb/${p.name}`))) chmodSync(d(`build/deb/${p.name}/${f}`), 0o755);
+      for (const f of readdirSync(p.dir)) {
+        if (f === "control") continue;
+        const to = d(`var/lib/dpkg/info/${p.name}.${f}`);
+        copyFileSync(join(p.dir, f), to);
+        chmodSync(to, 0o755);
+      }
     }
     for (const [name, body] of Object.entries(STUBS)) writeFileSync(d(`build/stubs/${name}`), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
     writeFileSync(d("build/run.sh"), DRIVER, { mode: 0o755 });
