@@ -274,14 +274,10 @@ export function makeState(opts: StateOptions): StateResult {
   const pkgs = statePackages(opts.layers);
   const runnable = pkgs.filter((p) => !SKIPPED.has(p.name) && existsSync(join(p.dir, "postinst")));
   if (runnable.length === 0) return { failures: [] };
-  if (!opts.layers.some((l) => existsSync(join(usrDir(l), "bin", "sh")))) {
-    report(`install-time state: not made: no layer has /usr/bin/sh to run the maintainer scripts`);
-    return { failures: [] };
-  }
-  if (!opts.layers.some((l) => l.dirs.includes("etc"))) {
-    report(`install-time state: not made: no layer has an etc dir`);
-    return { failures: [] };
-  }
+  // Without a shell or an etc dir the layers are not a Debian system the
+  // scripts could run in (a library's -dev layers alone): no state, quietly.
+  if (!opts.layers.some((l) => existsSync(join(usrDir(l), "bin", "sh")))) return { failures: [] };
+  if (!opts.layers.some((l) => l.dirs.includes("etc"))) return { failures: [] };
   const epoch = opts.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
   const staging = mkdtempSync(join(dirname(opts.out), ".state-"));
   try {
