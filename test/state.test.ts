@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { chmodSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
+import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { debLayers } from "./helpers/debian.js";
 import { fetchedPackage, fetchSet } from "./helpers/fetched.js";
 import { isRoot, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
@@ -92,6 +93,34 @@ describe("install-time state from fixture packages", () => {
     const manifest = JSON.parse(readFileSync(join(pkg, ".fhs/manifest.json"), "utf8")) as { layers: { path: string; dirs: string[] }[] };
     assert.deepEqual(manifest.layers.slice(0, 3).map((l) => relative(pkg, l.path)), [".fhs/raw", ".fhs/state", ""]);
     assert.deepEqual(manifest.layers[1]!.dirs, ["usr", "etc", "var/lib"]);
+  });
+
+  it("the launcher refuses a var-lib op that shows no layer's var/lib, that comes before the host's /var, or a build op in a launch", () => {
+    const { pkg, r } = wrapFixture("pkg5");
+    assert.equal(r.status, 0, r.stderr);
+    const show = join(pkg, "usr/bin/fhs-fixture-show");
+    const runtime = testDir("fhs-xdg-");
+    const first = runUnprivileged([show], { env: { XDG_RUNTIME_DIR: runtime } });
+    assert.equal(first.status, 0, first.stderr);
+    const dir = join(runtime, "fhs-plans");
+    const entry = join(dir, readdirSync(dir).find((n) => !n.endsWith(".ld.so.cache"))!);
+    const plan = decodeRecords(readFileSync(entry));
+    const varLib = plan.findIndex((op) => op[0] === "var-lib");
+    assert.deepEqual(plan[varLib], ["var-lib", join(pkg, ".fhs/state/var/lib")]);
+    const tampered = (ops: string[][]) => {
+      writeFileSync(entry, encodeRecords(ops));
+      return runUnprivileged([show], { env: { XDG_RUNTIME_DIR: runtime } });
+    };
+    const notLayer = tampered(plan.map((op, i) => (i === varLib ? ["var-lib", "/etc"] : op)));
+    assert.equal(notLayer.status, 123);
+    assert.match(notLayer.stderr, /^fhs: policy .*: plan op 'var-lib \/etc' refused: a source is not a layer's var\/lib\n$/);
+    const early = [plan[0]!, plan[varLib]!, ...plan.slice(1).filter((_, i) => i + 1 !== varLib)];
+    const before = tampered(early);
+    assert.equal(before.status, 123);
+    assert.match(before.stderr, /refused: var-lib needs the host's \/var bound before it, and comes once\n$/);
+    const root = tampered([plan[0]!, ["userns-root"], ...plan.slice(1)]);
+    assert.equal(root.status, 123);
+    assert.match(root.stderr, /plan op 'userns-root ' refused: only a build plan may hold this op\n$/);
   });
 
   it("the generated layer is bit-identical across two wraps, and read-only in the view", () => {
