@@ -23,6 +23,12 @@ export function planBuild(input: Array<Array<string>>, out: RecordWriter): i32 {
   let network = false;
   let epoch = "";
   let etcFrom = "host";
+  // A state build (src/state.ts): /etc a writable overlay of the layers' etc
+  // dirs, /var a staged dir, the command root of its user namespace.
+  let etcUpper = "";
+  let etcWork = "";
+  let varDir = "";
+  let root = false;
 
   for (let i = 1; i < input.length; i++) {
     const r = input[i];
@@ -42,6 +48,10 @@ export function planBuild(input: Array<Array<string>>, out: RecordWriter): i32 {
     else if (k == "build-cwd" && n == 2) cwd = r[1];
     else if (k == "network" && n == 2) network = r[1] == "on";
     else if (k == "source-date-epoch" && n == 2) epoch = r[1];
+    else if (k == "build-etc-upper" && n == 2) etcUpper = r[1];
+    else if (k == "build-etc-work" && n == 2) etcWork = r[1];
+    else if (k == "build-var" && n == 2) varDir = r[1];
+    else if (k == "build-root" && n == 2) root = r[1] == "on";
     else if (k == "never-bind" || k == "etc-host" || k == "wrap-dir" || k == "severity" || k == "override") continue;
     else return fail(out, "unexpected input record: " + k + " with " + (n - 1).toString() + " fields");
   }
@@ -53,6 +63,7 @@ export function planBuild(input: Array<Array<string>>, out: RecordWriter): i32 {
   out.record(["plan", "build"]);
   // A forgotten download is a build failure, not a silent dependency.
   if (!network) out.record(["netns"]);
+  if (root) out.record(["userns-root"]);
 
   const usr = new Array<string>();
   for (let i = 0; i < all.length; i++) {
@@ -63,8 +74,21 @@ export function planBuild(input: Array<Array<string>>, out: RecordWriter): i32 {
   // /etc and /opt from the layers only, and only when the config asks (for
   // /etc: "layers" or "layers+host"): the host's configuration is not part of
   // a build's inputs.
+  if (etcUpper != "") {
+    // What the scripts write to /etc lands in the staged upper dir; the
+    // layers' etc dirs are read-only lowers. Never the host's /etc.
+    const etcLowers = new Array<string>();
+    for (let i = 0; i < all.length; i++) {
+      const s = all[i].source("etc");
+      if (s != "") etcLowers.push(s);
+    }
+    if (etcLowers.length == 0) return fail(out, "a state build needs a layer with an etc dir");
+    out.record((["overlay-rw", "/etc", etcUpper, etcWork] as string[]).concat(etcLowers));
+  }
+  if (varDir != "") out.record(["bind-rw", "/var", varDir]);
   const extra = ["etc", "opt"];
   for (let d = 0; d < extra.length; d++) {
+    if (extra[d] == "etc" && etcUpper != "") continue;
     if (extra[d] == "etc" ? etcFrom == "host" : !contains(overlays, extra[d])) continue;
     const lowers = new Array<string>();
     for (let i = 0; i < all.length; i++) {
@@ -83,6 +107,12 @@ export function planBuild(input: Array<Array<string>>, out: RecordWriter): i32 {
   }
   out.record(["dev", "/dev"]);
   out.record(["tmpfs", "/tmp"]);
+  // Maintainer scripts write root's home (base-files: /root/.profile) and
+  // /run; neither is state, both are scratch.
+  if (root) {
+    out.record(["tmpfs", "/root"]);
+    out.record(["tmpfs", "/run"]);
+  }
   out.record(["bind-rw", "/build", dir]);
 
   // A build is a view: wrapped programs among its layers compose on top of it.

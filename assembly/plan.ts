@@ -250,14 +250,32 @@ export function planLaunch(input: Array<Array<string>>, out: RecordWriter): i32 
     }
     order[j] = i;
   }
+  let boundVar = false;
   for (let o = 0; o < order.length; o++) {
     const i = order[o];
     const name = hostNames[i];
     if (contains(neverBind, name) || contains(overlaid, name) || contains(linked, name) || name == ".fhs") continue;
     if (name == "etc") {
       if (hostEtc != "") out.record(["rbind", "/etc", hostEtc]);
-    } else if (hostTypes[i] == "dir") out.record(["rbind", "/" + name, "/" + name]);
+    } else if (hostTypes[i] == "dir") {
+      out.record(["rbind", "/" + name, "/" + name]);
+      if (name == "var") boundVar = true;
+    }
     else if (hostTypes[i] == "link") out.record(["symlink", "/" + name, hostTargets[i]]);
+  }
+
+  // Install-time state under /var/lib (src/state.ts): the generated layers'
+  // var/lib over the host's, read-only, where programs look for it. The rest
+  // of /var stays the host's, as writable as it was. A nested view keeps its
+  // parent's /var/lib (it comes with the rbind of /var): OverlayFS stacks
+  // only 2 deep, and the host's /var/lib is not kept apart in a view.
+  if (!inside && boundVar) {
+    const varLowers = new Array<string>();
+    for (let i = 0; i < combined.length; i++) {
+      const s = combined[i].source("var/lib");
+      if (s != "") varLowers.push(s);
+    }
+    if (varLowers.length > 0) out.record((["var-lib"] as string[]).concat(varLowers));
   }
 
   // The view's ld.so.cache, computed at wrap time for the package's layers,

@@ -218,8 +218,10 @@ int build_main(int argc, char **argv)
   size_t wlen = 0;
   uint8_t *wasm = read_verified_policy(&input, input_path, &policy_path, &wlen, NULL);
 
-  build_paths_t paths = {input_value(&input, "build-upper"), input_value(&input, "build-work"), input_value(&input, "build-dir")};
+  build_paths_t paths = {input_value(&input, "build-upper"), input_value(&input, "build-work"), input_value(&input, "build-dir"),
+                         input_value(&input, "build-etc-upper"), input_value(&input, "build-etc-work"), input_value(&input, "build-var")};
   if (!paths.upper || !paths.work || !paths.dir) die(FHS_EXIT_SETUP, "build input %s: lacks the staging paths", input_path);
+  if (!paths.etc_upper != !paths.etc_work) die(FHS_EXIT_SETUP, "build input %s: build-etc-upper and build-etc-work go together", input_path);
 
   recbuf_t in = {0};
   recbuf_record(&in, "req", "build", NULL);

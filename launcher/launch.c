@@ -290,10 +290,12 @@ static bool build_op_ok(const char *policy, const record_t *op, const build_path
 {
   const char *k = op->fields[0];
   bool is_build_op = !strcmp(k, "overlay-rw") || !strcmp(k, "bind-rw") || !strcmp(k, "tmpfs") || !strcmp(k, "dev") ||
-                     !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv");
+                     !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv") || !strcmp(k, "userns-root");
   if (!is_build_op) return false;
   if (!build) refuse(policy, op, "only a build plan may hold this op");
-  if (!strcmp(k, "netns") || !strcmp(k, "clearenv")) {
+  /* userns-root: the command is uid 0 of its own user namespace, mapped to
+   * the caller (maintainer scripts chown to root); no privilege outside. */
+  if (!strcmp(k, "netns") || !strcmp(k, "clearenv") || !strcmp(k, "userns-root")) {
     if (op->nfields != 1) refuse(policy, op, "takes no fields");
     return true;
   }
@@ -310,15 +312,21 @@ static void build_mount_ok(const char *policy, const record_t *op, const allowed
 {
   const char *k = op->fields[0];
   if (!strcmp(k, "overlay-rw")) {
-    /* Only the CLI's staging dirs become writable, never a layer. */
-    if (op->nfields < 5 || strcmp(op->fields[2], build->upper) || strcmp(op->fields[3], build->work))
-      refuse(policy, op, "upper and work must be the build's staging dirs, with at least one lower layer");
+    /* Only the CLI's staging dirs become writable, never a layer: /usr's
+     * pair, and for a state build /etc's pair, each at its own target. */
+    bool usr = op->nfields >= 5 && !strcmp(op->fields[1], "/usr") && !strcmp(op->fields[2], build->upper) && !strcmp(op->fields[3], build->work);
+    bool etc = op->nfields >= 5 && build->etc_upper && !strcmp(op->fields[1], "/etc") && !strcmp(op->fields[2], build->etc_upper) &&
+               !strcmp(op->fields[3], build->etc_work);
+    if (!usr && !etc)
+      refuse(policy, op, "upper and work must be the build's staging dirs for that target, with at least one lower layer");
     if (op->nfields - 4 > FHS_MAX_LAYERS)
       die(FHS_EXIT_PLAN, "build needs %zu layers; OverlayFS allows at most %d", op->nfields - 4, FHS_MAX_LAYERS);
     for (size_t f = 4; f < op->nfields; f++)
       if (!layer_source_ok(allowed, op->fields[f])) refuse(policy, op, "a lower layer is not one of the build's layers");
   } else if (!strcmp(k, "bind-rw")) {
-    if (op->nfields != 3 || strcmp(op->fields[2], build->dir)) refuse(policy, op, "the source must be the build's scratch dir");
+    bool scratch = op->nfields == 3 && !strcmp(op->fields[2], build->dir);
+    bool var = op->nfields == 3 && build->var && !strcmp(op->fields[1], "/var") && !strcmp(op->fields[2], build->var);
+    if (!scratch && !var) refuse(policy, op, "the source must be the build's scratch dir (or, at /var, its staged /var)");
   } else if (!strcmp(k, "tmpfs")) {
     if (op->nfields != 2) refuse(policy, op, "tmpfs takes only a target");
   } else if (!strcmp(k, "dev")) {
@@ -334,6 +342,7 @@ void validate_plan(const char *policy, const records_t *plan, const records_t *i
   /* etc-link ops wait for the /etc overlay over the host's /etc they go on top of. */
   size_t pending_links = 0, links = 0;
   bool has_host_etc = false;
+  bool var_bound = false, var_lib_done = false;
   for (size_t i = 1; i < plan->n; i++) {
     const record_t *op = &plan->recs[i];
     const char *k = op->fields[0];
@@ -361,6 +370,21 @@ void validate_plan(const char *policy, const records_t *plan, const records_t *i
       /* One file, one place: the view's own ld.so.cache, read-only. */
       if (op->nfields != 3 || strcmp(op->fields[1], "/etc/ld.so.cache") || !allowed->ldcache || strcmp(op->fields[2], allowed->ldcache))
         refuse(policy, op, "only the manifest's ld.so.cache may be bound, at /etc/ld.so.cache");
+      continue;
+    }
+    if (!strcmp(k, "var-lib")) {
+      /* Generated state layers' var/lib, read-only over the host's /var/lib,
+       * which the host /var bound earlier brings: nothing becomes writable,
+       * only layer sources are shown. Once, and never in a build. */
+      if (build) refuse(policy, op, "a build has no host /var");
+      if (op->nfields < 2 || op->nfields - 1 > FHS_MAX_LAYERS) refuse(policy, op, "var-lib needs 1 to 500 layer sources");
+      if (!var_bound || var_lib_done) refuse(policy, op, "var-lib needs the host's /var bound before it, and comes once");
+      for (size_t f = 1; f < op->nfields; f++) {
+        size_t l = strlen(op->fields[f]);
+        if (l < 8 || strcmp(op->fields[f] + l - 8, "/var/lib") || !layer_source_ok(allowed, op->fields[f]))
+          refuse(policy, op, "a source is not a layer's var/lib");
+      }
+      var_lib_done = true;
       continue;
     }
     if (build_op_ok(policy, op, build)) continue;
@@ -395,6 +419,7 @@ void validate_plan(const char *policy, const records_t *plan, const records_t *i
       bool host_etc = !strcmp(op->fields[1], "/etc") && op->nfields == 3 && host_etc_ok(allowed, in, op->fields[2]);
       if (!host_etc && (op->nfields != 3 || !host_dir_ok(in, op->fields[2]) || strcmp(op->fields[1], op->fields[2])))
         refuse(policy, op, "the source must be the host top-level directory of the same name");
+      if (!strcmp(op->fields[1], "/var")) var_bound = true;
     } else if (!strcmp(k, "symlink")) {
       if (op->nfields != 3) refuse(policy, op, "symlink needs TARGET VALUE");
     } else {
@@ -521,9 +546,12 @@ void build_view(const records_t *plan)
   uid_t uid = getuid();
   gid_t gid = getgid();
   int extra = 0;
-  for (size_t i = 1; i < plan->n; i++)
+  bool root = false;
+  for (size_t i = 1; i < plan->n; i++) {
     if (!strcmp(plan->recs[i].fields[0], "netns")) extra = CLONE_NEWNET;
-  if (enter_user_mount_ns(uid, gid, extra) < 0) {
+    if (!strcmp(plan->recs[i].fields[0], "userns-root")) root = true;
+  }
+  if (enter_user_mount_ns(uid, gid, root, extra) < 0) {
     if (errno == ENOSPC || errno == EUSERS)
       die(FHS_EXIT_SETUP, "cannot create a user namespace: the kernel's nesting limit (32 levels) is reached");
     die_errno(FHS_EXIT_SETUP, "cannot create a user + mount namespace");
@@ -579,7 +607,22 @@ void build_view(const records_t *plan)
       recbuf_end(&marker);
       continue;
     }
-    if (!strcmp(k, "setenv") || !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv")) continue;
+    if (!strcmp(k, "setenv") || !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv") || !strcmp(k, "userns-root")) continue;
+    if (!strcmp(k, "var-lib")) {
+      /* Over the host's /var/lib, inside the bound host /var (validated: bound
+       * before this op). The mount point must be the host's own directory:
+       * nothing is created in a host filesystem. */
+      struct stat st;
+      if (lstat("/newroot/var/lib", &st) < 0 || !S_ISDIR(st.st_mode))
+        die(FHS_EXIT_SETUP, "/var/lib: the host has no /var/lib directory to show the install-time state over");
+      size_t n = op->nfields;
+      const char **lowers = xmalloc(n * sizeof *lowers);
+      for (size_t f = 1; f < n; f++) lowers[f - 1] = rel(op->fields[f]);
+      lowers[n - 1] = "var/lib";
+      if (mount_overlay_ro("/newroot/var/lib", lowers, n) < 0) die_errno(FHS_EXIT_SETUP, "overlay /var/lib of %zu state layers over the host's", n - 1);
+      free(lowers);
+      continue;
+    }
     snprintf(target, sizeof target, "/newroot%s", op->fields[1]);
     if (!strcmp(k, "bind-file") || !strcmp(k, "ldcache-union")) {
       /* After /etc is in place: over the host's cache, in this namespace only. */

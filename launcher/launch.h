@@ -42,9 +42,12 @@ typedef struct {
  * original host's /etc as a lower, not the current view's overlay). */
 #define HOST_ETC_IN_VIEW "/.fhs/host-etc"
 
-/* The staging dirs the CLI prepared for a build: the only writable sources. */
+/* The staging dirs the CLI prepared for a build: the only writable sources.
+ * etc_upper, etc_work and var are set only for a state build (src/state.ts):
+ * /etc a writable overlay too, /var a staged dir. */
 typedef struct {
   const char *upper, *work, *dir;
+  const char *etc_upper, *etc_work, *var;
 } build_paths_t;
 
 void add_host_entries(recbuf_t *in);

@@ -30,15 +30,17 @@ static int write_proc(const char *path, const char *text)
   return write_all(fd, text, strlen(text));
 }
 
-int enter_user_mount_ns(uid_t uid, gid_t gid, int extra_flags)
+int enter_user_mount_ns(uid_t uid, gid_t gid, bool as_root, int extra_flags)
 {
   if (unshare(CLONE_NEWUSER | CLONE_NEWNS | extra_flags) < 0) return -1;
   char map[64];
-  snprintf(map, sizeof map, "%u %u 1\n", uid, uid);
+  /* The caller's own ids inside, or 0 mapped to them (a state build's
+   * maintainer scripts): one id either way, nothing gained outside. */
+  snprintf(map, sizeof map, "%u %u 1\n", as_root ? 0 : uid, uid);
   if (write_proc("/proc/self/uid_map", map) < 0) return -1;
   /* An unprivileged process may write gid_map only after denying setgroups. */
   if (write_proc("/proc/self/setgroups", "deny") < 0 && errno != ENOENT) return -1;
-  snprintf(map, sizeof map, "%u %u 1\n", gid, gid);
+  snprintf(map, sizeof map, "%u %u 1\n", as_root ? 0 : gid, gid);
   if (write_proc("/proc/self/gid_map", map) < 0) return -1;
   /* Private, not slave: the caller's later mounts must not appear inside a
    * running view either, so the view stays what the plan said. */

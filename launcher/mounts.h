@@ -9,7 +9,7 @@
  * caller's own: inside, the program is who it was outside, never root (unless
  * it already was). Then makes every mount private, so nothing this process
  * mounts propagates back to the caller's namespace. */
-int enter_user_mount_ns(uid_t uid, gid_t gid, int extra_flags);
+int enter_user_mount_ns(uid_t uid, gid_t gid, bool as_root, int extra_flags);
 
 /* FHS_MOUNT_API=legacy: take every fallback an old kernel takes (mount(2),
  * no open_tree/mount_setattr, no openat2), so those paths are tested on

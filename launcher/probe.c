@@ -28,7 +28,7 @@ static const char *errtext(const char *what)
 static const char *probe_userns(const char *scratch)
 {
   (void)scratch;
-  if (enter_user_mount_ns(getuid(), getgid(), 0) < 0) return errtext("unshare(CLONE_NEWUSER|CLONE_NEWNS)");
+  if (enter_user_mount_ns(getuid(), getgid(), false, 0) < 0) return errtext("unshare(CLONE_NEWUSER|CLONE_NEWNS)");
   return NULL;
 }
 
@@ -37,7 +37,7 @@ static const char *make_lowers(const char *scratch, char *a, char *b, char *t)
   snprintf(a, 512, "%s/a", scratch);
   snprintf(b, 512, "%s/b", scratch);
   snprintf(t, 512, "%s/t", scratch);
-  if (enter_user_mount_ns(getuid(), getgid(), 0) < 0) return errtext("unshare");
+  if (enter_user_mount_ns(getuid(), getgid(), false, 0) < 0) return errtext("unshare");
   return NULL;
 }
 
@@ -79,7 +79,7 @@ static const char *probe_pivot_root(const char *scratch)
 {
   char t[512], old[600];
   snprintf(t, sizeof t, "%s/t", scratch);
-  if (enter_user_mount_ns(getuid(), getgid(), 0) < 0) return errtext("unshare");
+  if (enter_user_mount_ns(getuid(), getgid(), false, 0) < 0) return errtext("unshare");
   if (mount("tmpfs", t, "tmpfs", 0, "mode=0755,size=64k") < 0) return errtext("mount tmpfs");
   snprintf(old, sizeof old, "%s/old", t);
   if (mkdir(old, 0755) < 0) return errtext("mkdir in tmpfs");

@@ -17,7 +17,7 @@ import { chmodSync, cpSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdte
 import { constants as osConstants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
-import { checkLayerOverlayMetadata, dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
+import { checkLayerOverlayMetadata, dedupeLayers, inspectLayer, usrDir } from "./layers.js";
 import { defaultPolicyWasm, dynamicLauncherPath, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
@@ -78,11 +78,10 @@ export function removeTree(path: string): void {
  * may belong to a uid the build's namespace does not map (root-owned store
  * paths); overlay cannot create a file in a directory that exists only in such
  * a lower, so every directory the build may write into must exist upper. */
-function precreateSkeleton(layers: Layer[], upper: string): Set<string> {
+export function precreateSkeleton(roots: string[], upper: string): Set<string> {
   const kind = new Map<string, boolean>(); // rel -> is a directory
   const created = new Set<string>();
-  for (const layer of layers) {
-    const root = usrDir(layer);
+  for (const root of roots) {
     const stack = [""];
     while (stack.length) {
       const rel = stack.pop()!;
@@ -111,7 +110,7 @@ function precreateSkeleton(layers: Layer[], upper: string): Set<string> {
 }
 
 /** Removes pre-created directories that the build left empty, deepest first. */
-function pruneSkeleton(upper: string, created: Set<string>): void {
+export function pruneSkeleton(upper: string, created: Set<string>): void {
   for (const rel of [...created].sort((a, b) => b.length - a.length)) {
     const p = join(upper, rel);
     try {
@@ -123,7 +122,7 @@ function pruneSkeleton(upper: string, created: Set<string>): void {
 }
 
 /** Every entry's mtime and atime set to the epoch, children before parents. */
-function normalizeTimes(root: string, epoch: number): void {
+export function normalizeTimes(root: string, epoch: number): void {
   const walk = (p: string) => {
     const st = lstatSync(p);
     if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
@@ -255,7 +254,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const scratch = join(staging, "build");
     for (const d of [upper, work, scratch]) mkdirSync(d, { mode: 0o755 });
     const cwd = opts.src !== undefined ? prepareSource(opts.src, scratch) : "/build";
-    const created = precreateSkeleton(layers, upper);
+    const created = precreateSkeleton(layers.map(usrDir), upper);
     const input: Rec[] = [
       ["fhs-build", "1"],
       ["policy", policy.path, policy.sha256],

@@ -22,7 +22,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, closeSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { importDeb, layerName, removeTree } from "./debimport.js";
+import { CONTROL_DIR, importDeb, layerHasControl, layerName, removeTree } from "./debimport.js";
 import { FhsError } from "./errors.js";
 import { inspectLayer } from "./layers.js";
 import { LAYER_SET_VERSION, writeLayerSet, type LayerRole, type LayerSet, type LayerSetEntry } from "./layerset.js";
@@ -162,8 +162,10 @@ export async function fetchLayers(opts: FetchOptions): Promise<FetchResult> {
   return { setPath, set, downloaded: debs.downloaded, imported: missing.length, packageDir };
 }
 
+/** Imported, with its maintainer scripts (a layer of an older import is
+ * imported again: src/debimport.ts completes it). */
 function isImported(layer: string): boolean {
-  return existsSync(join(layer, ".fhs", "deb.json"));
+  return layerHasControl(layer);
 }
 
 /** For each package, the packages its Depends and Pre-Depends chose, in field order. */
@@ -210,7 +212,17 @@ function makePackageDir(dir: string, layers: string[]): void {
   try {
     for (const layer of layers) {
       for (const name of readdirSync(layer)) {
-        if (name === ".fhs") continue; // the layer's import record, not the package's
+        if (name === ".fhs") {
+          // The import record stays with the layer; the maintainer scripts
+          // travel with the package, whose install-time state is made from
+          // them at wrap time (src/state.ts).
+          const deb = join(layer, ".fhs", CONTROL_DIR);
+          if (existsSync(deb)) {
+            cpSync(deb, join(tmp, ".fhs", CONTROL_DIR), { recursive: true, force: false, errorOnExist: false, verbatimSymlinks: true });
+            makeWritable(join(tmp, ".fhs"));
+          }
+          continue;
+        }
         // The first layer that provides a path keeps it, as in a view.
         cpSync(join(layer, name), join(tmp, name), { recursive: true, force: false, errorOnExist: false, verbatimSymlinks: true });
         makeWritable(join(tmp, name));

@@ -11,6 +11,11 @@
 //   - nothing is written outside the layer (no absolute or `..` names).
 // The layer is built under STORE/.tmp-XXXX and renamed into place, then made
 // read-only, like a Nix store path. Everything runs as an unprivileged user.
+//
+// The control archive's members (control, postinst, triggers, conffiles, …)
+// are kept in LAYER/.fhs/deb/<package>/, outside every view: fhs runs no
+// script at import, but a layer set's install-time state is made from them
+// later (src/state.ts, docs/ARCHITECTURE.md "Install-time state").
 import { createHash } from "node:crypto";
 import {
   chmodSync,
@@ -64,6 +69,13 @@ interface ArMember {
 
 const META_DIR = ".fhs";
 const META_FILE = "deb.json";
+/** Where the control archive's members are kept: LAYER/.fhs/deb/<package>/. */
+export const CONTROL_DIR = "deb";
+/** deb.json's format: 2 keeps the control members. A layer of format 1 (no
+ * `format` field) gains them when it is imported again (completeLayer). */
+export const LAYER_FORMAT = 2;
+/** Control members that are programs dpkg runs. */
+const SCRIPTS = new Set(["preinst", "postinst", "prerm", "postrm", "config"]);
 
 /** Imports one .deb into STORE/<package>_<version>_<arch>. Idempotent. */
 export async function importDeb(debPath: string, storeDir: string): Promise<DebLayer> {
@@ -87,7 +99,8 @@ export async function importDeb(debPath: string, storeDir: string): Promise<DebL
   if (!controlMember) fail("not a Debian package (no control.tar member)");
   if (!dataMember) fail("not a Debian package (no data.tar member)");
 
-  const control = await readControl(await decompressMember(controlMember!, fail), fail);
+  const controlFiles = await readControlFiles(await decompressMember(controlMember!, fail), fail);
+  const control = parseControl(controlFiles, fail);
   const pkg = control.get("Package") ?? fail("control file has no Package field");
   const version = control.get("Version") ?? fail("control file has no Version field");
   const arch = control.get("Architecture") ?? fail("control file has no Architecture field");
@@ -104,7 +117,7 @@ export async function importDeb(debPath: string, storeDir: string): Promise<DebL
   const layer = join(store, layerName(pkg, version, arch));
   const result: DebLayer = { input: debPath, package: pkg, version, architecture: arch, layer, sha256, created: false, notes: [] };
 
-  if (existsSync(layer)) return checkExisting(result);
+  if (existsSync(layer)) return checkExisting(result, controlFiles);
 
   let tmp: string;
   try {
@@ -117,7 +130,8 @@ export async function importDeb(debPath: string, storeDir: string): Promise<DebL
     await extractData(data, tmp, result.notes, fail);
     mkdirSync(join(tmp, "usr"), { recursive: true });
     mkdirSync(join(tmp, META_DIR));
-    const meta = { package: pkg, version, architecture: arch, sha256, notes: result.notes };
+    writeControlFiles(join(tmp, META_DIR, CONTROL_DIR), pkg, controlFiles);
+    const meta = { format: LAYER_FORMAT, package: pkg, version, architecture: arch, sha256, notes: result.notes };
     writeFileSync(join(tmp, META_DIR, META_FILE), JSON.stringify(meta, null, 2) + "\n");
     makeReadOnly(tmp, false);
     try {
@@ -127,7 +141,7 @@ export async function importDeb(debPath: string, storeDir: string): Promise<DebL
       // Another import of the same package won the race: same as a second import.
       if ((code === "ENOTEMPTY" || code === "EEXIST") && existsSync(layer)) {
         removeTree(tmp);
-        return checkExisting(result);
+        return checkExisting(result, controlFiles);
       }
       throw new FhsError(`layer ${layer}: cannot move into place (${code})`);
     }
@@ -155,8 +169,8 @@ export function layerName(pkg: string, version: string, arch: string): string {
   return `${pkg}_${version.replaceAll(":", "%3a")}_${arch}`;
 }
 
-function checkExisting(result: DebLayer): DebLayer {
-  let meta: { sha256?: string };
+function checkExisting(result: DebLayer, controlFiles: Map<string, Buffer>): DebLayer {
+  let meta: { sha256?: string; format?: number };
   try {
     meta = JSON.parse(readFileSync(join(result.layer, META_DIR, META_FILE), "utf8"));
   } catch {
@@ -165,8 +179,57 @@ function checkExisting(result: DebLayer): DebLayer {
   if (meta.sha256 !== result.sha256) {
     throw new FhsError(`layer ${result.layer}: exists from a different .deb than ${result.input} (sha256 ${meta.sha256} vs ${result.sha256})`);
   }
+  if ((meta.format ?? 1) < LAYER_FORMAT) completeLayer(result, controlFiles, meta);
   inspectLayer(result.layer);
   return result;
+}
+
+/** True when the layer was imported with its control members (format 2). */
+export function layerHasControl(layer: string): boolean {
+  try {
+    const meta = JSON.parse(readFileSync(join(layer, META_DIR, META_FILE), "utf8")) as { format?: number };
+    return (meta.format ?? 1) >= LAYER_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/** A layer imported by an older fhs (format 1) from the same .deb gains its
+ * control members: .fhs/deb/ is staged beside and renamed into .fhs/, then
+ * deb.json is replaced the same way. Only .fhs/ changes, which no view shows,
+ * so views and wrapped packages using the layer meanwhile see nothing move;
+ * two imports racing both end with the same files. */
+function completeLayer(result: DebLayer, controlFiles: Map<string, Buffer>, meta: object): void {
+  const metaDir = join(result.layer, META_DIR);
+  const mode = lstatSync(metaDir).mode & 0o7777;
+  try {
+    chmodSync(metaDir, 0o755);
+    const staged = mkdtempSync(join(metaDir, ".tmp-"));
+    try {
+      writeControlFiles(staged, result.package, controlFiles);
+      if (!existsSync(join(metaDir, CONTROL_DIR))) renameSync(staged, join(metaDir, CONTROL_DIR));
+    } finally {
+      if (existsSync(staged)) removeTree(staged);
+    }
+    const tmpMeta = join(metaDir, `.${META_FILE}.tmp-${process.pid}`);
+    writeFileSync(tmpMeta, JSON.stringify({ format: LAYER_FORMAT, ...meta }, null, 2) + "\n", { mode: 0o444 });
+    renameSync(tmpMeta, join(metaDir, META_FILE));
+  } catch (e) {
+    throw new FhsError(`layer ${result.layer}: imported by an older fhs without its maintainer scripts; cannot add them (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); remove the layer and import again`);
+  } finally {
+    chmodSync(metaDir, mode);
+  }
+}
+
+/** DIR/<package>/<member>, read-only; maintainer scripts executable. */
+function writeControlFiles(dir: string, pkg: string, files: Map<string, Buffer>): void {
+  const own = join(dir, pkg);
+  mkdirSync(own, { recursive: true, mode: 0o755 });
+  for (const [name, body] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    writeFileSync(join(own, name), body, { mode: SCRIPTS.has(name) ? 0o555 : 0o444 });
+  }
+  chmodSync(own, 0o555);
+  chmodSync(dir, 0o555);
 }
 
 /** Parses a common (System V / GNU) ar archive as dpkg writes it. */
@@ -240,11 +303,19 @@ async function walkTar(
   }
 }
 
-async function readControl(tar: Buffer, fail: (cause: string) => never): Promise<Map<string, string>> {
-  let text: string | undefined;
+/** The control archive's regular files, by name (control, postinst, …). */
+async function readControlFiles(tar: Buffer, fail: (cause: string) => never): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
   await walkTar(tar, "control archive", fail, (h, body) => {
-    if (h.name.replace(/^\.?\//, "") === "control") text = body.toString("utf8");
+    const name = h.name.replace(/^\.?\//, "");
+    if (h.type !== "file" || !/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name)) return;
+    files.set(name, body);
   });
+  return files;
+}
+
+function parseControl(files: Map<string, Buffer>, fail: (cause: string) => never): Map<string, string> {
+  const text = files.get("control")?.toString("utf8");
   if (text === undefined) fail("not a Debian package (control archive has no control file)");
   const fields = new Map<string, string>();
   for (const line of text!.split("\n")) {

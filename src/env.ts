@@ -11,6 +11,7 @@ import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { removeTree } from "./build.js";
 import { cachedViewLdCache } from "./ldcache.js";
+import { cachedViewState } from "./state.js";
 import { FhsError } from "./errors.js";
 import { checkLayerOverlayMetadata, checkLayerSymlinks, dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
 import { encodeManifest, MANIFEST_VERSION, readManifest, type Manifest } from "./manifest.js";
@@ -70,13 +71,20 @@ function defaultShell(layers: Layer[], dir: string): { argv: string[]; env: Reco
 }
 
 export async function env(opts: EnvOptions): Promise<number> {
-  const layers = envLayers(opts.pkgs, opts.layers);
+  let layers = envLayers(opts.pkgs, opts.layers);
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
   const launcher = requireLauncher(opts.launcher);
   // The packages' layers were checked when they were wrapped.
   const fromPkgs = new Set(opts.pkgs.flatMap((p) => readManifest(resolve(p)).layers.map((l) => l.path)));
   checkLayerOverlayMetadata(layers.filter((l) => !fromPkgs.has(l.path)), launcher);
   const config = loadConfig(opts.config ?? defaultConfigPath);
+  // Bare layers have no package to hold their install-time state: it is made
+  // once per layer list and kept under the list's hash (src/state.ts). With
+  // packages only, each package's state travels in its own layers.
+  if (opts.layers.length > 0) {
+    const state = cachedViewState(layers, { policy, config, launcher, report: (line) => process.stderr.write(`fhs: ${line}\n`) });
+    if (state) layers = [state, ...layers];
+  }
   // The same view as a wrapped program's, library cache included (src/ldcache.ts).
   const ldCache = cachedViewLdCache(layers, policy, config, launcher);
 

@@ -14,7 +14,8 @@ export interface Layer {
   path: string;
   layout: Layout;
   /** The view directories this layer provides: usr always, etc and opt for FHS trees that have them. */
-  dirs: ("usr" | "etc" | "opt")[];
+  /** var/lib only for a generated state layer (src/state.ts), shown over the host's /var/lib. */
+  dirs: ("usr" | "etc" | "opt" | "var/lib")[];
 }
 
 /** Top-level names a layer may not hold; they would need a normalization the layer did not get. */

@@ -24,6 +24,7 @@ import { halfWrapped } from "./unwrap.js";
 import { buildViewLdCache } from "./ldcache.js";
 import { checkLayerOverlayMetadata, checkLayerSymlinks, dedupeLayers, inspectLayer, type Layer } from "./layers.js";
 import { encodeManifest, LAUNCHER_NAME, manifestDir, type Manifest, MANIFEST_VERSION } from "./manifest.js";
+import { wrapState } from "./state.js";
 import { defaultPolicyWasm, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { evalPolicy } from "./policy/host.js";
@@ -140,13 +141,20 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
     // Libraries must resolve in the view without LD_LIBRARY_PATH: a cache for
     // this layer set, made once, here (src/ldcache.ts).
     const ldCache = buildViewLdCache(layers, policy, config, launcher, join(staging, "ld.so.cache"));
+    // What the packages' maintainer scripts make at install time, made once
+    // here as the package's own layer, DIR/.fhs/state (src/state.ts).
+    const state = wrapState(layers, policy, config, launcher, join(staging, "state"), join(meta, "state"));
+    if (state && viewLayers + 1 > MAX_LAYERS) {
+      throw new FhsError(`package ${opts.dir}: needs ${viewLayers + 1} layers with its install-time state; OverlayFS allows at most ${MAX_LAYERS} in one view`);
+    }
     manifest = {
       fhsManifest: MANIFEST_VERSION,
       package: pkg,
       // The package's programs are installed at /usr in its view: .fhs/raw,
       // laid out as a /usr, is the top layer, above the package's own usr/
       // (where the wrappers are).
-      layers: programs.length > 0 ? [{ path: rawDir(pkg), layout: "nix", dirs: ["usr"] }, ...layers] : layers,
+      // The generated state is next, above the package and its dependencies.
+      layers: [...(programs.length > 0 ? [{ path: rawDir(pkg), layout: "nix" as const, dirs: ["usr" as const] }] : []), ...(state ? [state] : []), ...layers],
       policy: { path: policyPath, sha256: policy.sha256, source: opts.policy ? "custom" : "default" },
       config,
       programs,

@@ -138,6 +138,38 @@ describe("fhs layer import of real Debian packages", () => {
     assert.deepEqual(readdirSync(raceStore), [basename(results[0]!.layer)]);
   });
 
+  test("the control archive's members are kept in .fhs/deb/<package>/, outside every view, scripts executable", () => {
+    const x = mkdtempSync(join(tmpdir(), "fhs-dpkg-e-"));
+    execFileSync("dpkg-deb", ["-e", dashDeb!, x]);
+    const own = join(results[1]!.layer, ".fhs/deb/dash");
+    assert.deepEqual(readdirSync(own).sort(), readdirSync(x).sort());
+    for (const f of readdirSync(x)) assert.ok(readFileSync(join(own, f)).equals(readFileSync(join(x, f))), f);
+    assert.equal(statSync(join(own, "postinst")).mode & 0o777, 0o555);
+    assert.equal(statSync(join(own, "control")).mode & 0o777, 0o444);
+    assert.equal(JSON.parse(readFileSync(join(results[1]!.layer, ".fhs/deb.json"), "utf8")).format, 2);
+    execFileSync("rm", ["-rf", x]);
+  });
+
+  test("a layer an older fhs imported (no .fhs/deb) gains its control members on the next import, its view content untouched", () => {
+    const old = join(testDir("fhs-store-old-"), "store");
+    const [first] = importInto(old, helloDeb!);
+    const meta = join(first!.layer, ".fhs");
+    // What an older import left: deb.json without `format`, no deb/.
+    execFileSync("chmod", ["-R", "u+w", meta]);
+    execFileSync("rm", ["-rf", join(meta, "deb")]);
+    const json = JSON.parse(readFileSync(join(meta, "deb.json"), "utf8"));
+    delete json.format;
+    writeFileSync(join(meta, "deb.json"), JSON.stringify(json));
+    execFileSync("chmod", ["-R", "a-w", meta]);
+    const before = tree(first!.layer, new Set([".fhs"]));
+    const [again] = importInto(old, helloDeb!);
+    assert.equal(again!.created, false);
+    assert.ok(existsSync(join(meta, "deb/hello/control")));
+    assert.equal(JSON.parse(readFileSync(join(meta, "deb.json"), "utf8")).format, 2);
+    assert.deepEqual(tree(first!.layer, new Set([".fhs"])), before);
+    assert.equal(statSync(meta).mode & 0o777, 0o555);
+  });
+
   test("setuid and setgid bits are dropped (mount's /bin/mount)", () => {
     assert.match(execFileSync("dpkg-deb", ["-c", mountDeb!], { encoding: "utf8" }), /^-rws\S+ \S+\s+\d+ [\d-]+ [\d:]+ \.\/bin\/mount$/m);
     const [r] = importInto(store, mountDeb!);

@@ -17,6 +17,8 @@ export interface PolicyConfig {
   hostBinds: { never: string[]; etc: string[] };
   env: Record<string, string>;
   wrap: { dirs: string[] };
+  /** Install-time state (src/state.ts): whether a failed maintainer script fails the wrap. */
+  state?: { required: boolean };
   conflicts: {
     severities: Record<ConflictClass, Severity>;
     overrides: { path: string; severity: Severity; reason?: string }[];
