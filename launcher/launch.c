@@ -616,11 +616,11 @@ void build_view(const records_t *plan)
       if (lstat("/newroot/var/lib", &st) < 0 || !S_ISDIR(st.st_mode))
         die(FHS_EXIT_SETUP, "/var/lib: the host has no /var/lib directory to show the install-time state over");
       size_t n = op->nfields;
-      const char **lowers = xmalloc(n * sizeof *lowers);
-      for (size_t f = 1; f < n; f++) lowers[f - 1] = rel(op->fields[f]);
-      lowers[n - 1] = "var/lib";
+      dirref_t *lowers = xmalloc(n * sizeof *lowers);
+      for (size_t f = 1; f < n; f++) open_layer_ref(op->fields[f], &lowers[f - 1]);
+      open_layer_ref("/var/lib", &lowers[n - 1]);
       if (mount_overlay_ro("/newroot/var/lib", lowers, n) < 0) die_errno(FHS_EXIT_SETUP, "overlay /var/lib of %zu state layers over the host's", n - 1);
-      free(lowers);
+      close_refs(lowers, n);
       continue;
     }
     snprintf(target, sizeof target, "/newroot%s", op->fields[1]);
