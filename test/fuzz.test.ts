@@ -12,15 +12,15 @@ import { before, describe, it } from "node:test";
 import { buildDir } from "../src/paths.js";
 import { repoRoot } from "./helpers/env.js";
 
-/** Seconds per harness; FHS_FUZZ_SECONDS overrides (longer runs by hand, or on a schedule). */
-const SECONDS = Number(process.env.FHS_FUZZ_SECONDS ?? 30);
+/** Seconds per harness (five harnesses: 100 s in all); FHS_FUZZ_SECONDS overrides (longer runs by hand, or on a schedule). */
+const SECONDS = Number(process.env.FHS_FUZZ_SECONDS ?? 20);
 
 before(() => {
   execFileSync("make", ["-s", "-C", join(repoRoot, "launcher"), "fuzz"], { stdio: "inherit" });
 });
 
 describe("fuzzing the launcher's parsers", () => {
-  for (const name of ["records", "ldcache"]) {
+  for (const name of ["records", "ldcache", "manifest", "recbuf", "plan"]) {
     it(`${name}_fuzzer runs ${SECONDS} s over its corpus without a finding`, { timeout: (SECONDS + 120) * 1000 }, () => {
       const work = mkdtempSync(join(tmpdir(), `fhs-fuzz-${name}-`));
       const corpus = join(work, "corpus");
@@ -35,4 +35,13 @@ describe("fuzzing the launcher's parsers", () => {
       assert.match(r.stderr, /Done \d+ runs in \d+ second/);
     });
   }
+
+  it("plan_fuzzer's seeds reach the accepted-plan checks: a launch view, a fast plan and a build plan pass the validator; a refusal does not", () => {
+    const accepted = (seed: string) =>
+      spawnSync(join(buildDir, "fuzz", "plan_fuzzer"), [join(repoRoot, "test/fuzz/corpus/plan", seed)], { encoding: "utf8", env: { ...process.env, FHS_FUZZ_SHOW: "1" } }).stderr.match(/^accepted (\d+) ops$/m)?.[1];
+    assert.equal(accepted("launch"), "30");
+    assert.equal(accepted("fast"), "1");
+    assert.equal(accepted("build"), "7");
+    assert.equal(accepted("refused"), undefined);
+  });
 });
