@@ -516,6 +516,28 @@ static void close_refs(dirref_t *d, size_t n)
   free(d);
 }
 
+/* Why no user namespace could be made, with the remedy: a host that forbids
+ * them (a sysctl, an AppArmor or seccomp policy: EPERM), one that allows none
+ * (user.max_user_namespaces = 0: ENOSPC), or the kernel's nesting cap. */
+NORETURN static void user_ns_failed(void)
+{
+  int err = errno;
+  if (err == EPERM || err == EACCES)
+    die(FHS_EXIT_SETUP, "cannot create a user namespace: this host does not let unprivileged users (%s); allow them: "
+        "sysctl kernel.unprivileged_userns_clone=1 (Debian), kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu), "
+        "or a container's seccomp profile that permits unshare(CLONE_NEWUSER)", strerror(err));
+  if (err == ENOSPC || err == EUSERS) {
+    size_t len = 0;
+    cleanup_free uint8_t *max = read_file("/proc/sys/user/max_user_namespaces", 64, &len);
+    if (max && len > 0 && max[0] == '0' && (len == 1 || max[1] == '\n'))
+      die(FHS_EXIT_SETUP, "cannot create a user namespace: user namespaces are disabled here (user.max_user_namespaces is 0); "
+          "enable them: sysctl -w user.max_user_namespaces=15000");
+    die(FHS_EXIT_SETUP, "cannot create a user namespace: the kernel's nesting limit (32 levels) is reached");
+  }
+  errno = err;
+  die_errno(FHS_EXIT_SETUP, "cannot create a user + mount namespace");
+}
+
 void build_view(const records_t *plan)
 {
   uid_t uid = getuid();
@@ -523,11 +545,7 @@ void build_view(const records_t *plan)
   int extra = 0;
   for (size_t i = 1; i < plan->n; i++)
     if (!strcmp(plan->recs[i].fields[0], "netns")) extra = CLONE_NEWNET;
-  if (enter_user_mount_ns(uid, gid, extra) < 0) {
-    if (errno == ENOSPC || errno == EUSERS)
-      die(FHS_EXIT_SETUP, "cannot create a user namespace: the kernel's nesting limit (32 levels) is reached");
-    die_errno(FHS_EXIT_SETUP, "cannot create a user + mount namespace");
-  }
+  if (enter_user_mount_ns(uid, gid, extra) < 0) user_ns_failed();
   if (extra && loopback_up() < 0) die_errno(FHS_EXIT_SETUP, "bring up the loopback interface of the build's network namespace");
 
   /* As bubblewrap does: a scratch tmpfs on /tmp becomes the root, with the
@@ -669,7 +687,7 @@ int replay_plan(const char *plan_file, char **argv)
   records_t plan;
   if (records_parse(bytes, len, &plan) < 0 || plan.n == 0) die(FHS_EXIT_SETUP, "plan %s: not a record stream", plan_file);
   char cwd[PATH_MAX];
-  if (!getcwd(cwd, sizeof cwd)) die_errno(FHS_EXIT_SETUP, "getcwd");
+  if (!getcwd(cwd, sizeof cwd)) cwd_failed();
   if (!strcmp(plan.recs[0].fields[1], "view")) {
     build_view(&plan);
     if (chdir(cwd) < 0) die_errno(FHS_EXIT_SETUP, "the working directory %s does not exist in the view", cwd);
@@ -819,6 +837,13 @@ static void prepare_union_ldcache(const records_t *plan)
   if (top && below && ldcache_union(top, top_len, below, below_len, path) == 0) strcpy(union_ldcache, path);
 }
 
+/* A view is made afresh: a cwd removed on the host cannot be entered in it. */
+NORETURN static void cwd_failed(void)
+{
+  if (errno == ENOENT) die(FHS_EXIT_SETUP, "the working directory was removed; change to one that exists");
+  die_errno(FHS_EXIT_SETUP, "the working directory");
+}
+
 static long long now_ns(void)
 {
   struct timespec ts;
@@ -900,7 +925,7 @@ int launch(const char *pkg, const char *relprog, char **argv)
   bool timing = debug && !strcmp(debug, "timing");
   long long t_start = timing ? now_ns() : 0;
   char cwd[PATH_MAX];
-  if (!getcwd(cwd, sizeof cwd)) die_errno(FHS_EXIT_SETUP, "getcwd");
+  if (!getcwd(cwd, sizeof cwd)) cwd_failed();
 
   char *mpath = env_manifest ? xstrdup(env_manifest) : xasprintf("%s/.fhs/manifest.bin", pkg);
   size_t mlen = 0;
