@@ -44,6 +44,13 @@ extern char **environ;
 static char union_ldcache[PATH_MAX];
 #define MARKER "/.fhs/view"
 
+/* A view is made afresh: a cwd removed on the host cannot be entered in it. */
+NORETURN static void cwd_failed(void)
+{
+  if (errno == ENOENT) die(FHS_EXIT_SETUP, "the working directory was removed; change to one that exists");
+  die_errno(FHS_EXIT_SETUP, "the working directory");
+}
+
 /* ---------------------------------------------------------------- identity */
 
 static const char *base_name(const char *p)
@@ -835,13 +842,6 @@ static void prepare_union_ldcache(const records_t *plan)
   cleanup_free uint8_t *top = read_file(pkg_cache, 64 << 20, &top_len);
   cleanup_free uint8_t *below = read_file("/etc/ld.so.cache", 64 << 20, &below_len);
   if (top && below && ldcache_union(top, top_len, below, below_len, path) == 0) strcpy(union_ldcache, path);
-}
-
-/* A view is made afresh: a cwd removed on the host cannot be entered in it. */
-NORETURN static void cwd_failed(void)
-{
-  if (errno == ENOENT) die(FHS_EXIT_SETUP, "the working directory was removed; change to one that exists");
-  die_errno(FHS_EXIT_SETUP, "the working directory");
 }
 
 static long long now_ns(void)
