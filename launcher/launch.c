@@ -39,6 +39,8 @@ extern char **environ;
  * that a program locating itself by realpath(argv[0]) (gcc does, to find
  * cc1) lands in its own package's usr/bin. */
 #define LAUNCHER_NAME ".fhs-launcher"
+/* The compiled manifest's format, as src/manifest.ts MANIFEST_VERSION writes it. */
+#define FHS_MANIFEST_VERSION "1"
 
 /* The union ld.so.cache a nested view binds, when prepare_union_ldcache made one. */
 static char union_ldcache[PATH_MAX];
@@ -937,6 +939,10 @@ int launch(const char *pkg, const char *relprog, char **argv)
     die(FHS_EXIT_SETUP, "package %s: its manifest %s holds more than %d records, the cap", pkg, mpath, FHS_MANIFEST_RECORDS_CAP);
   if (manifest.n < 2 || strcmp(manifest.recs[0].fields[0], "fhs-manifest"))
     die(FHS_EXIT_SETUP, "package %s: %s is not a compiled fhs manifest", pkg, mpath);
+  /* Another format's records may mean other things: refused, not guessed at. */
+  if (manifest.recs[0].nfields != 2 || strcmp(manifest.recs[0].fields[1], FHS_MANIFEST_VERSION))
+    die(FHS_EXIT_SETUP, "package %s: %s is manifest format %s; this launcher reads format %s: wrap the package again", pkg,
+        mpath, manifest.recs[0].nfields > 1 ? manifest.recs[0].fields[1] : "(none)", FHS_MANIFEST_VERSION);
   /* Before the policy sees them: a layer is one directory, named one way. */
   allowed_t allowed = {0};
   allow_layers(&allowed, &manifest, "layer");
