@@ -39,10 +39,19 @@ extern char **environ;
  * that a program locating itself by realpath(argv[0]) (gcc does, to find
  * cc1) lands in its own package's usr/bin. */
 #define LAUNCHER_NAME ".fhs-launcher"
+/* The compiled manifest's format, as src/manifest.ts MANIFEST_VERSION writes it. */
+#define FHS_MANIFEST_VERSION "1"
 
 /* The union ld.so.cache a nested view binds, when prepare_union_ldcache made one. */
 static char union_ldcache[PATH_MAX];
 #define MARKER "/.fhs/view"
+
+/* A view is made afresh: a cwd removed on the host cannot be entered in it. */
+NORETURN static void cwd_failed(void)
+{
+  if (errno == ENOENT) die(FHS_EXIT_SETUP, "the working directory was removed; change to one that exists");
+  die_errno(FHS_EXIT_SETUP, "the working directory");
+}
 
 /* ---------------------------------------------------------------- identity */
 
@@ -541,6 +550,28 @@ static void close_refs(dirref_t *d, size_t n)
   free(d);
 }
 
+/* Why no user namespace could be made, with the remedy: a host that forbids
+ * them (a sysctl, an AppArmor or seccomp policy: EPERM), one that allows none
+ * (user.max_user_namespaces = 0: ENOSPC), or the kernel's nesting cap. */
+NORETURN static void user_ns_failed(void)
+{
+  int err = errno;
+  if (err == EPERM || err == EACCES)
+    die(FHS_EXIT_SETUP, "cannot create a user namespace: this host does not let unprivileged users (%s); allow them: "
+        "sysctl kernel.unprivileged_userns_clone=1 (Debian), kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu), "
+        "or a container's seccomp profile that permits unshare(CLONE_NEWUSER)", strerror(err));
+  if (err == ENOSPC || err == EUSERS) {
+    size_t len = 0;
+    cleanup_free uint8_t *max = read_file("/proc/sys/user/max_user_namespaces", 64, &len);
+    if (max && len > 0 && max[0] == '0' && (len == 1 || max[1] == '\n'))
+      die(FHS_EXIT_SETUP, "cannot create a user namespace: user namespaces are disabled here (user.max_user_namespaces is 0); "
+          "enable them: sysctl -w user.max_user_namespaces=15000");
+    die(FHS_EXIT_SETUP, "cannot create a user namespace: the kernel's nesting limit (32 levels) is reached");
+  }
+  errno = err;
+  die_errno(FHS_EXIT_SETUP, "cannot create a user + mount namespace");
+}
+
 void build_view(const records_t *plan)
 {
   uid_t uid = getuid();
@@ -551,11 +582,7 @@ void build_view(const records_t *plan)
     if (!strcmp(plan->recs[i].fields[0], "netns")) extra = CLONE_NEWNET;
     if (!strcmp(plan->recs[i].fields[0], "userns-root")) root = true;
   }
-  if (enter_user_mount_ns(uid, gid, root, extra) < 0) {
-    if (errno == ENOSPC || errno == EUSERS)
-      die(FHS_EXIT_SETUP, "cannot create a user namespace: the kernel's nesting limit (32 levels) is reached");
-    die_errno(FHS_EXIT_SETUP, "cannot create a user + mount namespace");
-  }
+  if (enter_user_mount_ns(uid, gid, root, extra) < 0) user_ns_failed();
   if (extra && loopback_up() < 0) die_errno(FHS_EXIT_SETUP, "bring up the loopback interface of the build's network namespace");
 
   /* As bubblewrap does: a scratch tmpfs on /tmp becomes the root, with the
@@ -712,7 +739,7 @@ int replay_plan(const char *plan_file, char **argv)
   records_t plan;
   if (records_parse(bytes, len, &plan) < 0 || plan.n == 0) die(FHS_EXIT_SETUP, "plan %s: not a record stream", plan_file);
   char cwd[PATH_MAX];
-  if (!getcwd(cwd, sizeof cwd)) die_errno(FHS_EXIT_SETUP, "getcwd");
+  if (!getcwd(cwd, sizeof cwd)) cwd_failed();
   if (!strcmp(plan.recs[0].fields[1], "view")) {
     build_view(&plan);
     if (chdir(cwd) < 0) die_errno(FHS_EXIT_SETUP, "the working directory %s does not exist in the view", cwd);
@@ -943,7 +970,7 @@ int launch(const char *pkg, const char *relprog, char **argv)
   bool timing = debug && !strcmp(debug, "timing");
   long long t_start = timing ? now_ns() : 0;
   char cwd[PATH_MAX];
-  if (!getcwd(cwd, sizeof cwd)) die_errno(FHS_EXIT_SETUP, "getcwd");
+  if (!getcwd(cwd, sizeof cwd)) cwd_failed();
 
   char *mpath = env_manifest ? xstrdup(env_manifest) : xasprintf("%s/.fhs/manifest.bin", pkg);
   size_t mlen = 0;
@@ -955,6 +982,10 @@ int launch(const char *pkg, const char *relprog, char **argv)
     die(FHS_EXIT_SETUP, "package %s: its manifest %s holds more than %d records, the cap", pkg, mpath, FHS_MANIFEST_RECORDS_CAP);
   if (manifest.n < 2 || strcmp(manifest.recs[0].fields[0], "fhs-manifest"))
     die(FHS_EXIT_SETUP, "package %s: %s is not a compiled fhs manifest", pkg, mpath);
+  /* Another format's records may mean other things: refused, not guessed at. */
+  if (manifest.recs[0].nfields != 2 || strcmp(manifest.recs[0].fields[1], FHS_MANIFEST_VERSION))
+    die(FHS_EXIT_SETUP, "package %s: %s is manifest format %s; this launcher reads format %s: wrap the package again", pkg,
+        mpath, manifest.recs[0].nfields > 1 ? manifest.recs[0].fields[1] : "(none)", FHS_MANIFEST_VERSION);
   /* Before the policy sees them: a layer is one directory, named one way. */
   allowed_t allowed = {0};
   allow_layers(&allowed, &manifest, "layer");

@@ -26,13 +26,14 @@
 // the caller only when the config says state is required (state.required).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { DEFAULT_SOURCE_DATE_EPOCH, normalizeTimes, precreateSkeleton, pruneSkeleton, removeTree } from "./build.js";
 import { CONTROL_DIR } from "./debimport.js";
 import { FhsError } from "./errors.js";
 import { inspectLayer, usrDir, type Layer } from "./layers.js";
+import { LAUNCHER_NAME } from "./manifest.js";
 import { dynamicLauncherPath } from "./paths.js";
 import { configRecords, type PolicyConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
@@ -178,6 +179,35 @@ export function statePackages(layers: Layer[]): DebPackage[] {
   return out.reverse();
 }
 
+function lexists(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the set's /bin/sh (the first layer's that has one, as the view
+ * shows it) is a program the state view can run: a wrapped package's
+ * usr/bin/sh is a link to its launcher on the host, which a build view does
+ * not show. */
+function usableShell(layers: Layer[]): boolean {
+  for (const l of layers) {
+    let sh = join(usrDir(l), "bin", "sh");
+    if (!lexists(sh)) continue;
+    // sh -> dash -> …/.fhs-launcher: follow the layer's own relative links.
+    for (let hops = 0; hops < 10 && lexists(sh) && lstatSync(sh).isSymbolicLink(); hops++) {
+      const target = readlinkSync(sh);
+      if (basename(target) === LAUNCHER_NAME) return false;
+      if (isAbsolute(target)) return true; // resolved in the view
+      sh = join(dirname(sh), target);
+    }
+    return true;
+  }
+  return false;
+}
+
 /** True when some layer (or a generated upper) shows the view path. */
 function viewHas(layers: Layer[], uppers: Record<string, string>, path: string): boolean {
   const m = /^\/(usr|etc)(\/.*)?$/.exec(path);
@@ -276,7 +306,7 @@ export function makeState(opts: StateOptions): StateResult {
   if (runnable.length === 0) return { failures: [] };
   // Without a shell or an etc dir the layers are not a Debian system the
   // scripts could run in (a library's -dev layers alone): no state, quietly.
-  if (!opts.layers.some((l) => existsSync(join(usrDir(l), "bin", "sh")))) return { failures: [] };
+  if (!usableShell(opts.layers)) return { failures: [] };
   if (!opts.layers.some((l) => l.dirs.includes("etc"))) return { failures: [] };
   const epoch = opts.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
   const staging = mkdtempSync(join(dirname(opts.out), ".state-"));
