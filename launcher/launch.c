@@ -675,6 +675,8 @@ void build_view(const records_t *plan)
       if (mount_overlay_ro(target, lowers, n) < 0) {
         if (errno == E2BIG)
           die(FHS_EXIT_SETUP, "overlay %s: %zu layers do not fit in mount(2)'s one page of options; this kernel lacks fsconfig lowerdir+ (Linux >= 6.8)", op->fields[1], n);
+        if (errno == EPERM)
+          die(FHS_EXIT_SETUP, "overlay %s of %zu layers: this kernel does not let an unprivileged user mount overlayfs in a user namespace (Operation not permitted); Linux >= 5.11 does: upgrade the kernel, or check with 'fhs doctor'", op->fields[1], n);
         die_errno(FHS_EXIT_SETUP, "overlay %s of %zu layers", op->fields[1], n);
       }
       close_refs(lowers, n);

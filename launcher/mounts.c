@@ -63,6 +63,12 @@ static int sys_move_mount(int from, const char *fp, int to, const char *tp, unsi
  * the directory the fd holds). 1 = works, 0 = not, -1 = not yet tried. */
 static int set_fd_works = -1;
 
+/* fsopen("overlay") refused with EPERM: the kernel has the new mount API but
+ * does not let this user mount overlayfs here (before Linux 5.11, overlay in
+ * a user namespace needs a distribution patch); mount(2) would be refused
+ * the same way, so there is no fallback to try. */
+static bool overlay_refused;
+
 bool have_lowerdir_plus(void)
 {
   static int cached = -1;
@@ -78,6 +84,7 @@ bool have_lowerdir_plus(void)
   if (api && !strcmp(api, "path")) set_fd_works = 0;
   cleanup_fd int fd = sys_fsopen("overlay", FSOPEN_CLOEXEC);
   if (fd < 0) {
+    overlay_refused = errno == EPERM;
     cached = 0;
     return false;
   }
@@ -175,6 +182,10 @@ static int overlay_legacy(const char *target, dirref_t *lowers, size_t n, dirref
 static int overlay(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work)
 {
   if (have_lowerdir_plus()) return overlay_newapi(target, lowers, n, upper, work);
+  if (overlay_refused) {
+    errno = EPERM;
+    return -1;
+  }
   return overlay_legacy(target, lowers, n, upper, work);
 }
 

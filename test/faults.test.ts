@@ -583,6 +583,17 @@ describe("no-userns-host: a host without unprivileged user namespaces gets the r
     assertNoResidue(before, { cacheMayGrow: true });
   });
 
+  it("overlayfs refused in a user namespace (as before Linux 5.11): 125, the remedy, no fallback that cannot work", () => {
+    const pkg = worldPackage("nooverlay-pkg");
+    const runtime = testDir("fhs-runtime-");
+    const before = world(runtime);
+    const r = launch([prog, "caller", "--no-overlay", "--", wrapper(pkg)], runtime);
+    assert.equal(r.status, EXIT_SETUP, r.stderr);
+    assert.match(r.stderr, /^fhs: overlay \/usr of \d+ layers: this kernel does not let an unprivileged user mount overlayfs in a user namespace \(Operation not permitted\); Linux >= 5\.11 does: upgrade the kernel, or check with 'fhs doctor'\n$/);
+    assert.equal(r.stdout, "");
+    assertNoResidue(before, { cacheMayGrow: true });
+  });
+
   it("user.max_user_namespaces = 0 (set in a throwaway namespace of the caller's): 125, the remedy", () => {
     const pkg = worldPackage("maxuserns-pkg");
     const runtime = testDir("fhs-runtime-");

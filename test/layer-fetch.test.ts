@@ -287,7 +287,8 @@ describe("real programs packaged the Nix way from fetched sets, as the unprivile
     const layers = readSet(set).layers;
     assert.deepEqual(
       manifest.layers.map((l) => l.path),
-      [join(pkg!, ".fhs/raw"), pkg!, ...layers.filter((l) => l.role !== "requested").map((l) => l.path)],
+      // Its programs, its install-time state (made at wrap), itself, then the set's other layers.
+      [join(pkg!, ".fhs/raw"), join(pkg!, ".fhs/state"), pkg!, ...layers.filter((l) => l.role !== "requested").map((l) => l.path)],
     );
     const hello = layers[0]!.path;
     assert.ok(statSync(join(hello, "usr/bin/hello")).isFile() && !lstatSync(join(hello, "usr/bin/hello")).isSymbolicLink(), "the layer is untouched");
