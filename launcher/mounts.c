@@ -63,12 +63,7 @@ static int sys_move_mount(int from, const char *fp, int to, const char *tp, unsi
  * the directory the fd holds). 1 = works, 0 = not, -1 = not yet tried. */
 static int set_fd_works = -1;
 
-/* fsopen("overlay") refused with EPERM: the kernel has the new mount API but
- * does not let this user mount overlayfs here (before Linux 5.11, overlay in
- * a user namespace needs a distribution patch); mount(2) would be refused
- * the same way, so there is no fallback to try. */
-static bool overlay_refused;
-
+/* For `fhs doctor` (probe.c): launches learn it from their first mount. */
 bool have_lowerdir_plus(void)
 {
   static int cached = -1;
@@ -80,11 +75,8 @@ bool have_lowerdir_plus(void)
     cached = 0;
     return false;
   }
-  /* FHS_MOUNT_API=path: lowerdir+ by /proc/self/fd paths, as on 6.8-6.12. */
-  if (api && !strcmp(api, "path")) set_fd_works = 0;
   cleanup_fd int fd = sys_fsopen("overlay", FSOPEN_CLOEXEC);
   if (fd < 0) {
-    overlay_refused = errno == EPERM;
     cached = 0;
     return false;
   }
@@ -120,12 +112,20 @@ static int fsconfig_dir(int fs, const char *key, dirref_t *d)
   return sys_fsconfig(fs, FSCONFIG_SET_STRING, key, dirref_path(d), 0);
 }
 
-static int overlay_newapi(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work)
+/* Where overlay_newapi failed: the kernel's answer there tells which
+ * fallback, if any, can work. */
+enum { AT_FSOPEN, AT_FIRST_LOWER, AT_LATER };
+
+static int overlay_newapi(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work, int *stage)
 {
+  *stage = AT_FSOPEN;
   cleanup_fd int fs = sys_fsopen("overlay", FSOPEN_CLOEXEC);
   if (fs < 0) return -1;
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
+    *stage = i == 0 ? AT_FIRST_LOWER : AT_LATER;
     if (fsconfig_dir(fs, "lowerdir+", &lowers[i]) < 0) return -1;
+  }
+  *stage = AT_LATER;
   if (upper) {
     if (fsconfig_dir(fs, "upperdir", upper) < 0) return -1;
     if (fsconfig_dir(fs, "workdir", work) < 0) return -1;
@@ -179,12 +179,41 @@ static int overlay_legacy(const char *target, dirref_t *lowers, size_t n, dirref
   return mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, opts);
 }
 
+/* lowerdir+ as the kernel answered the first real mount: 1 = works, 0 = not
+ * there, -1 = not yet tried. The hot path never probes: a probe cost about
+ * 1.8 ms per launch (its failing path lookup), more than the mount. */
+static int lowerdir_plus = -1;
+
 static int overlay(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work)
 {
-  if (have_lowerdir_plus()) return overlay_newapi(target, lowers, n, upper, work);
-  if (overlay_refused) {
-    errno = EPERM;
-    return -1;
+  if (legacy_mount_api()) return overlay_legacy(target, lowers, n, upper, work);
+  const char *api = getenv("FHS_MOUNT_API");
+  /* FHS_MOUNT_API=path: lowerdir+ by /proc/self/fd paths, as on 6.8-6.12. */
+  if (api && !strcmp(api, "path")) set_fd_works = 0;
+  if (lowerdir_plus != 0) {
+    int stage;
+    if (overlay_newapi(target, lowers, n, upper, work, &stage) == 0) {
+      lowerdir_plus = 1;
+      return 0;
+    }
+    int err = errno;
+    if (stage == AT_FSOPEN && err == EPERM) {
+      /* The new mount API is there but overlayfs is refused to this user
+       * (before Linux 5.11, in a user namespace): mount(2) would be refused
+       * the same way, so no fallback is tried. */
+      errno = EPERM;
+      return -1;
+    }
+    /* No new mount API at all, or a kernel without lowerdir+ (it rejects
+     * the key of the first lower with EINVAL; the probe, run only then,
+     * tells that from a lower the kernel refused): the one-page mount(2). */
+    bool fallback = (stage == AT_FSOPEN && err == ENOSYS) ||
+                    (stage == AT_FIRST_LOWER && err == EINVAL && lowerdir_plus == -1 && !have_lowerdir_plus());
+    if (!fallback) {
+      errno = err;
+      return -1;
+    }
+    lowerdir_plus = 0;
   }
   return overlay_legacy(target, lowers, n, upper, work);
 }

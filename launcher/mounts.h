@@ -16,7 +16,8 @@ int enter_user_mount_ns(uid_t uid, gid_t gid, bool as_root, int extra_flags);
  * kernels that have the new calls. */
 bool legacy_mount_api(void);
 
-/* True when the kernel has the new mount API with overlay's "lowerdir+". */
+/* True when the kernel has the new mount API with overlay's "lowerdir+"
+ * (a probe, for fhs doctor; launches learn it from their first mount). */
 bool have_lowerdir_plus(void);
 
 /* A directory to mount from: an O_PATH fd (opened once, checked), and room
