@@ -34,6 +34,7 @@ import { CONTROL_DIR } from "./debimport.js";
 import { FhsError } from "./errors.js";
 import { inspectLayer, usrDir, type Layer } from "./layers.js";
 import { LAUNCHER_NAME } from "./manifest.js";
+import { lexists } from "./transaction.js";
 import { dynamicLauncherPath } from "./paths.js";
 import { configRecords, type PolicyConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
@@ -177,15 +178,6 @@ export function statePackages(layers: Layer[]): DebPackage[] {
     }
   }
   return out.reverse();
-}
-
-function lexists(p: string): boolean {
-  try {
-    lstatSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Whether the set's /bin/sh (the first layer's that has one, as the view

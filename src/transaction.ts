@@ -8,7 +8,8 @@ import { copyFileSync, chmodSync, constants, linkSync, lstatSync, mkdirSync, ren
 import { dirname } from "node:path";
 import { FhsError } from "./errors.js";
 
-function exists(path: string): boolean {
+/** Whether a path exists, without following a final symlink. */
+export function lexists(path: string): boolean {
   try {
     lstatSync(path);
     return true;
@@ -22,7 +23,7 @@ export function moveNoReplace(from: string, to: string): void {
   if (lstatSync(from).isDirectory()) {
     // Directories cannot be hard-linked; the check and the rename are as
     // close as Node allows (the directory is the caller's own).
-    if (exists(to)) throw new FhsError(`${to}: already exists; not replaced`);
+    if (lexists(to)) throw new FhsError(`${to}: already exists; not replaced`);
     renameSync(from, to);
     return;
   }
@@ -34,7 +35,7 @@ export function moveNoReplace(from: string, to: string): void {
     // A filesystem without hard links (or with protected_hardlinks refusing
     // them): check, then rename.
     if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "EMLINK" && code !== "EXDEV") throw e;
-    if (exists(to)) throw new FhsError(`${to}: already exists; not replaced`);
+    if (lexists(to)) throw new FhsError(`${to}: already exists; not replaced`);
     renameSync(from, to);
     return;
   }
@@ -62,7 +63,7 @@ export class Transaction {
 
   /** Creates each missing component of `path`, each undone on its own. */
   mkdirs(path: string): void {
-    if (exists(path)) return;
+    if (lexists(path)) return;
     this.mkdirs(dirname(path));
     this.mkdir(path);
   }

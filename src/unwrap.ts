@@ -15,20 +15,11 @@ import { existsSync, lstatSync, readdirSync, readlinkSync, rmdirSync, rmSync, un
 import { basename, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
 import { LAUNCHER_NAME, manifestDir } from "./manifest.js";
-import { moveNoReplace } from "./transaction.js";
+import { lexists, moveNoReplace } from "./transaction.js";
 
 /** What fhs wrap writes into DIR/.fhs/. */
 const WRAP_METADATA = ["manifest.json", "manifest.bin", "policy.wasm", "ld.so.cache"];
 const STAGING = /^\.fhs\.tmp-\d+$/;
-
-function lexists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Why DIR (which has no manifest) holds traces of a wrap, or undefined. */
 export function halfWrapped(pkg: string): string | undefined {
