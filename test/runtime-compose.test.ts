@@ -42,11 +42,13 @@ describe("composition with a real compiler", () => {
 
 describe("an interpreter from Debian", () => {
   it("a wrapped python3 runs in a pure view and finds its standard library", () => {
-    const own = debLayers(["python3-minimal", "python3.11-minimal"]);
+    // The package is python3-minimal alone: its /usr/bin/python3 -> python3.11
+    // points into python3.11-minimal, a layer of its own, as Nix would have it.
+    const own = debLayers(["python3-minimal"]);
     const deps = debLayers(["python3-minimal"], { withDeps: true }).filter((l) => !own.includes(l));
     const py = wrapPackage(packageFromLayers(own, "python3"), deps);
-    const r = runUnprivileged([join(py, "usr/bin/python3"), "-c", "import os, sys; print(sys.version_info[:2], os.path.exists('/usr/bin/perl'), os.environ['IN_NIX_FHS'] != '')"]);
+    const r = runUnprivileged([join(py, "usr/bin/python3"), "-c", "import os, sys; print(sys.version_info[:2], os.path.exists('/usr/bin/perl'), os.environ['IN_NIX_FHS'] != '', sys.executable, os.path.realpath('/proc/self/exe'))"]);
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, "(3, 11) False True\n");
+    assert.equal(r.stdout, "(3, 11) False True /usr/bin/python3 /usr/bin/python3.11\n");
   });
 });
