@@ -222,28 +222,6 @@ function dpkgStatus(pkgs: DebPackage[]): string {
     .join("\n");
 }
 
-/** Directories of the layers' DIR trees (var/), created in the staged dir. */
-function skeletonOf(roots: string[], into: string): void {
-  for (const root of roots) {
-    const stack = [""];
-    while (stack.length) {
-      const rel = stack.pop()!;
-      let entries;
-      try {
-        entries = readdirSync(rel ? join(root, rel) : root, { withFileTypes: true });
-      } catch {
-        continue;
-      }
-      for (const e of entries) {
-        if (!e.isDirectory()) continue;
-        const child = rel ? `${rel}/${e.name}` : e.name;
-        mkdirSync(join(into, child), { recursive: true, mode: 0o755 });
-        stack.push(child);
-      }
-    }
-  }
-}
-
 /** Removes overlay's whiteouts (a deletion a layer cannot carry) and strips
  * its xattrs; returns the deleted paths. */
 function cleanUpper(launcher: string, upper: string): string[] {
@@ -308,7 +286,7 @@ export function makeState(opts: StateOptions): StateResult {
     // Every directory a script may write into exists upper (build.ts says why).
     const usrCreated = precreateSkeleton(opts.layers.map(usrDir), d("usr"));
     const etcCreated = precreateSkeleton(opts.layers.filter((l) => l.dirs.includes("etc")).map((l) => join(l.path, "etc")), d("etc"));
-    skeletonOf(opts.layers.filter((l) => l.layout === "fhs").map((l) => join(l.path, "var")), d("var"));
+    precreateSkeleton(opts.layers.filter((l) => l.layout === "fhs").map((l) => join(l.path, "var")), d("var"));
     for (const v of ["var/lib/dpkg/alternatives", "var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers", "var/cache", "var/log", "var/tmp"]) {
       mkdirSync(join(staging, v), { recursive: true, mode: 0o755 });
     }
