@@ -119,6 +119,18 @@ bool find_wrapper(const char *start, char **pkg, char **rel)
 
 /* ------------------------------------------------------------ input facts */
 
+/* The manifest's records the policy sees: its layers and config, not the
+ * header, the policy's own record, the program list or the package path. */
+void add_manifest_facts(recbuf_t *in, const records_t *manifest)
+{
+  for (size_t i = 0; i < manifest->n; i++) {
+    const char *k = manifest->recs[i].fields[0];
+    if (!strcmp(k, "fhs-manifest") || !strcmp(k, "policy") || !strcmp(k, "program") || !strcmp(k, "pkg")) continue;
+    for (size_t f = 0; f < manifest->recs[i].nfields; f++) recbuf_field(in, manifest->recs[i].fields[f]);
+    recbuf_end(in);
+  }
+}
+
 void add_host_entries(recbuf_t *in)
 {
   DIR *d = opendir("/"); /* glibc opens it O_CLOEXEC */
@@ -1001,12 +1013,7 @@ int launch(const char *pkg, const char *relprog, char **argv)
    * in (if any) and the host's top-level entries. */
   recbuf_t in = {0};
   recbuf_record(&in, "req", "launch", NULL);
-  for (size_t i = 0; i < manifest.n; i++) {
-    const char *k = manifest.recs[i].fields[0];
-    if (!strcmp(k, "fhs-manifest") || !strcmp(k, "policy") || !strcmp(k, "program") || !strcmp(k, "pkg")) continue;
-    for (size_t f = 0; f < manifest.recs[i].nfields; f++) recbuf_field(&in, manifest.recs[i].fields[f]);
-    recbuf_end(&in);
-  }
+  add_manifest_facts(&in, &manifest);
   const char *env_marker = getenv("IN_NIX_FHS");
   size_t vlen = 0;
   uint8_t *view = NULL;

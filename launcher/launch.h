@@ -51,6 +51,8 @@ typedef struct {
 } build_paths_t;
 
 void add_host_entries(recbuf_t *in);
+/* The compiled manifest's records that are policy input (launch and fuzzer). */
+void add_manifest_facts(recbuf_t *in, const records_t *manifest);
 /* The policy's answer as a plan: a refusal or a malformed answer ends the
  * process with 122 and one line naming the policy. */
 struct policy_result;

@@ -64,12 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       /* The policy's input, as launch() builds it. */
       size_t copied = 1;
       recbuf_record(&in, "req", "launch", NULL);
+      add_manifest_facts(&in, &manifest);
       for (size_t i = 0; i < manifest.n; i++) {
         const char *k = manifest.recs[i].fields[0];
-        if (!strcmp(k, "fhs-manifest") || !strcmp(k, "policy") || !strcmp(k, "program") || !strcmp(k, "pkg")) continue;
-        for (size_t f = 0; f < manifest.recs[i].nfields; f++) recbuf_field(&in, manifest.recs[i].fields[f]);
-        recbuf_end(&in);
-        copied++;
+        if (strcmp(k, "fhs-manifest") && strcmp(k, "policy") && strcmp(k, "program") && strcmp(k, "pkg")) copied++;
       }
       records_t back;
       if (records_parse(in.buf, in.len, &back) < 0 || back.n != copied) abort();
