@@ -15,7 +15,7 @@ import { before, describe, it } from "node:test";
 import { compilePolicy } from "../src/policy/compile.js";
 import { isRoot, repoRoot, runCli, runUnprivileged, testDir, testUser, type RunOptions } from "./helpers/env.js";
 import { assertNoResidue, world } from "./helpers/residue.js";
-import { callerMounts, makePackage, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+import { callerMounts, makePackage, staticProgram, syntheticLayers, wrapPackage } from "./helpers/wrapped.js";
 
 const EXIT_POLICY = 122;
 const EXIT_PLAN = 123;
@@ -159,19 +159,6 @@ describe("layer-duplicate: a layer named twice is one layer", () => {
   });
 });
 
-/** N layers, each holding one marker file. */
-function syntheticLayers(n: number): string[] {
-  const root = testDir("fhs-synth-");
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const l = join(root, `layer-${String(i).padStart(3, "0")}`);
-    mkdirSync(join(l, "usr/share/fhs-synth"), { recursive: true });
-    writeFileSync(join(l, "usr/share/fhs-synth", `f${i}`), `${i}\n`);
-    out.push(l);
-  }
-  if (isRoot) execFileSync("chown", ["-R", `${testUser.uid}:${testUser.gid}`, root]);
-  return out;
-}
 
 describe("layer-cap: a view of more than 500 layers is refused, never cut", () => {
   it("refused at wrap; and at launch when a nested view adds up past 500", () => {

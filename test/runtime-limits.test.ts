@@ -2,11 +2,11 @@
 // layers; plus the composition story with a real compiler, and `fhs plan`
 // agreeing with the launcher.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { repoRoot, runCli, runUnprivileged, testDir } from "./helpers/env.js";
-import { makePackage, shellPackage, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+import { repoRoot, runCli, runUnprivileged } from "./helpers/env.js";
+import { makePackage, shellPackage, staticProgram, syntheticLayers, wrapPackage } from "./helpers/wrapped.js";
 
 let shellPkg: string;
 let step: string;
@@ -16,18 +16,6 @@ before(() => {
   step = staticProgram("step", join(repoRoot, "test/bench/step.c"));
 });
 
-/** N synthetic layers, each holding one marker file. */
-function syntheticLayers(n: number): string[] {
-  const root = testDir("fhs-synth-");
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const l = join(root, `layer-${String(i).padStart(3, "0")}`);
-    mkdirSync(join(l, "usr/share/fhs-synth"), { recursive: true });
-    writeFileSync(join(l, "usr/share/fhs-synth", `f${i}`), `${i}\n`);
-    out.push(l);
-  }
-  return out;
-}
 
 describe("nesting", () => {
   it("composes 16 distinct nested packages, each adding its layer", () => {

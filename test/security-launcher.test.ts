@@ -7,13 +7,13 @@
 // test checks.
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { debLayers } from "./helpers/debian.js";
 import { isRoot, mustWork, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser, type RunOptions } from "./helpers/env.js";
-import { callerMounts, makePackage, packageFromLayers, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+import { callerMounts, makePackage, markerLayer, packageFromLayers, staticProgram, wrapPackage } from "./helpers/wrapped.js";
 
 const EXIT_POLICY = 122;
 const EXIT_SETUP = 125;
@@ -32,14 +32,6 @@ function probePackage(name: string, deps: string[] = [], extra: Record<string, {
   return wrapPackage(makePackage({ "bin/probe": { from: probe }, ...extra }, name), deps);
 }
 
-/** A dependency layer (FHS layout) holding one marker file. */
-function markerLayer(name: string): string {
-  const dir = join(testDir(`fhs-${name}-`), name);
-  mkdirSync(join(dir, "usr/share", name), { recursive: true });
-  writeFileSync(join(dir, "usr/share", name, "marker"), `${name}\n`);
-  if (isRoot) execFileSync("chown", ["-R", `${testUser.uid}:${testUser.gid}`, dirname(dir)]);
-  return dir;
-}
 
 /** Pids whose environment holds `entry` (readable to root and to their owner). */
 function processesWith(entry: string): string {

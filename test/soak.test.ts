@@ -9,13 +9,11 @@
 // left, no temp file in the plan cache. docs/RELIABILITY.md records the
 // figures.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { isRoot, repoRoot, runUnprivileged, testDir, testUser } from "./helpers/env.js";
+import { repoRoot, runUnprivileged, testDir } from "./helpers/env.js";
 import { assertNoResidue, world } from "./helpers/residue.js";
-import { makePackage, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+import { makePackage, markerLayer, staticProgram, wrapPackage } from "./helpers/wrapped.js";
 
 /** Launcher executions in all; FHS_SOAK_LAUNCHES overrides (longer runs by hand). */
 const LAUNCHES = Number(process.env.FHS_SOAK_LAUNCHES ?? 10_000);
@@ -28,13 +26,6 @@ before(() => {
   driver = staticProgram("soak", join(repoRoot, "test/fixtures/faults/soak.c"));
 });
 
-function markerLayer(name: string): string {
-  const dir = join(testDir(`fhs-${name}-`), name);
-  mkdirSync(join(dir, "usr/share", name), { recursive: true });
-  writeFileSync(join(dir, "usr/share", name, "marker"), `${name}\n`);
-  if (isRoot) execFileSync("chown", ["-R", `${testUser.uid}:${testUser.gid}`, dirname(dir)]);
-  return dir;
-}
 
 describe("soak: 10,000 mixed launches on both cores leave nothing behind and do not grow", () => {
   it(`${LAUNCHES} launches by ${WORKERS} workers: outside a view, nested, fast path`, { timeout: 600_000 }, (t) => {

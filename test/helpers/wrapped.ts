@@ -92,3 +92,26 @@ export function gccPackage(): { pkg: string; layers: string[] } {
   gcc = { pkg: wrapPackage(packageFromLayers(own, "gcc"), layers), layers };
   return gcc;
 }
+
+/** A dependency layer (FHS layout) holding one marker file, usr/share/NAME/marker. */
+export function markerLayer(name: string): string {
+  const dir = join(testDir(`fhs-${name}-`), name);
+  mkdirSync(join(dir, "usr/share", name), { recursive: true });
+  writeFileSync(join(dir, "usr/share", name, "marker"), `${name}\n`);
+  chownTree(dir);
+  return dir;
+}
+
+/** N synthetic layers, each holding one file, usr/share/fhs-synth/fI. */
+export function syntheticLayers(n: number): string[] {
+  const root = testDir("fhs-synth-");
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const l = join(root, `layer-${String(i).padStart(3, "0")}`);
+    mkdirSync(join(l, "usr/share/fhs-synth"), { recursive: true });
+    writeFileSync(join(l, "usr/share/fhs-synth", `f${i}`), `${i}\n`);
+    out.push(l);
+  }
+  if (isRoot) execFileSync("chown", ["-R", `${testUser.uid}:${testUser.gid}`, root]);
+  return out;
+}
