@@ -4,12 +4,35 @@
 // libraries they resolve to and the version needs of the closure's consumers.
 import { RecordWriter } from "./records";
 
-// Ranks: a path takes the worst class over its winner/loser pairs.
-const CLASSES: string[] = ["identical", "shadowed-compatible", "file-collision", "diamond-incompatible", "type-clash"];
-const SHADOWED: i32 = 1;
-const COLLISION: i32 = 2;
-const DIAMOND: i32 = 3;
-const CLASH: i32 = 4;
+// Ranks: a path takes the worst class over its winner/loser pairs. Each
+// class is what glibc's ld.so does with the winner (docs/CONFLICTS.md).
+const CLASSES: string[] = [
+  "identical",
+  "state-override",
+  "shadowed-compatible",
+  "file-collision",
+  "state-collision",
+  "unversioned-shadow",
+  "missing-symbol-lazy",
+  "missing-symbol",
+  "diamond-incompatible",
+  "type-clash",
+];
+const STATE_OVERRIDE: i32 = 1;
+const SHADOWED: i32 = 2;
+const COLLISION: i32 = 3;
+const STATE_COLLISION: i32 = 4;
+const UNVERSIONED: i32 = 5;
+const MISSING_LAZY: i32 = 6;
+const MISSING_LOAD: i32 = 7;
+const DIAMOND: i32 = 8;
+const CLASH: i32 = 9;
+// Classes added after the first five: a config written before them need not
+// name them; these are their severities then (the loader's outcome decides:
+// a load failure is an error, a failure only when a function is called or a
+// loader message is a warning, the state dpkg would leave is info).
+const LATER_CLASSES: string[] = ["state-override", "state-collision", "unversioned-shadow", "missing-symbol-lazy", "missing-symbol"];
+const LATER_LEVELS: string[] = ["info", "warning", "warning", "warning", "error"];
 
 class Prov {
   constructor(public layer: string, public type: string, public value: string, public lib: i32) {}
@@ -52,6 +75,8 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
   const defs = new Array<Array<string>>();
   const needs = new Array<Array<string>>();
   const paths = new Array<i32>();
+  const unversioned = new Array<i32>();
+  const generated = new Array<string>();
   for (let i = 1; i < input.length; i++) {
     const r = input[i];
     const k = r[0];
@@ -59,7 +84,11 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
     if (k == "path" && n == 2) paths.push(i);
     else if (k == "prov" && (n == 4 || n == 5)) {
       if (n == 5 && <i32>parseInt(r[4]) >= sonames.length) return refuse(out, "prov " + r[1] + ": no lib " + r[4]);
-    } else if (k == "lib" && n >= 2) {
+    } else if (k == "unbound" && n == 8) {
+      if (r[6] != "load" && r[6] != "lazy") return refuse(out, "unbound " + r[1] + ": binding " + r[6] + " is neither load nor lazy");
+    } else if (k == "unversioned" && n == 2) unversioned.push(<i32>parseInt(r[1]));
+    else if (k == "generated" && n == 2) generated.push(r[1]);
+    else if (k == "lib" && n >= 2) {
       sonames.push(r[1]);
       defs.push(r.slice(2));
     } else if (k == "need" && n >= 5) needs.push(r);
@@ -74,18 +103,25 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
   const levels = new Array<string>(CLASSES.length);
   for (let c = 0; c < CLASSES.length; c++) {
     const at = sevClass.lastIndexOf(CLASSES[c]);
-    if (at < 0) return refuse(out, "conflicts: no severity for class " + CLASSES[c]);
-    levels[c] = sevLevel[at];
+    const later = LATER_CLASSES.indexOf(CLASSES[c]);
+    if (at >= 0) levels[c] = sevLevel[at];
+    else if (later >= 0) levels[c] = LATER_LEVELS[later];
+    else return refuse(out, "conflicts: no severity for class " + CLASSES[c]);
   }
 
   for (let p = 0; p < paths.length; p++) {
     const at = paths[p];
     const path = input[at][1];
     const provs = new Array<Prov>();
-    for (let j = at + 1; j < input.length && input[j][0] == "prov"; j++) {
-      const r = input[j];
+    let j0 = at + 1;
+    for (; j0 < input.length && input[j0][0] == "prov"; j0++) {
+      const r = input[j0];
       provs.push(new Prov(r[1], r[2], r[3], r.length == 5 ? <i32>parseInt(r[4]) : -1));
     }
+    // The references the winner cannot bind (facts the CLI read from the
+    // consumers' dynamic symbols and relocations), right after the providers.
+    const unbound = new Array<Array<string>>();
+    for (; j0 < input.length && input[j0][0] == "unbound"; j0++) unbound.push(input[j0]);
     if (provs.length < 2) return refuse(out, "path " + path + ": needs at least two prov records");
     const w = provs[0];
     let cls: i32 = 0;
@@ -102,18 +138,32 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
       else if (w.lib >= 0 && l.lib >= 0 && sonames[w.lib] == sonames[l.lib]) {
         c = SHADOWED;
         libPair = true;
+      } else if (generated.includes(w.layer)) {
+        // Install-time state above a package's entry is what dpkg leaves on
+        // a Debian system; two state layers (composed views) are two sets'
+        // answers, and the upper one wins without dpkg's priorities.
+        c = generated.includes(l.layer) ? STATE_COLLISION : STATE_OVERRIDE;
       } else c = COLLISION;
       if (c > cls) cls = c;
     }
     // A consumer anywhere in the closure that needs a version node the winner
     // lacks breaks at run time: the loser it was linked against is hidden.
     const missing = new Array<Array<string>>();
+    const broken = new Array<Array<string>>();
     if (libPair) {
       const soname = sonames[w.lib];
       const have = defs[w.lib];
+      // Without DT_VERDEF, ld.so's version check accepts every need ("no
+      // version information available", printed at startup, not fatal); the
+      // versioned references bound to it fail, which the unbound facts carry.
+      const plain = unversioned.includes(w.lib);
       for (let k = 0; k < needs.length; k++) {
         const r = needs[k];
         if (r[1] != soname) continue;
+        if (plain) {
+          if (r.length > 4 && cls < UNVERSIONED) cls = UNVERSIONED;
+          continue;
+        }
         for (let v = 4; v < r.length; v++) {
           if (have.includes(r[v])) continue;
           const m = ["missing", r[2], r[3], soname, r[v]];
@@ -128,6 +178,15 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
         }
       }
       if (missing.length > 0 && cls < DIAMOND) cls = DIAMOND;
+      // A reference bound at load fails the load ("symbol lookup error", or
+      // ld.so's check_match assertion for a versioned reference into an
+      // unversioned library); a lazily bound one fails at its first call.
+      for (let k = 0; k < unbound.length; k++) {
+        const r = unbound[k];
+        const c = r[6] == "load" ? MISSING_LOAD : MISSING_LAZY;
+        if (c > cls) cls = c;
+        broken.push(["unbound", r[1], r[2], r[3], r[4], r[5], r[6], r[7]]);
+      }
     }
     let level = levels[cls];
     let glob = "";
@@ -141,6 +200,7 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
     out.record(["conflict", path, CLASSES[cls], level, w.layer, losers]);
     if (glob.length > 0) out.record(["override", glob, levels[cls]]);
     for (let k = 0; k < missing.length; k++) out.record(missing[k]);
+    for (let k = 0; k < broken.length; k++) out.record(broken[k]);
   }
   return 0;
 }

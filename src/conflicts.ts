@@ -10,12 +10,24 @@ import { configRecords, loadConfig, type PolicyConfig } from "./policy/config.js
 import { evalPolicy } from "./policy/host.js";
 import { encodeRecords, type Rec } from "./policy/records.js";
 import { compareBytes, resolveProvider, scanContents, walkLayers, type Provider, type ScanIndex } from "./scan/index.js";
-import type { ElfInfo } from "./scan/elf.js";
+import type { ElfInfo, ElfSymbols } from "./scan/elf.js";
+import { readElfSymbols } from "./scan/files.js";
 
 export const REPORT_VERSION = 1;
 export const SEVERITIES = ["error", "warning", "info", "ok"] as const;
 /** The policy's class order, least severe first (assembly/conflicts.ts). */
-const CLASS_RANK = ["identical", "shadowed-compatible", "file-collision", "diamond-incompatible", "type-clash"];
+const CLASS_RANK = [
+  "identical",
+  "state-override",
+  "shadowed-compatible",
+  "file-collision",
+  "state-collision",
+  "unversioned-shadow",
+  "missing-symbol-lazy",
+  "missing-symbol",
+  "diamond-incompatible",
+  "type-clash",
+];
 export type Severity = (typeof SEVERITIES)[number];
 
 /** Where a layer came from on the command line. */
@@ -25,6 +37,8 @@ export interface LayerSource {
   from: string;
   /** check-install: the layer belongs to the package being installed. */
   installing?: boolean;
+  /** The layer is install-time state (a wrapped package's .fhs/state, src/state.ts). */
+  generated?: boolean;
 }
 
 export interface ProviderReport {
@@ -45,6 +59,22 @@ export interface Diamond {
   loser: string | null;
 }
 
+/** A reference of a consumer that the winner cannot bind. */
+export interface Unbound {
+  consumer: string;
+  consumerLayer: string;
+  soname: string;
+  symbol: string;
+  /** The version node the reference asks for, if versioned. */
+  version?: string;
+  /** "load": bound when the consumer is loaded, so the load fails; "lazy":
+   * a function bound at its first call, which fails then. */
+  binding: "load" | "lazy";
+  /** "absent": the winner does not define it; "unversioned": the winner has
+   * no symbol versions, and ld.so refuses a versioned reference bound to it. */
+  cause: "absent" | "unversioned";
+}
+
 export interface Conflict {
   path: string;
   class: string;
@@ -54,6 +84,7 @@ export interface Conflict {
   losers: ProviderReport[];
   reason: string;
   diamonds?: Diamond[];
+  unbound?: Unbound[];
 }
 
 export interface Problem {
@@ -104,10 +135,17 @@ export interface ConflictOptions {
 }
 
 /** Layers of a wrapped package, from its manifest. */
-export function packageLayers(pkg: string): { layers: Layer[]; config?: PolicyConfig } {
+export function packageLayers(pkg: string): { layers: Layer[]; config?: PolicyConfig; generated: Set<string> } {
   const m = readManifest(pkg);
   if (!Array.isArray(m.layers) || m.layers.length === 0) throw new FhsError(`package ${pkg}: its manifest lists no layers`);
-  return { layers: m.layers.map((l) => inspectLayer(l.path)), config: m.config };
+  const layers = m.layers.map((l) => inspectLayer(l.path));
+  return { layers, config: m.config, generated: new Set(layers.filter((l) => isStateLayer(l.path)).map((l) => l.path)) };
+}
+
+/** A wrapped package's install-time state layer is DIR/.fhs/state (src/wrap.ts);
+ * an env's is a cache dir named state/HASH, see src/state.ts. */
+export function isStateLayer(path: string): boolean {
+  return /\/\.fhs\/state$/.test(path);
 }
 
 /** The layers named on a command line, in order, duplicates dropped (first kept). */
@@ -115,11 +153,14 @@ export function collectSources(args: { layers?: string[]; pkgs?: string[]; insta
   const sources: LayerSource[] = [];
   const configs: PolicyConfig[] = [];
   for (const p of args.pkgs ?? []) {
-    const { layers, config } = packageLayers(p);
+    const { layers, config, generated } = packageLayers(p);
     if (config) configs.push(config);
-    for (const l of layers) sources.push({ layer: l, from: p, installing: args.installing });
+    for (const l of layers) sources.push({ layer: l, from: p, installing: args.installing, ...(generated.has(l.path) ? { generated: true } : {}) });
   }
-  for (const d of args.layers ?? []) sources.push({ layer: inspectLayer(d), from: "layer", installing: args.installing });
+  for (const d of args.layers ?? []) {
+    const layer = inspectLayer(d);
+    sources.push({ layer, from: "layer", installing: args.installing, ...(isStateLayer(layer.path) ? { generated: true } : {}) });
+  }
   return { sources, configs };
 }
 
@@ -149,7 +190,9 @@ export async function checkConflicts(opts: ConflictOptions): Promise<{ report: C
   const { files } = await scanContents(index, scanOpts);
   const t2 = performance.now();
 
-  const chunks = buildInputs(index, opts.config, opts.chunkBytes ?? 256 * 1024);
+  const generated = sources.flatMap((s, i) => (s.generated ? [i] : []));
+  const unbound = unboundReferences(index);
+  const chunks = buildInputs(index, opts.config, opts.chunkBytes ?? 256 * 1024, generated, unbound);
   opts.progress?.(`classifying ${index.contested.length} contested paths`);
   const answers = await evalChunks(chunks, opts);
   const t3 = performance.now();
@@ -167,10 +210,91 @@ export async function checkConflicts(opts: ConflictOptions): Promise<{ report: C
   return { report, stats };
 }
 
+/** The facts behind the symbol-level classes: for every contested path where
+ * the winner and a loser are the same SONAME, each reference of a consumer in
+ * the view (an object that needs that SONAME) that the winner cannot bind, the
+ * way ld.so binds it (docs/CONFLICTS.md):
+ * - a reference versioned with a node of this SONAME (its verneed vn_file)
+ *   binds only to that name and version; if the winner has no DT_VERDEF at
+ *   all, ld.so's check_match asserts and the process dies ("unversioned");
+ *   a version node the winner lacks altogether fails the load earlier, in the
+ *   version check, and is a `need` fact, not one of these;
+ * - an unversioned reference binds to any definition of the name; it is the
+ *   winner's to bind when a loser of the same SONAME defines it;
+ * - an unresolved weak reference binds to 0, which is no error.
+ * Keyed by contested path; the records go with the path's providers. */
+function unboundReferences(index: ScanIndex): Map<string, Rec[]> {
+  const out = new Map<string, Rec[]>();
+  const symCache = new Map<string, ElfSymbols | null>();
+  const symbols = (abs: string): ElfSymbols | null => {
+    let s = symCache.get(abs);
+    if (s === undefined) {
+      const r = readElfSymbols(abs);
+      symCache.set(abs, (s = "bad" in r ? null : r));
+    }
+    return s;
+  };
+  let consumersBySoname: Map<string, { vp: string; p: Provider }[]> | undefined;
+  for (const vp of index.contested) {
+    const provs = index.paths.get(vp)!;
+    const w = resolveProvider(index, vp, provs[0]!);
+    if (!w || !isLib(w.elf)) continue;
+    const soname = w.elf.soname!;
+    const losers = provs.slice(1).map((p) => resolveProvider(index, vp, p)).filter((p): p is Provider => !!p && isLib(p.elf) && p.elf.soname === soname && p.abs !== w.abs);
+    if (losers.length === 0) continue;
+    if (!consumersBySoname) {
+      consumersBySoname = new Map();
+      for (const [cvp, list] of index.paths) {
+        const c = list[0]!;
+        const e = c.elf;
+        if (c.type !== "file" || !e || "bad" in e) continue;
+        for (const so of new Set([...e.needed, ...e.needs.map((n) => n.file)])) {
+          let l = consumersBySoname.get(so);
+          if (!l) consumersBySoname.set(so, (l = []));
+          l.push({ vp: cvp, p: c });
+        }
+      }
+    }
+    const ws = symbols(w.abs);
+    if (!ws) continue;
+    const wElf = w.elf as ElfInfo;
+    const loserSyms = losers.map((l) => symbols(l.abs)).filter((s): s is ElfSymbols => !!s);
+    const recs: Rec[] = [];
+    for (const c of consumersBySoname.get(soname) ?? []) {
+      if (c.p.abs === w.abs || losers.some((l) => l.abs === c.p.abs)) continue;
+      const cs = symbols(c.p.abs);
+      if (!cs) continue;
+      const seen = new Set<string>();
+      for (const r of cs.refs) {
+        let cause: "absent" | "unversioned" | undefined;
+        if (r.file === soname) {
+          if (!wElf.versioned) cause = ws.names.has(r.name) || !r.weak ? "unversioned" : undefined;
+          else if (!wElf.defs.includes(r.version!)) cause = !needsVersion(c.p, soname, r.version!) && !r.weak ? "absent" : undefined;
+          else if (!ws.defined.has(`${r.name}@${r.version}`) && !r.weak) cause = "absent";
+        } else if (r.file === undefined && !ws.names.has(r.name) && !r.weak && loserSyms.some((l) => l.names.has(r.name))) cause = "absent";
+        if (!cause) continue;
+        const key = `${r.name}@${r.version ?? ""}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        recs.push(["unbound", c.vp, String(c.p.layer), soname, r.name, r.version ?? "-", r.load ? "load" : "lazy", cause]);
+      }
+    }
+    if (recs.length > 0) out.set(vp, recs);
+  }
+  return out;
+}
+
+/** Whether the consumer's version check asks for VERSION of SONAME (a
+ * non-weak need: a missing one fails the load before any symbol is bound). */
+function needsVersion(p: Provider, soname: string, version: string): boolean {
+  const e = p.elf as ElfInfo;
+  return e.needs.some((n) => n.file === soname && n.versions.includes(version));
+}
+
 /** Policy inputs, each self-contained: config, the libraries its paths lead
  * to, the version needs on those libraries, then the paths. */
-function buildInputs(index: ScanIndex, config: PolicyConfig, chunkBytes: number): Uint8Array[] {
-  const cfg = configRecords(config).filter((r) => r[0] === "severity" || r[0] === "override");
+function buildInputs(index: ScanIndex, config: PolicyConfig, chunkBytes: number, generated: number[], unbound: Map<string, Rec[]>): Uint8Array[] {
+  const cfg: Rec[] = [...configRecords(config).filter((r) => r[0] === "severity" || r[0] === "override"), ...generated.map((i): Rec => ["generated", String(i)])];
   // Version needs of every ELF object the view shows, by provider SONAME.
   const needsBySoname = new Map<string, Rec[]>();
   for (const [vp, list] of index.paths) {
@@ -193,6 +317,8 @@ function buildInputs(index: ScanIndex, config: PolicyConfig, chunkBytes: number)
   const out: Uint8Array[] = [];
   let libs: Rec[] = [];
   let libIds = new Map<ElfInfo, number>();
+  /** Libraries without DT_VERDEF, by their lib record's index. */
+  let plain: Rec[] = [];
   let paths: Rec[] = [];
   let bytes = 0;
   const flush = () => {
@@ -208,13 +334,14 @@ function buildInputs(index: ScanIndex, config: PolicyConfig, chunkBytes: number)
       slice.push(n);
       sliceBytes += n.join(" ").length + 2;
       if (sliceBytes >= chunkBytes) {
-        out.push(encodeRecords([["req", "conflicts"], ...cfg, ...libs, ...slice, ...paths]));
+        out.push(encodeRecords([["req", "conflicts"], ...cfg, ...libs, ...plain, ...slice, ...paths]));
         slice = [];
         sliceBytes = 0;
       }
     }
-    if (slice.length > 0 || needs.length === 0) out.push(encodeRecords([["req", "conflicts"], ...cfg, ...libs, ...slice, ...paths]));
+    if (slice.length > 0 || needs.length === 0) out.push(encodeRecords([["req", "conflicts"], ...cfg, ...libs, ...plain, ...slice, ...paths]));
     libs = [];
+    plain = [];
     libIds = new Map();
     paths = [];
     bytes = 0;
@@ -231,12 +358,14 @@ function buildInputs(index: ScanIndex, config: PolicyConfig, chunkBytes: number)
           // A SONAME new to this chunk brings its consumers' needs along.
           if (!libs.some((l) => l[1] === e.soname)) bytes += needBytes.get(e.soname!) ?? 0;
           libs.push(["lib", e.soname!, ...e.defs]);
+          if (!e.versioned) plain.push(["unversioned", String(id)]);
           bytes += e.soname!.length + e.defs.join(" ").length;
         }
         rec.push(String(id));
       }
       group.push(rec);
     }
+    group.push(...(unbound.get(vp) ?? []));
     paths.push(...group);
     bytes += group.reduce((n, r) => n + r.join(" ").length + 2, 0);
     if (bytes >= chunkBytes) flush();
@@ -302,6 +431,11 @@ function buildReport(index: ScanIndex, sources: LayerSource[], answers: Rec[][],
       if (!took) continue;
       // The conflict record holds the overridden severity; this one the class's own.
       cur.override = { glob: rec[1]!, classSeverity: rec[2] as Severity };
+    } else if (rec[0] === "unbound" && cur) {
+      const [, consumer, layer, soname, symbol, version, binding, cause] = rec as string[];
+      const u: Unbound = { consumer: consumer!, consumerLayer: layerPath(layer!), soname: soname!, symbol: symbol!, ...(version !== "-" ? { version } : {}), binding: binding as Unbound["binding"], cause: cause as Unbound["cause"] };
+      // A path goes to the policy again with each slice of the needs, its facts with it.
+      if (!(cur.unbound ??= []).some((x) => x.consumer === u.consumer && x.symbol === u.symbol && x.version === u.version)) cur.unbound.push(u);
     } else if (rec[0] === "missing" && cur) {
       (cur.diamonds ??= []).push({ consumer: rec[1]!, consumerLayer: layerPath(rec[2]!), soname: rec[3]!, version: rec[4]!, loser: rec[5] ? layerPath(rec[5]) : null });
     } else {
@@ -324,7 +458,10 @@ function buildReport(index: ScanIndex, sources: LayerSource[], answers: Rec[][],
   if (command === "check-install") {
     const installing = new Set(sources.filter((s) => s.installing).map((s) => s.layer.path));
     const involved = (c: Conflict) =>
-      installing.has(c.winner.layer) || c.losers.some((l) => installing.has(l.layer)) || (c.diamonds ?? []).some((d) => installing.has(d.consumerLayer));
+      installing.has(c.winner.layer) ||
+      c.losers.some((l) => installing.has(l.layer)) ||
+      (c.diamonds ?? []).some((d) => installing.has(d.consumerLayer)) ||
+      (c.unbound ?? []).some((d) => installing.has(d.consumerLayer));
     kept = conflicts.filter(involved);
     preexisting = conflicts.length - kept.length;
   }
@@ -375,6 +512,20 @@ function reasonOf(c: Conflict): string {
       const n = new Set(c.diamonds?.map((d) => d.consumer)).size;
       return `${n} consumer${n === 1 ? "" : "s"} need${n === 1 ? "s" : ""} version nodes of ${w.soname} that the winner lacks`;
     }
+    case "unversioned-shadow":
+      return `the winner has no symbol versions; ld.so prints "no version information available" for the consumers that need version nodes of ${w.soname}, and binds nothing they reference through them`;
+    case "missing-symbol": {
+      const u = (c.unbound ?? []).find((x) => x.binding === "load")!;
+      return `${u.consumer} binds ${u.symbol}${u.version ? `@${u.version}` : ""} when loaded, ${u.cause === "unversioned" ? "a versioned reference into a library without symbol versions (ld.so aborts)" : "which the winner does not define (symbol lookup error)"}: it cannot start`;
+    }
+    case "missing-symbol-lazy": {
+      const n = new Set(c.unbound?.map((x) => x.symbol)).size;
+      return `the winner cannot bind ${n} function${n === 1 ? "" : "s"} the consumers bind lazily: they start, and fail at the first call to one`;
+    }
+    case "state-override":
+      return "install-time state replaces the package's entry, as dpkg leaves it";
+    case "state-collision":
+      return "two install-time states differ; the upper one wins, with no priorities compared";
     case "type-clash":
       return `${w.type} vs ${l.type}`;
     default:
@@ -400,6 +551,10 @@ export function formatReport(r: ConflictReport, color: { red: (s: string) => str
       for (const l of c.losers) lines.push(`    loser  ${providerLine(l)}`);
       for (const d of c.diamonds ?? []) {
         lines.push(`    ${d.consumer} (from ${d.consumerLayer}) needs ${d.version} of ${d.soname}: ${d.loser ? `only in loser ${d.loser}` : "no provider defines it"}`);
+      }
+      for (const u of c.unbound ?? []) {
+        const what = u.cause === "unversioned" ? "versioned, into a library without versions" : "not defined by the winner";
+        lines.push(`    ${u.consumer} (from ${u.consumerLayer}) binds ${u.symbol}${u.version ? `@${u.version}` : ""} of ${u.soname} ${u.binding === "load" ? "at load" : "lazily"}: ${what}`);
       }
     }
   }

@@ -9,7 +9,17 @@ import { loadJsonChecked } from "./schemas.js";
 /** Where a view's /etc comes from (docs/ARCHITECTURE.md, "Which directories come from layers"). */
 export type EtcSource = "layers+host" | "host" | "layers";
 export type Severity = "ok" | "info" | "warning" | "error";
-export type ConflictClass = "identical" | "shadowed-compatible" | "diamond-incompatible" | "file-collision" | "type-clash";
+export type ConflictClass =
+  | "identical"
+  | "shadowed-compatible"
+  | "diamond-incompatible"
+  | "file-collision"
+  | "type-clash"
+  | "state-override"
+  | "state-collision"
+  | "unversioned-shadow"
+  | "missing-symbol-lazy"
+  | "missing-symbol";
 
 export interface PolicyConfig {
   $schema?: string;
@@ -20,7 +30,7 @@ export interface PolicyConfig {
   /** Install-time state (src/state.ts): whether a failed maintainer script fails the wrap. */
   state?: { required: boolean };
   conflicts: {
-    severities: Record<ConflictClass, Severity>;
+    severities: Partial<Record<ConflictClass, Severity>> & Record<"identical" | "shadowed-compatible" | "diamond-incompatible" | "file-collision" | "type-clash", Severity>;
     overrides: { path: string; severity: Severity; reason?: string }[];
   };
 }

@@ -15,8 +15,35 @@ export interface ElfInfo {
   needed: string[];
   /** Version nodes this object defines (the base node, which names the object itself, excluded). */
   defs: string[];
-  /** Version nodes needed, per needed file (vn_file, which is the provider's SONAME). */
+  /** Version nodes needed, per needed file (vn_file, which is the provider's SONAME).
+   * Weak needs (VER_FLG_WEAK) are left out: ld.so's version check does not fail on them. */
   needs: { file: string; versions: string[] }[];
+  /** The object has a DT_VERDEF table: ld.so checks version needs against it.
+   * Without one, ld.so accepts every need (printing "no version information
+   * available" at startup) and then fails on every versioned reference bound to it. */
+  versioned: boolean;
+}
+
+/** What ld.so binds: an object's defined dynamic symbols and its undefined
+ * references, with versions and when each reference is bound. */
+export interface ElfSymbols {
+  /** Defined symbols, `name` for unversioned ones, `name@VERSION` for versioned ones. */
+  defined: Set<string>;
+  /** Names of all defined symbols, whatever their version. */
+  names: Set<string>;
+  refs: SymbolRef[];
+}
+
+export interface SymbolRef {
+  name: string;
+  /** The version node the reference asks for, and the SONAME it names (vn_file). */
+  version?: string;
+  file?: string;
+  /** STB_WEAK: an unresolved weak reference binds to 0 without an error. */
+  weak: boolean;
+  /** Bound when the object is loaded (a non-PLT relocation: data, an address
+   * taken; or the object asks for BIND_NOW); otherwise lazily, at the first call. */
+  load: boolean;
 }
 
 export interface BadElf {
@@ -27,9 +54,32 @@ const PT_LOAD = 1;
 const PT_DYNAMIC = 2;
 const DT_NULL = 0;
 const DT_NEEDED = 1;
+const DT_PLTRELSZ = 2;
+const DT_HASH = 4;
 const DT_STRTAB = 5;
+const DT_SYMTAB = 6;
+const DT_RELA = 7;
+const DT_RELASZ = 8;
+const DT_RELAENT = 9;
 const DT_STRSZ = 10;
+const DT_SYMENT = 11;
 const DT_SONAME = 14;
+const DT_REL = 17;
+const DT_RELSZ = 18;
+const DT_RELENT = 19;
+const DT_BIND_NOW = 24;
+const DT_JMPREL = 23;
+const DT_FLAGS = 30;
+const DF_BIND_NOW = 8;
+const DT_GNU_HASH = 0x6ffffef5;
+const DT_VERSYM = 0x6ffffff0;
+const DT_FLAGS_1 = 0x6ffffffb;
+const DF_1_NOW = 1;
+const SHT_DYNSYM = 11;
+const VER_FLG_WEAK = 2;
+const MAX_SYMS = 1 << 20;
+/** R_*_COPY by e_machine: i386, x86-64, ARM, AArch64, RISC-V, PowerPC64, s390. */
+const COPY_RELOC: Record<number, number> = { 3: 5, 62: 5, 40: 20, 183: 1024, 243: 4, 21: 19, 22: 9 };
 const DT_VERDEF = 0x6ffffffc;
 const DT_VERDEFNUM = 0x6ffffffd;
 const DT_VERNEED = 0x6ffffffe;
@@ -56,7 +106,7 @@ export function isElf(head: Buffer): boolean {
  * nor consume shared libraries. */
 export function parseElf(readAt: ReadAt, size: number): ElfInfo | BadElf | null {
   try {
-    return parse(readAt, size);
+    return parse(readAt, size, false)?.info ?? null;
   } catch (e) {
     if (e instanceof Bad) return { bad: e.message };
     // A RangeError from Buffer reads is a structure pointing past what we read.
@@ -64,7 +114,18 @@ export function parseElf(readAt: ReadAt, size: number): ElfInfo | BadElf | null 
   }
 }
 
-function parse(readAt: ReadAt, size: number): ElfInfo | null {
+/** The dynamic symbols of an ELF file (see ElfSymbols); null without a
+ * dynamic section. Read only for the objects a conflict concerns. */
+export function parseElfSymbols(readAt: ReadAt, size: number): { info: ElfInfo; syms: ElfSymbols } | BadElf | null {
+  try {
+    return parse(readAt, size, true);
+  } catch (e) {
+    if (e instanceof Bad) return { bad: e.message };
+    return { bad: `malformed (${(e as Error).message})` };
+  }
+}
+
+function parse(readAt: ReadAt, size: number, wantSyms: boolean): { info: ElfInfo; syms: ElfSymbols } | null {
   const read = (off: number, len: number, what: string): Buffer => {
     if (!Number.isSafeInteger(off) || !Number.isSafeInteger(len) || off < 0 || len < 0 || off + len > size) {
       throw new Bad(`truncated: ${what} lies outside the file`);
@@ -125,11 +186,13 @@ function parse(readAt: ReadAt, size: number): ElfInfo | null {
   let verdefnum = 0;
   let verneed: number | undefined;
   let verneednum = 0;
+  // Only read when the symbols are wanted.
+  const tags = new Map<number, number>();
   for (let i = 0; i < count; i++) {
     const o = i * entsize;
     const tag = is64 ? u64s(db, o, le) : u32(db, o);
-    const val = word(db, o + (is64 ? 8 : 4));
     if (tag === DT_NULL) break;
+    const val = word(db, o + (is64 ? 8 : 4));
     switch (tag) {
       case DT_NEEDED: neededOffs.push(val); break;
       case DT_SONAME: sonameOff = val; break;
@@ -139,6 +202,7 @@ function parse(readAt: ReadAt, size: number): ElfInfo | null {
       case DT_VERDEFNUM: verdefnum = val; break;
       case DT_VERNEED: verneed = val; break;
       case DT_VERNEEDNUM: verneednum = val; break;
+      default: if (wantSyms) tags.set(tag, val);
     }
   }
 
@@ -148,9 +212,13 @@ function parse(readAt: ReadAt, size: number): ElfInfo | null {
     throw new Bad(`${what} at address 0x${vaddr.toString(16)} is in no loaded segment`);
   };
 
-  const info: ElfInfo = { needed: [], defs: [], needs: [] };
-  if (neededOffs.length === 0 && sonameOff === undefined && !verdef && !verneed) return info;
-  if (strtab === undefined || strsz === undefined) throw new Bad("dynamic section has no string table");
+  const info: ElfInfo = { needed: [], defs: [], needs: [], versioned: verdef !== undefined && verdef !== 0 };
+  const syms: ElfSymbols = { defined: new Set(), names: new Set(), refs: [] };
+  if (neededOffs.length === 0 && sonameOff === undefined && !verdef && !verneed && !wantSyms) return { info, syms };
+  if (strtab === undefined || strsz === undefined) {
+    if (neededOffs.length === 0 && sonameOff === undefined && !verdef && !verneed) return { info, syms };
+    throw new Bad("dynamic section has no string table");
+  }
   if (strsz > MAX_STRTAB) throw new Bad(`implausible string table size ${strsz}`);
   const strs = read(fileOffset(strtab, "string table"), strsz, "dynamic string table");
   const str = (off: number, what: string): string => {
@@ -163,19 +231,24 @@ function parse(readAt: ReadAt, size: number): ElfInfo | null {
   if (sonameOff !== undefined) info.soname = str(sonameOff, "DT_SONAME");
   for (const o of neededOffs) info.needed.push(str(o, "DT_NEEDED"));
 
+  /** Version index (vd_ndx, vna_other) -> what it names; for the symbol versions. */
+  const byIndex = new Map<number, { name: string; file?: string }>();
   if (verdef) {
     if (verdefnum > MAX_VERSIONS) throw new Bad(`implausible version definition count ${verdefnum}`);
     let at = fileOffset(verdef, "version definitions");
     for (let i = 0; i < verdefnum; i++) {
       const vd = read(at, 20, "version definition");
       const flags = u16(vd, 2);
+      const ndx = u16(vd, 4);
       const cnt = u16(vd, 6);
       const aux = u32(vd, 12);
       const next = u32(vd, 16);
       // The first aux names the version; further ones name its parents.
-      if (cnt > 0 && !(flags & VER_FLG_BASE)) {
+      if (cnt > 0) {
         const a = read(at + aux, 8, "version definition name");
-        info.defs.push(str(u32(a, 0), "version definition"));
+        const name = str(u32(a, 0), "version definition");
+        if (!(flags & VER_FLG_BASE)) info.defs.push(name);
+        byIndex.set(ndx, { name });
       }
       if (next === 0) break;
       at += next;
@@ -197,7 +270,9 @@ function parse(readAt: ReadAt, size: number): ElfInfo | null {
       for (let j = 0; j < cnt; j++) {
         if (++total > MAX_VERSIONS) throw new Bad("too many version needs");
         const vna = read(a, 16, "version need entry");
-        versions.push(str(u32(vna, 8), "version need name"));
+        const name = str(u32(vna, 8), "version need name");
+        if (!(u16(vna, 4) & VER_FLG_WEAK)) versions.push(name);
+        byIndex.set(u16(vna, 6) & 0x7fff, { name, file });
         const anext = u32(vna, 12);
         if (anext === 0) break;
         a += anext;
@@ -207,7 +282,123 @@ function parse(readAt: ReadAt, size: number): ElfInfo | null {
       at += next;
     }
   }
-  return info;
+  if (!wantSyms) return { info, syms };
+
+  const symtab = tags.get(DT_SYMTAB);
+  if (!symtab) return { info, syms };
+  const syment = tags.get(DT_SYMENT) ?? (is64 ? 24 : 16);
+  if (syment < (is64 ? 24 : 16)) throw new Bad(`symbol entries too small (${syment} bytes)`);
+  const nsyms = symbolCount(read, u16, u32, word, is64, eh, tags, fileOffset, syment);
+  if (nsyms > MAX_SYMS) throw new Bad(`implausible symbol count ${nsyms}`);
+  const st = read(fileOffset(symtab, "symbol table"), nsyms * syment, "dynamic symbol table");
+  const versym = tags.get(DT_VERSYM);
+  const vs = versym ? read(fileOffset(versym, "symbol versions"), nsyms * 2, "symbol versions") : undefined;
+
+  // Which undefined symbols a relocation binds, and whether at load time.
+  const bindNow = tags.has(DT_BIND_NOW) || ((tags.get(DT_FLAGS) ?? 0) & DF_BIND_NOW) !== 0 || ((tags.get(DT_FLAGS_1) ?? 0) & DF_1_NOW) !== 0;
+  const bound = new Map<number, boolean>();
+  // A copy relocation makes an executable's own copy of a library's data
+  // object: the symbol looks defined, but ld.so looks it up at load.
+  const copyType = COPY_RELOC[u16(eh, 18)];
+  const copied = new Set<number>();
+  const relocs = (addr: number | undefined, sz: number | undefined, ent: number, rela: boolean, load: boolean, skip?: { start: number; end: number }) => {
+    if (!addr || !sz) return;
+    if (ent < (is64 ? (rela ? 24 : 16) : rela ? 12 : 8)) throw new Bad(`relocation entries too small (${ent} bytes)`);
+    const n = Math.floor(sz / ent);
+    if (n > MAX_SYMS * 4) throw new Bad(`implausible relocation count ${n}`);
+    const b = read(fileOffset(addr, "relocations"), n * ent, "relocations");
+    for (let i = 0; i < n; i++) {
+      // ld.so skips the PLT relocations when DT_RELA's range holds them too.
+      if (skip && addr + i * ent >= skip.start && addr + i * ent < skip.end) continue;
+      const rinfo = is64 ? u64(b, i * ent + 8) : u32(b, i * ent + 4);
+      const sym = is64 ? Math.floor(rinfo / 2 ** 32) : rinfo >>> 8;
+      if (sym === 0) continue;
+      if (copyType !== undefined && (is64 ? rinfo % 2 ** 32 : rinfo & 0xff) === copyType) copied.add(sym);
+      bound.set(sym, (bound.get(sym) ?? false) || load);
+    }
+  };
+  const jmprel = tags.get(DT_JMPREL);
+  const pltsz = tags.get(DT_PLTRELSZ);
+  const pltRela = tags.get(20 /* DT_PLTREL */) !== DT_REL;
+  const skip = jmprel && pltsz ? { start: jmprel, end: jmprel + pltsz } : undefined;
+  relocs(tags.get(DT_RELA), tags.get(DT_RELASZ), tags.get(DT_RELAENT) ?? (is64 ? 24 : 12), true, true, skip);
+  relocs(tags.get(DT_REL), tags.get(DT_RELSZ), tags.get(DT_RELENT) ?? (is64 ? 16 : 8), false, true, skip);
+  relocs(jmprel, pltsz, pltRela ? (is64 ? 24 : 12) : is64 ? 16 : 8, pltRela, bindNow);
+
+  for (let i = 1; i < nsyms; i++) {
+    const o = i * syment;
+    const name = str(u32(st, o), "symbol name");
+    const infoByte = is64 ? st[o + 4]! : st[o + 12]!;
+    const shndx = is64 ? u16(st, o + 6) : u16(st, o + 14);
+    const bind = infoByte >> 4;
+    if (bind === 0 /* STB_LOCAL */ || name === "") continue;
+    const ndx = vs ? u16(vs, i * 2) & 0x7fff : 1;
+    const ver = ndx >= 2 ? byIndex.get(ndx) : undefined;
+    if (shndx !== 0 && !copied.has(i)) {
+      syms.names.add(name);
+      syms.defined.add(ver ? `${name}@${ver.name}` : name);
+    } else if (bound.has(i)) {
+      const ref: SymbolRef = { name, weak: bind === 2 /* STB_WEAK */, load: bound.get(i)! };
+      if (ver?.file !== undefined) {
+        ref.version = ver.name;
+        ref.file = ver.file;
+      }
+      syms.refs.push(ref);
+    }
+  }
+  return { info, syms };
+}
+
+/** The number of dynamic symbols: from the section headers when present, else
+ * from DT_HASH's chain count, else by walking DT_GNU_HASH to its last chain. */
+function symbolCount(
+  read: (off: number, len: number, what: string) => Buffer,
+  u16: (b: Buffer, o: number) => number,
+  u32: (b: Buffer, o: number) => number,
+  word: (b: Buffer, o: number) => number,
+  is64: boolean,
+  eh: Buffer,
+  tags: Map<number, number>,
+  fileOffset: (vaddr: number, what: string) => number,
+  syment: number,
+): number {
+  const shoff = word(eh, is64 ? 40 : 32);
+  const shentsize = u16(eh, is64 ? 58 : 46);
+  const shnum = u16(eh, is64 ? 60 : 48);
+  if (shoff && shnum && shnum < MAX_PHNUM * 16 && shentsize >= (is64 ? 64 : 40)) {
+    try {
+      const sh = read(shoff, shnum * shentsize, "section headers");
+      for (let i = 0; i < shnum; i++) {
+        const o = i * shentsize;
+        if (u32(sh, o + 4) !== SHT_DYNSYM) continue;
+        const size = word(sh, o + (is64 ? 32 : 20));
+        return Math.floor(size / syment);
+      }
+    } catch (e) {
+      // Stripped or damaged section headers: the loader does not use them either.
+      if (!(e instanceof Bad)) throw e;
+    }
+  }
+  const hash = tags.get(DT_HASH);
+  if (hash) return u32(read(fileOffset(hash, "hash table"), 8, "hash table"), 4);
+  const gnu = tags.get(DT_GNU_HASH);
+  if (!gnu) return 0;
+  const at = fileOffset(gnu, "GNU hash table");
+  const h = read(at, 16, "GNU hash table");
+  const nbuckets = u32(h, 0);
+  const symoffset = u32(h, 4);
+  const bloomSize = u32(h, 8);
+  if (nbuckets > MAX_SYMS || bloomSize > MAX_SYMS) throw new Bad("implausible GNU hash table");
+  const bucketsAt = at + 16 + bloomSize * (is64 ? 8 : 4);
+  const buckets = read(bucketsAt, nbuckets * 4, "GNU hash buckets");
+  let last = 0;
+  for (let i = 0; i < nbuckets; i++) last = Math.max(last, u32(buckets, i * 4));
+  if (last < symoffset) return symoffset;
+  const chainAt = bucketsAt + nbuckets * 4;
+  for (let i = last; i - symoffset < MAX_SYMS; i++) {
+    if (u32(read(chainAt + (i - symoffset) * 4, 4, "GNU hash chain"), 0) & 1) return i + 1;
+  }
+  throw new Bad("GNU hash chain does not end");
 }
 
 /** d_tag is signed; the tags we need are all positive and fit in 32 bits, so a

@@ -2,7 +2,7 @@
 // what parseElf extracts. Runs on the main thread or in scan workers alike.
 import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
-import { isElf, parseElf, type BadElf, type ElfInfo } from "./elf.js";
+import { isElf, parseElf, parseElfSymbols, type BadElf, type ElfInfo, type ElfSymbols } from "./elf.js";
 
 export const WANT_HASH = 1;
 export const WANT_ELF = 2;
@@ -77,4 +77,34 @@ export function scanFiles(tasks: readonly FileTask[], progress?: (done: number) 
     if (progress && (i & 511) === 511) progress(i + 1);
   }
   return out;
+}
+
+/** The dynamic symbols of one ELF file (src/scan/elf.ts), read on demand for
+ * the objects a library conflict concerns; a file that cannot be read or
+ * parsed yields its cause. */
+export function readElfSymbols(abs: string): ElfSymbols | { bad: string } {
+  let fd: number;
+  try {
+    fd = openSync(abs, "r");
+  } catch (e) {
+    return { bad: (e as NodeJS.ErrnoException).code ?? (e as Error).message };
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const readAt = (off: number, len: number): Buffer => {
+      const b = Buffer.allocUnsafe(len);
+      let got = 0;
+      while (got < len) {
+        const r = readSync(fd, b, got, len - got, off + got);
+        if (r === 0) break;
+        got += r;
+      }
+      return b.subarray(0, got);
+    };
+    const r = parseElfSymbols(readAt, size);
+    if (r === null) return { bad: "no dynamic section" };
+    return "bad" in r ? r : r.syms;
+  } finally {
+    closeSync(fd);
+  }
 }
