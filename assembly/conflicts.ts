@@ -91,7 +91,7 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
     else if (k == "lib" && n >= 2) {
       sonames.push(r[1]);
       defs.push(r.slice(2));
-    } else if (k == "need" && n >= 5) needs.push(r);
+    } else if ((k == "need" || k == "weakneed") && n >= 5) needs.push(r);
     else if (k == "severity" && n == 3) {
       sevClass.push(r[1]);
       sevLevel.push(r[2]);
@@ -161,9 +161,12 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
         const r = needs[k];
         if (r[1] != soname) continue;
         if (plain) {
-          if (r.length > 4 && cls < UNVERSIONED) cls = UNVERSIONED;
+          if (cls < UNVERSIONED) cls = UNVERSIONED;
           continue;
         }
+        // A weak need the winner lacks fails no version check; its weak
+        // references bind to 0.
+        if (r[0] == "weakneed") continue;
         for (let v = 4; v < r.length; v++) {
           if (have.includes(r[v])) continue;
           const m = ["missing", r[2], r[3], soname, r[v]];

@@ -302,10 +302,12 @@ function buildInputs(index: ScanIndex, config: PolicyConfig, chunkBytes: number,
     const e = w.elf;
     if (!e || "bad" in e) continue;
     for (const n of e.needs) {
-      if (n.versions.length === 0) continue;
+      if (n.versions.length === 0 && !n.weak) continue;
       let l = needsBySoname.get(n.file);
       if (!l) needsBySoname.set(n.file, (l = []));
-      l.push(["need", n.file, vp, String(w.layer), ...n.versions]);
+      if (n.versions.length > 0) l.push(["need", n.file, vp, String(w.layer), ...n.versions]);
+      // Weak needs fail no version check, but ld.so still reports a winner without versions.
+      if (n.weak) l.push(["weakneed", n.file, vp, String(w.layer), ...n.weak]);
     }
   }
   const needBytes = new Map<string, number>();

@@ -17,7 +17,7 @@ export interface ElfInfo {
   defs: string[];
   /** Version nodes needed, per needed file (vn_file, which is the provider's SONAME).
    * Weak needs (VER_FLG_WEAK) are left out: ld.so's version check does not fail on them. */
-  needs: { file: string; versions: string[] }[];
+  needs: { file: string; versions: string[]; weak?: string[] }[];
   /** The object has a DT_VERDEF table: ld.so checks version needs against it.
    * Without one, ld.so accepts every need (printing "no version information
    * available" at startup) and then fails on every versioned reference bound to it. */
@@ -266,18 +266,19 @@ function parse(readAt: ReadAt, size: number, wantSyms: boolean): { info: ElfInfo
       const aux = u32(vn, 8);
       const next = u32(vn, 12);
       const versions: string[] = [];
+      const weak: string[] = [];
       let a = at + aux;
       for (let j = 0; j < cnt; j++) {
         if (++total > MAX_VERSIONS) throw new Bad("too many version needs");
         const vna = read(a, 16, "version need entry");
         const name = str(u32(vna, 8), "version need name");
-        if (!(u16(vna, 4) & VER_FLG_WEAK)) versions.push(name);
+        (u16(vna, 4) & VER_FLG_WEAK ? weak : versions).push(name);
         byIndex.set(u16(vna, 6) & 0x7fff, { name, file });
         const anext = u32(vna, 12);
         if (anext === 0) break;
         a += anext;
       }
-      info.needs.push({ file, versions });
+      info.needs.push(weak.length > 0 ? { file, versions, weak } : { file, versions });
       if (next === 0) break;
       at += next;
     }
