@@ -22,6 +22,7 @@ export interface Report {
     losers: { layer: string; type: string }[];
     reason: string;
     diamonds?: { consumer: string; consumerLayer: string; soname: string; version: string; loser: string | null }[];
+    unbound?: { consumer: string; consumerLayer: string; soname: string; symbol: string; version?: string; binding: string; cause: string }[];
   }[];
   problems: { path: string; layer: string; reason: string }[];
 }

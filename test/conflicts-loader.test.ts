@@ -1,0 +1,254 @@
+// Conflict verdicts against what glibc's ld.so really does (docs/CONFLICTS.md,
+// "Classes"). Each case builds libraries with gcc and linker version scripts,
+// gets the verdict from the real CLI (`fhs conflicts --pkg`, `fhs
+// check-install`), then runs the consumer through its real wrapper, in its
+// view, as the unprivileged user, and checks that the severity predicted the
+// outcome:
+//   error   the consumer does not start (ld.so fails it before main);
+//   warning it starts; a loader message, or it fails when it calls what the
+//           report names;
+//   info    it runs, whatever it calls.
+import assert from "node:assert/strict";
+import { execFileSync, type SpawnSyncReturns } from "node:child_process";
+import { chmodSync, copyFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { before, describe, it } from "node:test";
+import { debLayers } from "./helpers/debian.js";
+import { isRoot, runUnprivileged, testDir, testUser } from "./helpers/env.js";
+import { report, type Report } from "./helpers/report.js";
+import { wrapPackage } from "./helpers/wrapped.js";
+
+const lib = "usr/lib/x86_64-linux-gnu";
+let root: string;
+let src: string;
+let libc: string[];
+
+/** What a run of the consumer showed: did main start, the exit status, stderr. */
+function run(pkg: string, arg = ""): SpawnSyncReturns<string> & { started: boolean } {
+  const r = runUnprivileged([join(pkg, "usr/bin/app"), ...(arg ? [arg] : [])]);
+  return Object.assign(r, { started: r.stdout.startsWith("started\n") });
+}
+
+const give = (p: string) => {
+  if (isRoot) execFileSync("chown", ["-R", "-h", `${testUser.uid}:${testUser.gid}`, p]);
+};
+
+/** A layer holding libfoo.so.1 built from foo.c with the given symbols, a
+ * version script (or none) and an identity foo_id() returns. With `real`, the
+ * Debian way: the file is libfoo.so.REAL and libfoo.so.1 links to it. */
+function libLayer(name: string, o: { defs: string[]; map: string | null; real?: string }): string {
+  const dir = join(root, name);
+  mkdirSync(join(dir, lib), { recursive: true });
+  const file = o.real ? `libfoo.so.${o.real}` : "libfoo.so.1";
+  const args = ["-shared", "-fPIC", "-o", join(dir, lib, file), "-Wl,-soname,libfoo.so.1", `-DID="${name}"`, ...o.defs.map((d) => `-DHAVE_${d}`)];
+  if (o.map !== null) {
+    writeFileSync(join(src, `${name}.map`), o.map);
+    args.push(`-Wl,--version-script,${name}.map`);
+  }
+  execFileSync("gcc", [...args, "foo.c"], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
+  if (o.real) symlinkSync(file, join(dir, lib, "libfoo.so.1"));
+  give(dir);
+  return dir;
+}
+
+/** A consumer linked against `against`'s libfoo.so.1, as a layer (for
+ * check-install) and as a package wrapped with `layers` below it. */
+function consumer(name: string, against: string, flags: string[], layers: string[]): { pkg: string; layer: string } {
+  const bin = join(src, name);
+  execFileSync("gcc", ["-o", bin, ...flags, "app.c", join(against, lib, "libfoo.so.1")], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
+  const layer = join(root, `${name}-layer`);
+  mkdirSync(join(layer, "usr/bin"), { recursive: true });
+  copyFileSync(bin, join(layer, "usr/bin/app"));
+  chmodSync(join(layer, "usr/bin/app"), 0o755);
+  const pkg = join(testDir(`fhs-${name}-`), name);
+  cpSync(layer, pkg, { recursive: true });
+  give(layer);
+  give(pkg);
+  wrapPackage(pkg, [...layers, ...libc]);
+  return { pkg, layer };
+}
+
+/** The one conflict on libfoo.so.1 in the package's view. */
+function verdict(rep: Report) {
+  const c = rep.conflicts.filter((x) => x.path === `/${lib}/libfoo.so.1`);
+  assert.equal(c.length, 1, JSON.stringify(rep.conflicts));
+  return c[0]!;
+}
+
+const FULL_MAP = "FOO_1.0 { global: foo_id; bar; data_obj; local: *; };\nFOO_1.1 { global: baz; } FOO_1.0;\n";
+let full: string;
+
+before(() => {
+  root = testDir("fhs-loader-");
+  src = join(root, "src");
+  mkdirSync(src);
+  writeFileSync(
+    join(src, "foo.c"),
+    [
+      "const char *foo_id(void) { return ID; }",
+      "#ifdef HAVE_BAR\nint bar(void) { return 2; }\n#endif",
+      "#ifdef HAVE_DATA\nint data_obj = 42;\n#endif",
+      "#ifdef HAVE_BAZ\nint baz(void) { return 3; }\n#endif",
+      "",
+    ].join("\n"),
+  );
+  // main starts, prints "started", and touches the library only as asked: so
+  // a run without an argument shows whether ld.so let the program start.
+  writeFileSync(
+    join(src, "app.c"),
+    `#include <stdio.h>
+#include <string.h>
+const char *foo_id(void);
+int bar(void);
+#ifdef DATA
+extern int data_obj;
+#endif
+#ifdef NEW
+int baz(void);
+#endif
+int main(int argc, char **argv) {
+  const char *a = argc > 1 ? argv[1] : "";
+  printf("started\\n");
+  fflush(stdout);
+  if (!strcmp(a, "id")) printf("%s\\n", foo_id());
+  if (!strcmp(a, "bar")) printf("bar %d\\n", bar());
+#ifdef DATA
+  if (!strcmp(a, "data")) printf("data %d\\n", data_obj);
+#endif
+#ifdef NEW
+  if (!strcmp(a, "baz")) printf("baz %d\\n", baz());
+#endif
+  return 0;
+}
+`,
+  );
+  libc = debLayers(["libc6"], { withDeps: true });
+  full = libLayer("full", { defs: ["BAR", "DATA", "BAZ"], map: FULL_MAP });
+});
+
+describe("conflict verdicts agree with ld.so", () => {
+  it("missing version node: diamond-incompatible, error, exit 1; the consumer does not start", () => {
+    const old = libLayer("old", { defs: ["BAR", "DATA"], map: "FOO_1.0 { global: foo_id; bar; data_obj; local: *; };\n" });
+    const { pkg, layer } = consumer("app-new", full, ["-DNEW"], [old, full]);
+    const c = verdict(report(["conflicts", "--pkg", pkg], 1));
+    assert.equal(c.class, "diamond-incompatible");
+    assert.equal(c.severity, "error");
+    assert.equal(c.winner.layer, old);
+    assert.deepEqual(c.diamonds?.map((d) => [d.version, d.loser]), [["FOO_1.1", full]]);
+    // The same through check-install: the old library installed over the set.
+    assert.equal(verdict(report(["check-install", old, "--into", full, "--into", layer], 1)).class, "diamond-incompatible");
+    const r = run(pkg);
+    assert.equal(r.started, false);
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /version `FOO_1\.1' not found \(required by .*app\)/);
+  });
+
+  it("missing function, bound lazily: missing-symbol-lazy, warning, exit 0; starts, fails only when it calls the function", () => {
+    const nobar = libLayer("nobar", { defs: ["DATA", "BAZ"], map: FULL_MAP });
+    const { pkg, layer } = consumer("app-lazy", full, [], [nobar, full]);
+    const c = verdict(report(["conflicts", "--pkg", pkg], 0));
+    assert.equal(c.class, "missing-symbol-lazy");
+    assert.equal(c.severity, "warning");
+    assert.deepEqual(
+      c.unbound?.map((u) => [u.symbol, u.version, u.binding, u.cause]),
+      [["bar", "FOO_1.0", "lazy", "absent"]],
+    );
+    assert.equal(verdict(report(["check-install", nobar, "--into", full, "--into", layer], 0)).severity, "warning");
+    const r = run(pkg);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, "");
+    // The winner is the library in the view; what it has still binds.
+    assert.equal(run(pkg, "id").stdout, "started\nnobar\n");
+    const call = run(pkg, "bar");
+    assert.equal(call.started, true);
+    assert.equal(call.status, 127);
+    assert.match(call.stderr, /symbol lookup error: .*undefined symbol: bar, version FOO_1\.0/);
+  });
+
+  it("missing function, BIND_NOW (-z now): missing-symbol, error, exit 1; the consumer does not start", () => {
+    const nobar = libLayer("nobar-now", { defs: ["DATA", "BAZ"], map: FULL_MAP });
+    const { pkg, layer } = consumer("app-now", full, ["-Wl,-z,now"], [nobar, full]);
+    const c = verdict(report(["conflicts", "--pkg", pkg], 1));
+    assert.equal(c.class, "missing-symbol");
+    assert.equal(c.severity, "error");
+    assert.deepEqual(c.unbound?.map((u) => [u.symbol, u.binding]), [["bar", "load"]]);
+    assert.equal(verdict(report(["check-install", nobar, "--into", full, "--into", layer], 1)).class, "missing-symbol");
+    const r = run(pkg);
+    assert.equal(r.started, false);
+    assert.equal(r.status, 127);
+    assert.match(r.stderr, /undefined symbol: bar, version FOO_1\.0/);
+  });
+
+  it("missing data object (a copy relocation, bound at load even without BIND_NOW): missing-symbol, error; the consumer does not start", () => {
+    const nodata = libLayer("nodata", { defs: ["BAR", "BAZ"], map: FULL_MAP });
+    const { pkg } = consumer("app-data", full, ["-DDATA"], [nodata, full]);
+    const c = verdict(report(["conflicts", "--pkg", pkg], 1));
+    assert.equal(c.class, "missing-symbol");
+    assert.deepEqual(c.unbound?.map((u) => [u.symbol, u.version, u.binding, u.cause]), [["data_obj", "FOO_1.0", "load", "absent"]]);
+    const r = run(pkg);
+    assert.equal(r.started, false);
+    assert.equal(r.status, 127);
+    assert.match(r.stderr, /undefined symbol: data_obj, version FOO_1\.0/);
+  });
+
+  it("unversioned library over a versioned one, lazy consumer: missing-symbol-lazy, warning; starts with ld.so's message, aborts at the first call", () => {
+    const plain = libLayer("plain", { defs: ["BAR", "DATA", "BAZ"], map: null });
+    const { pkg } = consumer("app-plain-lazy", full, [], [plain, full]);
+    const c = verdict(report(["conflicts", "--pkg", pkg], 0));
+    assert.equal(c.class, "missing-symbol-lazy");
+    assert.equal(c.severity, "warning");
+    assert.ok(c.unbound!.every((u) => u.cause === "unversioned" && u.binding === "lazy"));
+    assert.deepEqual(c.unbound!.map((u) => u.symbol).sort(), ["bar", "foo_id"]);
+    const r = run(pkg);
+    assert.equal(r.status, 0);
+    assert.match(r.stderr, /libfoo\.so\.1: no version information available \(required by .*app\)/);
+    // Every versioned reference bound to it trips ld.so's check_match assertion.
+    const call = run(pkg, "id");
+    assert.equal(call.started, true);
+    assert.equal(call.status, 127);
+    assert.match(call.stderr, /Inconsistency detected by ld\.so: dl-lookup\.c: \d+: check_match: Assertion/);
+  });
+
+  it("unversioned library over a versioned one, BIND_NOW consumer: missing-symbol, error; the consumer does not start", () => {
+    const plain = libLayer("plain-now", { defs: ["BAR", "DATA", "BAZ"], map: null });
+    const { pkg } = consumer("app-plain-now", full, ["-Wl,-z,now"], [plain, full]);
+    const c = verdict(report(["conflicts", "--pkg", pkg], 1));
+    assert.equal(c.class, "missing-symbol");
+    assert.ok(c.unbound!.every((u) => u.cause === "unversioned" && u.binding === "load"));
+    const r = run(pkg);
+    assert.equal(r.started, false);
+    assert.equal(r.status, 127);
+    assert.match(r.stderr, /no version information available/);
+  });
+
+  it("versioned library over the unversioned one the consumer was linked against: shadowed-compatible, info; runs", () => {
+    const plain = libLayer("plain-base", { defs: ["BAR", "DATA", "BAZ"], map: null });
+    const { pkg } = consumer("app-unversioned", plain, [], [full, plain]);
+    const c = verdict(report(["conflicts", "--pkg", pkg], 0));
+    assert.equal(c.class, "shadowed-compatible");
+    assert.equal(c.severity, "info");
+    for (const arg of ["id", "bar"]) {
+      const r = run(pkg, arg);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, "");
+    }
+    assert.equal(run(pkg, "id").stdout, "started\nfull\n");
+  });
+
+  it("a SONAME provided by two layers: the first layer's wins, in the report and in the view, whichever order", () => {
+    // Debian's way: libfoo.so.1 links to the real file, a different one per layer.
+    const a = libLayer("soname-a", { defs: ["BAR", "DATA", "BAZ"], map: FULL_MAP, real: "1.0.0" });
+    const b = libLayer("soname-b", { defs: ["BAR", "DATA", "BAZ"], map: FULL_MAP, real: "1.2.0" });
+    for (const [first, second, id] of [[a, b, "soname-a"], [b, a, "soname-b"]] as const) {
+      const { pkg } = consumer(`app-${id}`, full, [], [first, second]);
+      const c = verdict(report(["conflicts", "--pkg", pkg], 0));
+      assert.equal(c.class, "shadowed-compatible");
+      assert.equal(c.severity, "info");
+      assert.equal(c.winner.layer, first);
+      assert.deepEqual(c.losers.map((l) => l.layer), [second]);
+      const r = run(pkg, "id");
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, `started\n${id}\n`);
+    }
+  });
+});
