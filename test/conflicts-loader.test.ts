@@ -3,7 +3,8 @@
 // gets the verdict from the real CLI (`fhs conflicts --pkg`, `fhs
 // check-install`), then runs the consumer through its real wrapper, in its
 // view, as the unprivileged user, and checks that the severity predicted the
-// outcome:
+// outcome (the install-time state cases run the programs the packages' own
+// maintainer scripts configured):
 //   error   the consumer does not start (ld.so fails it before main);
 //   warning it starts; a loader message, or it fails when it calls what the
 //           report names;
@@ -14,7 +15,7 @@ import { chmodSync, copyFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync 
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
-import { isRoot, runUnprivileged, testDir, testUser } from "./helpers/env.js";
+import { isRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { report, type Report } from "./helpers/report.js";
 import { wrapPackage } from "./helpers/wrapped.js";
 
@@ -250,5 +251,100 @@ describe("conflict verdicts agree with ld.so", () => {
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, `started\n${id}\n`);
     }
+  });
+});
+
+/** A .deb built with dpkg-deb: FILES (path -> [mode, text]) and a postinst. */
+function fixtureDeb(dir: string, name: string, files: Record<string, [number, string]>, postinst: string): string {
+  const tree = join(dir, `${name}-root`);
+  mkdirSync(join(tree, "DEBIAN"), { recursive: true });
+  writeFileSync(join(tree, "DEBIAN/control"), `Package: ${name}\nVersion: 1.0\nArchitecture: all\nMaintainer: fhs <fhs@example.org>\nDescription: conflict fixture\n`);
+  writeFileSync(join(tree, "DEBIAN/postinst"), postinst, { mode: 0o755 });
+  for (const [rel, [mode, text]] of Object.entries(files)) {
+    mkdirSync(join(tree, rel, ".."), { recursive: true });
+    writeFileSync(join(tree, rel), text, { mode });
+  }
+  const deb = join(dir, `${name}_1.0_all.deb`);
+  execFileSync("dpkg-deb", ["--root-owner-group", "-Zgzip", "--build", tree, deb], { stdio: "ignore" });
+  return deb;
+}
+
+describe("conflict verdicts on install-time state (generated files, alternatives)", () => {
+  // Two packages offer the same alternative, fhs-pager; A (priority 50) also
+  // rewrites at install time the config file it ships.
+  let pkgA: string;
+  let pkgB: string;
+  before(() => {
+    const work = testDir("fhs-loader-state-");
+    const a = fixtureDeb(
+      work,
+      "fhs-alt-a",
+      {
+        "etc/fhs-alt.conf": [0o644, "shipped\n"],
+        "usr/libexec/fhs-alt-a/pager": [0o755, "#!/bin/sh\necho pager a\n"],
+        "usr/bin/fhs-alt-show": [0o755, "#!/bin/sh\ncat /etc/fhs-alt.conf\nreadlink /etc/alternatives/fhs-pager\nexec fhs-pager\n"],
+        // Runs a program inside this package's view (a composed view when that program is wrapped too).
+        "usr/bin/fhs-alt-exec": [0o755, '#!/bin/sh\nexec "$@"\n'],
+      },
+      "#!/bin/sh\nset -e\necho configured > /etc/fhs-alt.conf\nupdate-alternatives --quiet --install /usr/bin/fhs-pager fhs-pager /usr/libexec/fhs-alt-a/pager 50\n",
+    );
+    const b = fixtureDeb(
+      work,
+      "fhs-alt-b",
+      {
+        "usr/libexec/fhs-alt-b/pager": [0o755, "#!/bin/sh\necho pager b\n"],
+        "usr/bin/fhs-alt-b-show": [0o755, "#!/bin/sh\nreadlink /etc/alternatives/fhs-pager\nexec fhs-pager\n"],
+      },
+      "#!/bin/sh\nset -e\nupdate-alternatives --quiet --install /usr/bin/fhs-pager fhs-pager /usr/libexec/fhs-alt-b/pager 10\n",
+    );
+    // A shell, update-alternatives (dpkg) and a libc for the scripts.
+    const base = debLayers(["dash", "coreutils", "dpkg", "libc6", "libselinux1", "libpcre2-8-0", "libacl1", "libattr1", "libgmp10", "libcap2"]);
+    give(work);
+    const imported = runCliUnprivileged(["layer", "import", "--json", "--into", join(work, "store"), a, b]);
+    assert.equal(imported.status, 0, imported.stderr);
+    const [layerA, layerB] = (JSON.parse(imported.stdout) as { layer: string }[]).map((r) => r.layer);
+    const wrap = (layer: string, name: string) => {
+      const pkg = join(work, name);
+      cpSync(layer, pkg, { recursive: true, verbatimSymlinks: true });
+      execFileSync("chmod", ["-R", "u+w", pkg]);
+      execFileSync("rm", [join(pkg, ".fhs/deb.json")]);
+      give(pkg);
+      const r = runCliUnprivileged(["wrap", pkg, "--policy", testArtifacts().policy, ...base.flatMap((l) => ["--layer", l])], {
+        env: { FHS_LAUNCHER: testArtifacts().launcher },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return pkg;
+    };
+    pkgA = wrap(layerA!, "pkg-a");
+    pkgB = wrap(layerB!, "pkg-b");
+  });
+
+  it("a file the package's own postinst rewrote: state-override, info, exit 0; the program reads the generated one", () => {
+    const rep = report(["conflicts", "--pkg", pkgA], 0);
+    const c = rep.conflicts.find((x) => x.path === "/etc/fhs-alt.conf");
+    assert.ok(c, JSON.stringify(rep.conflicts));
+    assert.equal(c.class, "state-override");
+    assert.equal(c.severity, "info");
+    assert.equal(c.winner.layer, join(pkgA, ".fhs/state"));
+    const r = runUnprivileged([join(pkgA, "usr/bin/fhs-alt-show")]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "configured\n/usr/libexec/fhs-alt-a/pager\npager a\n");
+  });
+
+  it("the same alternative from two packages' states, composed: state-collision, warning, exit 0; the upper package's choice runs, not dpkg's priority", () => {
+    const rep = report(["check-install", pkgB, "--into", pkgA], 0);
+    const c = rep.conflicts.find((x) => x.path === "/etc/alternatives/fhs-pager");
+    assert.ok(c, JSON.stringify(rep.conflicts));
+    assert.equal(c.class, "state-collision");
+    assert.equal(c.severity, "warning");
+    assert.equal(c.winner.layer, join(pkgB, ".fhs/state"));
+    assert.equal(c.winner.target, "/usr/libexec/fhs-alt-b/pager");
+    assert.equal(rep.summary.error, 0);
+    // /usr/bin/fhs-pager is the same link (to /etc/alternatives/fhs-pager) in both.
+    assert.equal(rep.conflicts.find((x) => x.path === "/usr/bin/fhs-pager")?.class, "identical");
+    // B's program started inside A's view: B's layers go on top, its state's link wins.
+    const r = runUnprivileged([join(pkgA, "usr/bin/fhs-alt-exec"), join(pkgB, "usr/bin/fhs-alt-b-show")]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${c.winner.target}\npager b\n`);
   });
 });
