@@ -6,7 +6,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFil
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { policiesDir } from "../src/paths.js";
-import { parseElf } from "../src/scan/elf.js";
+import { parseElf, parseElfSymbols } from "../src/scan/elf.js";
 import { runCli, testDir } from "./helpers/env.js";
 import { report } from "./helpers/report.js";
 import { wrapPackage } from "./helpers/wrapped.js";
@@ -228,9 +228,14 @@ describe("input errors and bad ELF files", () => {
     const good = parseElf(reader(full), full.length);
     assert.ok(good && !("bad" in good));
     assert.deepEqual(good.needs.find((n) => n.file === "libfoo.so.1")?.versions, ["FOO_1.1"]);
+    // The symbol reader (dynamic symbols, versions, relocations) the same way.
+    const syms = parseElfSymbols(reader(full), full.length);
+    assert.ok(syms && !("bad" in syms));
+    assert.ok(syms.syms.refs.some((r) => r.name === "foo_more" && r.version === "FOO_1.1" && r.file === "libfoo.so.1" && !r.load));
     for (let n = 0; n < full.length; n += 7) {
       const cut = full.subarray(0, n);
       parseElf(reader(cut), cut.length);
+      parseElfSymbols(reader(cut), cut.length);
     }
     let seed = 42;
     const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed);
@@ -239,6 +244,8 @@ describe("input errors and bad ELF files", () => {
       for (let k = 0; k < 8; k++) b[rand() % 1024] = rand() & 0xff;
       const res = parseElf(reader(b), b.length);
       assert.ok(res === null || "bad" in res || Array.isArray(res.needed));
+      const sy = parseElfSymbols(reader(b), b.length);
+      assert.ok(sy === null || "bad" in sy || Array.isArray(sy.syms.refs));
     }
     const lib11 = readFileSync(join(v11, lib, "libfoo.so.1"));
     const info = parseElf(reader(lib11), lib11.length);
