@@ -240,7 +240,7 @@ function unboundReferences(index: ScanIndex): Map<string, Rec[]> {
     const w = resolveProvider(index, vp, provs[0]!);
     if (!w || !isLib(w.elf)) continue;
     const soname = w.elf.soname!;
-    const losers = provs.slice(1).map((p) => resolveProvider(index, vp, p)).filter((p): p is Provider => !!p && isLib(p.elf) && p.elf.soname === soname && p.abs !== w.abs);
+    const losers = provs.slice(1).map((p) => resolveProvider(index, vp, p)).filter((p): p is Provider => !!p && isLib(p.elf) && p.elf.soname === soname && p.abs !== w.abs && !(p.hash && p.hash === w.hash));
     if (losers.length === 0) continue;
     if (!consumersBySoname) {
       consumersBySoname = new Map();
@@ -262,6 +262,10 @@ function unboundReferences(index: ScanIndex): Map<string, Rec[]> {
     const recs: Rec[] = [];
     for (const c of consumersBySoname.get(soname) ?? []) {
       if (c.p.abs === w.abs || losers.some((l) => l.abs === c.p.abs)) continue;
+      // ld.so checks versions before it binds anything: a consumer that needs
+      // a version node the winner lacks never gets to its symbols.
+      const e = c.p.elf as ElfInfo;
+      if (wElf.versioned && e.needs.some((n) => n.file === soname && n.versions.some((v) => !wElf.defs.includes(v)))) continue;
       const cs = symbols(c.p.abs);
       if (!cs) continue;
       const seen = new Set<string>();
