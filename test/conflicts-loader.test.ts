@@ -54,9 +54,9 @@ function libLayer(name: string, o: { defs: string[]; map: string | null; real?: 
 
 /** A consumer linked against `against`'s libfoo.so.1, as a layer (for
  * check-install) and as a package wrapped with `layers` below it. */
-function consumer(name: string, against: string, flags: string[], layers: string[]): { pkg: string; layer: string } {
+function consumer(name: string, against: string, flags: string[], layers: string[], source = "app.c"): { pkg: string; layer: string } {
   const bin = join(src, name);
-  execFileSync("gcc", ["-o", bin, ...flags, "app.c", join(against, lib, "libfoo.so.1")], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync("gcc", ["-o", bin, ...flags, source, join(against, lib, "libfoo.so.1")], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
   const layer = join(root, `${name}-layer`);
   mkdirSync(join(layer, "usr/bin"), { recursive: true });
   copyFileSync(bin, join(layer, "usr/bin/app"));
@@ -119,6 +119,18 @@ int main(int argc, char **argv) {
 #ifdef NEW
   if (!strcmp(a, "baz")) printf("baz %d\\n", baz());
 #endif
+  return 0;
+}
+`,
+  );
+  // Its one reference into libfoo is weak: it runs without bar. Linked with
+  // --no-as-needed, or a weak reference alone would not keep libfoo needed.
+  writeFileSync(
+    join(src, "weak.c"),
+    `#include <stdio.h>
+extern int bar(void) __attribute__((weak));
+int main(void) {
+  printf("started\\n%s\\n", bar ? "has bar" : "no bar");
   return 0;
 }
 `,
@@ -220,6 +232,31 @@ describe("conflict verdicts agree with ld.so", () => {
     assert.equal(r.started, false);
     assert.equal(r.status, 127);
     assert.match(r.stderr, /no version information available/);
+  });
+
+  it("unversioned library over a versioned one, the consumer's only reference weak and not defined there: unversioned-shadow, warning; runs, with ld.so's message", () => {
+    const plain = libLayer("plain-nobar", { defs: ["DATA", "BAZ"], map: null });
+    const { pkg } = consumer("app-weak", full, ["-Wl,--no-as-needed"], [plain, full], "weak.c");
+    const c = verdict(report(["conflicts", "--pkg", pkg], 0));
+    assert.equal(c.class, "unversioned-shadow");
+    assert.equal(c.severity, "warning");
+    assert.equal(c.unbound, undefined);
+    const r = run(pkg);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "started\nno bar\n");
+    assert.match(r.stderr, /libfoo\.so\.1: no version information available \(required by .*app\)/);
+  });
+
+  it("the same weak reference, the unversioned winner defining it: missing-symbol, error; ld.so's assertion before main", () => {
+    const plain = libLayer("plain-weak", { defs: ["BAR", "DATA", "BAZ"], map: null });
+    const { pkg } = consumer("app-weak-bound", full, ["-Wl,--no-as-needed"], [plain, full], "weak.c");
+    const c = verdict(report(["conflicts", "--pkg", pkg], 1));
+    assert.equal(c.class, "missing-symbol");
+    assert.deepEqual(c.unbound?.map((u) => [u.symbol, u.version, u.binding, u.cause]), [["bar", "FOO_1.0", "load", "unversioned"]]);
+    const r = run(pkg);
+    assert.equal(r.started, false);
+    assert.equal(r.status, 127);
+    assert.match(r.stderr, /check_match: Assertion/);
   });
 
   it("versioned library over the unversioned one the consumer was linked against: shadowed-compatible, info; runs", () => {
