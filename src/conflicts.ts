@@ -513,7 +513,7 @@ function reasonOf(c: Conflict): string {
     case "identical":
       return w.type === "link" ? "same link target" : w.type === "dir" ? "directories merge" : "same bytes";
     case "shadowed-compatible":
-      return `same SONAME ${w.soname}; the winner defines every version node the closure needs`;
+      return `same SONAME ${w.soname}; the winner defines every version node and symbol the closure binds`;
     case "diamond-incompatible": {
       const n = new Set(c.diamonds?.map((d) => d.consumer)).size;
       return `${n} consumer${n === 1 ? "" : "s"} need${n === 1 ? "s" : ""} version nodes of ${w.soname} that the winner lacks`;
