@@ -88,6 +88,7 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
       if (r[6] != "load" && r[6] != "lazy") return refuse(out, "unbound " + r[1] + ": binding " + r[6] + " is neither load nor lazy");
     } else if (k == "unversioned" && n == 2) unversioned.push(<i32>parseInt(r[1]));
     else if (k == "generated" && n == 2) generated.push(r[1]);
+    else if (k == "alt") continue; // read with its path
     else if (k == "lib" && n >= 2) {
       sonames.push(r[1]);
       defs.push(r.slice(2));
@@ -118,11 +119,19 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
       const r = input[j0];
       provs.push(new Prov(r[1], r[2], r[3], r.length == 5 ? <i32>parseInt(r[4]) : -1));
     }
+    // The same SONAME at other paths the loader searches after the winner's
+    // (it takes the first in its search order, whatever the layer order).
+    const alts = new Array<Prov>();
+    for (; j0 < input.length && input[j0][0] == "alt"; j0++) {
+      const r = input[j0];
+      if (r.length != 4 || <i32>parseInt(r[3]) >= sonames.length) return refuse(out, "alt " + r[1] + ": needs LAYER SHA256 LIB, a lib that was sent");
+      alts.push(new Prov(r[1], "file", r[2], <i32>parseInt(r[3])));
+    }
     // The references the winner cannot bind (facts the CLI read from the
     // consumers' dynamic symbols and relocations), right after the providers.
     const unbound = new Array<Array<string>>();
     for (; j0 < input.length && input[j0][0] == "unbound"; j0++) unbound.push(input[j0]);
-    if (provs.length < 2) return refuse(out, "path " + path + ": needs at least two prov records");
+    if (provs.length + alts.length < 2) return refuse(out, "path " + path + ": needs at least two prov records");
     const w = provs[0];
     let cls: i32 = 0;
     let libPair = false;
@@ -145,6 +154,13 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
         c = generated.includes(l.layer) ? STATE_COLLISION : STATE_OVERRIDE;
       } else c = COLLISION;
       if (c > cls) cls = c;
+    }
+    for (let j = 0; j < alts.length; j++) {
+      losers += (losers.length > 0 ? "," : "") + alts[j].layer;
+      if (w.lib >= 0 && sonames[w.lib] == sonames[alts[j].lib] && w.value != alts[j].value) {
+        if (cls < SHADOWED) cls = SHADOWED;
+        libPair = true;
+      }
     }
     // A consumer anywhere in the closure that needs a version node the winner
     // lacks breaks at run time: the loser it was linked against is hidden.
@@ -170,8 +186,9 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
         for (let v = 4; v < r.length; v++) {
           if (have.includes(r[v])) continue;
           const m = ["missing", r[2], r[3], soname, r[v]];
-          for (let j = 1; j < provs.length; j++) {
-            const l = provs[j];
+          const all = provs.slice(1).concat(alts);
+          for (let j = 0; j < all.length; j++) {
+            const l = all[j];
             if (l.lib >= 0 && sonames[l.lib] == soname && defs[l.lib].includes(r[v])) {
               m.push(l.layer);
               break;

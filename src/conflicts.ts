@@ -2,9 +2,12 @@
 // layers; the policy (assembly/conflicts.ts, request `conflicts`) classifies
 // every contested path; this module builds the compact policy input, evaluates
 // it in chunks, and turns the answer into a report.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { FhsError } from "./errors.js";
 import { dedupeLayers, inspectLayer, type Layer } from "./layers.js";
+import { viewLibDirs } from "./ldcache.js";
 import { readManifest } from "./manifest.js";
 import { configRecords, loadConfig, type PolicyConfig } from "./policy/config.js";
 import { evalPolicy } from "./policy/host.js";
@@ -43,6 +46,8 @@ export interface LayerSource {
 
 export interface ProviderReport {
   layer: string;
+  /** A loser at another view path: the same SONAME, later in the loader's search order. */
+  path?: string;
   type: Provider["type"];
   size?: number;
   sha256?: string;
@@ -191,13 +196,14 @@ export async function checkConflicts(opts: ConflictOptions): Promise<{ report: C
   const t2 = performance.now();
 
   const generated = sources.flatMap((s, i) => (s.generated ? [i] : []));
-  const unbound = unboundReferences(index);
-  const chunks = buildInputs(index, opts.config, opts.chunkBytes ?? 256 * 1024, generated, unbound);
+  const elsewhere = sonameElsewhere(index);
+  const unbound = unboundReferences(index, elsewhere);
+  const chunks = buildInputs(index, opts.config, opts.chunkBytes ?? 256 * 1024, generated, unbound, elsewhere);
   opts.progress?.(`classifying ${index.contested.length} contested paths`);
   const answers = await evalChunks(chunks, opts);
   const t3 = performance.now();
 
-  const report = buildReport(index, sources, answers, opts.command ?? "conflicts");
+  const report = buildReport(index, sources, answers, opts.command ?? "conflicts", elsewhere);
   const stats: ConflictStats = {
     walkMs: t1 - t0,
     readMs: t2 - t1,
@@ -208,6 +214,58 @@ export async function checkConflicts(opts: ConflictOptions): Promise<{ report: C
     inputBytes: chunks.reduce((n, c) => n + c.length, 0),
   };
   return { report, stats };
+}
+
+/** Another provider of a library: the same SONAME at another view path. */
+interface Elsewhere {
+  vp: string;
+  file: Provider;
+}
+
+/** The same SONAME in two directories of the loader's search path (no path
+ * collides): the view's ld.so.cache lists the one in the directory ldconfig
+ * met first, and the loader takes it, whatever the layer order. Keyed by the
+ * view path the loader takes; the others follow in search order, when their
+ * bytes differ. */
+function sonameElsewhere(index: ScanIndex): Map<string, Elsewhere[]> {
+  const dirs = viewLibDirs(index.layers);
+  const rank = new Map(dirs.map((d, i) => [d, i]));
+  const bySoname = new Map<string, { vp: string; rank: number; file: Provider }[]>();
+  for (const [vp, list] of index.paths) {
+    const slash = vp.lastIndexOf("/");
+    const r = rank.get(vp.slice(0, slash));
+    if (r === undefined) continue;
+    const file = resolveProvider(index, vp, list[0]!);
+    // ldconfig lists a library under its SONAME, at the path named by it.
+    if (!file || !isLib(file.elf) || file.elf.soname !== vp.slice(slash + 1)) continue;
+    let l = bySoname.get(file.elf.soname);
+    if (!l) bySoname.set(file.elf.soname, (l = []));
+    l.push({ vp, rank: r, file });
+  }
+  const out = new Map<string, Elsewhere[]>();
+  for (const l of bySoname.values()) {
+    if (l.length < 2) continue;
+    l.sort((a, b) => a.rank - b.rank);
+    const w = l[0]!;
+    const wHash = fileHash(w.file);
+    const rest = l.slice(1).filter((x) => x.file.abs !== w.file.abs && fileHash(x.file) !== wHash);
+    if (rest.length > 0) out.set(w.vp, rest.map((x) => ({ vp: x.vp, file: x.file })));
+  }
+  return out;
+}
+
+/** A provider's sha256, read now if the scan did not need it. */
+function fileHash(p: Provider): string {
+  if (!p.hash) {
+    try {
+      const bytes = readFileSync(p.abs);
+      p.hash = createHash("sha256").update(bytes).digest("hex");
+      p.size = bytes.length;
+    } catch (e) {
+      return `unreadable:${(e as NodeJS.ErrnoException).code ?? "?"}`;
+    }
+  }
+  return p.hash;
 }
 
 /** The facts behind the symbol-level classes: for every contested path where
@@ -223,7 +281,7 @@ export async function checkConflicts(opts: ConflictOptions): Promise<{ report: C
  *   winner's to bind when a loser of the same SONAME defines it;
  * - an unresolved weak reference binds to 0, which is no error.
  * Keyed by contested path; the records go with the path's providers. */
-function unboundReferences(index: ScanIndex): Map<string, Rec[]> {
+function unboundReferences(index: ScanIndex, elsewhere: Map<string, Elsewhere[]>): Map<string, Rec[]> {
   const out = new Map<string, Rec[]>();
   const symCache = new Map<string, ElfSymbols | null>();
   const symbols = (abs: string): ElfSymbols | null => {
@@ -235,12 +293,14 @@ function unboundReferences(index: ScanIndex): Map<string, Rec[]> {
     return s;
   };
   let consumersBySoname: Map<string, { vp: string; p: Provider }[]> | undefined;
-  for (const vp of index.contested) {
-    const provs = index.paths.get(vp)!;
+  for (const vp of libraryPaths(index, elsewhere)) {
+    const provs = providersOf(index, vp);
     const w = resolveProvider(index, vp, provs[0]!);
     if (!w || !isLib(w.elf)) continue;
     const soname = w.elf.soname!;
-    const losers = provs.slice(1).map((p) => resolveProvider(index, vp, p)).filter((p): p is Provider => !!p && isLib(p.elf) && p.elf.soname === soname && p.abs !== w.abs && !(p.hash && p.hash === w.hash));
+    const losers = [...provs.slice(1).map((p) => resolveProvider(index, vp, p)), ...(elsewhere.get(vp) ?? []).map((x) => x.file)].filter(
+      (p): p is Provider => !!p && isLib(p.elf) && p.elf.soname === soname && p.abs !== w.abs && !(p.hash && p.hash === w.hash),
+    );
     if (losers.length === 0) continue;
     if (!consumersBySoname) {
       consumersBySoname = new Map();
@@ -288,6 +348,19 @@ function unboundReferences(index: ScanIndex): Map<string, Rec[]> {
   return out;
 }
 
+/** The paths the policy classes: the contested ones and the winners of a
+ * SONAME found elsewhere too, in byte order. */
+function libraryPaths(index: ScanIndex, elsewhere: Map<string, Elsewhere[]>): string[] {
+  const contested = new Set(index.contested);
+  return [...index.contested, ...[...elsewhere.keys()].filter((vp) => !contested.has(vp))].sort(compareBytes);
+}
+
+/** A path's own providers: all of them when contested, else the one there is. */
+function providersOf(index: ScanIndex, vp: string): Provider[] {
+  const list = index.paths.get(vp)!;
+  return list.length > 1 ? list : [list[0]!];
+}
+
 /** Whether the consumer's version check asks for VERSION of SONAME (a
  * non-weak need: a missing one fails the load before any symbol is bound). */
 function needsVersion(p: Provider, soname: string, version: string): boolean {
@@ -297,7 +370,14 @@ function needsVersion(p: Provider, soname: string, version: string): boolean {
 
 /** Policy inputs, each self-contained: config, the libraries its paths lead
  * to, the version needs on those libraries, then the paths. */
-function buildInputs(index: ScanIndex, config: PolicyConfig, chunkBytes: number, generated: number[], unbound: Map<string, Rec[]>): Uint8Array[] {
+function buildInputs(
+  index: ScanIndex,
+  config: PolicyConfig,
+  chunkBytes: number,
+  generated: number[],
+  unbound: Map<string, Rec[]>,
+  elsewhere: Map<string, Elsewhere[]>,
+): Uint8Array[] {
   const cfg: Rec[] = [...configRecords(config).filter((r) => r[0] === "severity" || r[0] === "override"), ...generated.map((i): Rec => ["generated", String(i)])];
   // Version needs of every ELF object the view shows, by provider SONAME.
   const needsBySoname = new Map<string, Rec[]>();
@@ -352,25 +432,29 @@ function buildInputs(index: ScanIndex, config: PolicyConfig, chunkBytes: number,
     paths = [];
     bytes = 0;
   };
-  for (const vp of index.contested) {
+  const libId = (e: ElfInfo): number => {
+    let id = libIds.get(e);
+    if (id === undefined) {
+      libIds.set(e, (id = libs.length));
+      // A SONAME new to this chunk brings its consumers' needs along.
+      if (!libs.some((l) => l[1] === e.soname)) bytes += needBytes.get(e.soname!) ?? 0;
+      libs.push(["lib", e.soname!, ...e.defs]);
+      if (!e.versioned) plain.push(["unversioned", String(id)]);
+      bytes += e.soname!.length + e.defs.join(" ").length;
+    }
+    return id;
+  };
+  for (const vp of libraryPaths(index, elsewhere)) {
     const group: Rec[] = [["path", vp]];
-    for (const p of index.paths.get(vp)!) {
-      const rec: Rec = ["prov", String(p.layer), p.type, providerValue(p)];
+    const own = providersOf(index, vp);
+    // The winner's bytes, to tell an identical copy elsewhere (fileHash) from another build.
+    for (const p of own) {
+      const rec: Rec = ["prov", String(p.layer), p.type, own.length > 1 ? providerValue(p) : fileHash(resolveProvider(index, vp, p) ?? p)];
       const e = resolveProvider(index, vp, p)?.elf;
-      if (isLib(e)) {
-        let id = libIds.get(e);
-        if (id === undefined) {
-          libIds.set(e, (id = libs.length));
-          // A SONAME new to this chunk brings its consumers' needs along.
-          if (!libs.some((l) => l[1] === e.soname)) bytes += needBytes.get(e.soname!) ?? 0;
-          libs.push(["lib", e.soname!, ...e.defs]);
-          if (!e.versioned) plain.push(["unversioned", String(id)]);
-          bytes += e.soname!.length + e.defs.join(" ").length;
-        }
-        rec.push(String(id));
-      }
+      if (isLib(e)) rec.push(String(libId(e)));
       group.push(rec);
     }
+    for (const x of elsewhere.get(vp) ?? []) group.push(["alt", String(x.file.layer), fileHash(x.file), String(libId(x.file.elf as ElfInfo))]);
     group.push(...(unbound.get(vp) ?? []));
     paths.push(...group);
     bytes += group.reduce((n, r) => n + r.join(" ").length + 2, 0);
@@ -404,7 +488,7 @@ async function evalChunks(chunks: Uint8Array[], opts: ConflictOptions): Promise<
   return answers;
 }
 
-function buildReport(index: ScanIndex, sources: LayerSource[], answers: Rec[][], command: ConflictReport["command"]): ConflictReport {
+function buildReport(index: ScanIndex, sources: LayerSource[], answers: Rec[][], command: ConflictReport["command"], elsewhere: Map<string, Elsewhere[]>): ConflictReport {
   const layerPath = (i: string | number) => index.layers[Number(i)]!.path;
   const conflicts: Conflict[] = [];
   const seen = new Map<string, Conflict>();
@@ -414,9 +498,12 @@ function buildReport(index: ScanIndex, sources: LayerSource[], answers: Rec[][],
   for (const rec of answers.flat()) {
     if (rec[0] === "conflict") {
       const [, path, cls, sev, winner, losers] = rec as [string, string, string, Severity, string, string];
-      const provs = index.paths.get(path)!;
-      const byLayer = (l: string) => describe(index, path, provs.find((p) => p.layer === Number(l))!);
-      const next: Conflict = { path, class: cls, severity: sev, winner: byLayer(winner), losers: losers.split(",").map(byLayer), reason: "" };
+      // The answer names the providers by layer, in the order they were sent:
+      // the path's own, then the same SONAME elsewhere (one layer may hold both).
+      const all = [...providersOf(index, path).map((p) => describe(index, path, p)), ...(elsewhere.get(path) ?? []).map((x) => ({ ...describe(index, x.vp, x.file), path: x.vp }))];
+      const named = [winner, ...losers.split(",")];
+      if (named.length !== all.length || named.some((l, i) => all[i]!.layer !== index.layers[Number(l)]?.path)) throw new FhsError(`policy: answer for ${path} names other providers than were sent`);
+      const next: Conflict = { path, class: cls, severity: sev, winner: all[0]!, losers: all.slice(1), reason: "" };
       const prev = seen.get(path);
       if (!prev) {
         seen.set(path, next);
@@ -507,6 +594,13 @@ function describe(index: ScanIndex, vp: string, p: Provider): ProviderReport {
 }
 
 function reasonOf(c: Conflict): string {
+  const moved = c.losers.filter((l) => l.path !== undefined);
+  const why = classReason(c);
+  // The loader, not the layer order, chose among the directories.
+  return moved.length === 0 ? why : `${why}; the loader's search order takes ${c.path} before ${[...new Set(moved.map((l) => l.path))].join(", ")}`;
+}
+
+function classReason(c: Conflict): string {
   const w = c.winner;
   const l = c.losers.find((x) => x.type !== w.type) ?? c.losers.find((x) => (x.sha256 ?? x.target) !== (w.sha256 ?? w.target)) ?? c.losers[0]!;
   switch (c.class) {
@@ -578,7 +672,7 @@ export function formatReport(r: ConflictReport, color: { red: (s: string) => str
 
 function providerLine(p: ProviderReport): string {
   const what = p.type === "link" ? `-> ${p.target}` : p.type === "file" ? `${p.size} bytes sha256:${p.sha256?.slice(0, 12)}` : p.type;
-  return `${p.layer}  ${what}${p.soname ? ` (SONAME ${p.soname})` : ""}`;
+  return `${p.layer}${p.path ? ` ${p.path}` : ""}  ${what}${p.soname ? ` (SONAME ${p.soname})` : ""}`;
 }
 
 export { loadConfig };

@@ -30,6 +30,16 @@ function findLdconfig(): string | undefined {
   return undefined;
 }
 
+/** The directories the view's ld.so.cache lists libraries from, in the order
+ * ldconfig meets them (for one SONAME in two of them, the loader takes the
+ * first): the view's ld.so.conf, then the /lib and /usr/lib ldconfig adds
+ * itself; as view paths under the merged /usr. */
+export function viewLibDirs(layers: Layer[]): string[] {
+  const conf = viewLdSoConf(layers).split("\n").filter((d) => d !== "");
+  const merged = (d: string) => (/^\/(lib|lib32|lib64|libx32)(\/|$)/.test(d) ? `/usr${d}` : d).replace(/\/+$/, "");
+  return [...new Set([...conf, "/lib", "/usr/lib"].map(merged))];
+}
+
 /** ld.so.conf for the view: the layers' own ld.so.conf.d entries, then the standard dirs. */
 function viewLdSoConf(layers: Layer[]): string {
   const dirs: string[] = [];

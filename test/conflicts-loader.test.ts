@@ -37,17 +37,18 @@ const give = (p: string) => {
 /** A layer holding libfoo.so.1 built from foo.c with the given symbols, a
  * version script (or none) and an identity foo_id() returns. With `real`, the
  * Debian way: the file is libfoo.so.REAL and libfoo.so.1 links to it. */
-function libLayer(name: string, o: { defs: string[]; map: string | null; real?: string }): string {
+function libLayer(name: string, o: { defs: string[]; map: string | null; real?: string; dir?: string }): string {
   const dir = join(root, name);
-  mkdirSync(join(dir, lib), { recursive: true });
+  const libDir = o.dir ?? lib;
+  mkdirSync(join(dir, libDir), { recursive: true });
   const file = o.real ? `libfoo.so.${o.real}` : "libfoo.so.1";
-  const args = ["-shared", "-fPIC", "-o", join(dir, lib, file), "-Wl,-soname,libfoo.so.1", `-DID="${name}"`, ...o.defs.map((d) => `-DHAVE_${d}`)];
+  const args = ["-shared", "-fPIC", "-o", join(dir, libDir, file), "-Wl,-soname,libfoo.so.1", `-DID="${name}"`, ...o.defs.map((d) => `-DHAVE_${d}`)];
   if (o.map !== null) {
     writeFileSync(join(src, `${name}.map`), o.map);
     args.push(`-Wl,--version-script,${name}.map`);
   }
   execFileSync("gcc", [...args, "foo.c"], { cwd: src, stdio: ["ignore", "ignore", "inherit"] });
-  if (o.real) symlinkSync(file, join(dir, lib, "libfoo.so.1"));
+  if (o.real) symlinkSync(file, join(dir, libDir, "libfoo.so.1"));
   give(dir);
   return dir;
 }
@@ -288,6 +289,35 @@ describe("conflict verdicts agree with ld.so", () => {
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, `started\n${id}\n`);
     }
+  });
+
+  it("one SONAME in two directories: the loader's search order (the multiarch dir first), not the layer order, picks; the verdict follows it", () => {
+    const OLD_MAP = "FOO_1.0 { global: foo_id; bar; data_obj; local: *; };\n";
+    // The first layer holds the library the consumer needs, in /usr/lib; the
+    // second an older one in /usr/lib/x86_64-linux-gnu, which ld.so.cache lists first.
+    const fullUsrLib = libLayer("usrlib-full", { defs: ["BAR", "DATA", "BAZ"], map: FULL_MAP, dir: "usr/lib" });
+    const oldMultiarch = libLayer("multiarch-old", { defs: ["BAR", "DATA"], map: OLD_MAP });
+    const bad = consumer("app-dirs-bad", full, ["-DNEW"], [fullUsrLib, oldMultiarch]);
+    const c = verdict(report(["conflicts", "--pkg", bad.pkg], 1));
+    assert.equal(c.class, "diamond-incompatible");
+    assert.equal(c.winner.layer, oldMultiarch);
+    assert.deepEqual(c.losers.map((l) => [l.layer, l.path]), [[fullUsrLib, "/usr/lib/libfoo.so.1"]]);
+    assert.deepEqual(c.diamonds?.map((d) => [d.version, d.loser]), [["FOO_1.1", fullUsrLib]]);
+    assert.match(c.reason, /the loader's search order takes \/usr\/lib\/x86_64-linux-gnu\/libfoo\.so\.1 before \/usr\/lib\/libfoo\.so\.1$/);
+    const r = run(bad.pkg);
+    assert.equal(r.started, false);
+    assert.match(r.stderr, /version `FOO_1\.1' not found/);
+    // The other way round: the second layer's multiarch copy is the one loaded.
+    const oldUsrLib = libLayer("usrlib-old", { defs: ["BAR", "DATA"], map: OLD_MAP, dir: "usr/lib" });
+    const good = consumer("app-dirs-good", full, ["-DNEW"], [oldUsrLib, full]);
+    const g = verdict(report(["conflicts", "--pkg", good.pkg], 0));
+    assert.equal(g.class, "shadowed-compatible");
+    assert.equal(g.severity, "info");
+    assert.equal(g.winner.layer, full);
+    const ok = run(good.pkg, "baz");
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.stdout, "started\nbaz 3\n");
+    assert.equal(run(good.pkg, "id").stdout, "started\nfull\n");
   });
 });
 

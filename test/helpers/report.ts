@@ -19,7 +19,7 @@ export interface Report {
     severity: string;
     override?: { glob: string; classSeverity: string };
     winner: { layer: string; type: string; soname?: string; target?: string };
-    losers: { layer: string; type: string }[];
+    losers: { layer: string; type: string; path?: string }[];
     reason: string;
     diamonds?: { consumer: string; consumerLayer: string; soname: string; version: string; loser: string | null }[];
     unbound?: { consumer: string; consumerLayer: string; soname: string; symbol: string; version?: string; binding: string; cause: string }[];
