@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "../launch.h"
-#include "../limits.h"
+#include "../abi.h"
 #include "../policy.h"
 #include "../records.h"
 
