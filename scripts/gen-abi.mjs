@@ -8,12 +8,13 @@
 // source): `npm run build` runs this first, and launcher/Makefile runs it
 // when abi.json is newer than abi.h. A file is rewritten only when its text
 // changes, so make and tsc see no change after a no-op run.
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const abi = JSON.parse(readFileSync(join(root, "policies", "abi.json"), "utf8"));
+const source = join(root, "policies", "abi.json");
+const abi = JSON.parse(readFileSync(source, "utf8"));
 const HEAD = "Generated from policies/abi.json by scripts/gen-abi.mjs: do not edit.";
 
 const snake = (k) => k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/-/g, "_").toUpperCase();
@@ -109,7 +110,15 @@ const check = process.argv.includes("--check");
 let stale = 0;
 function put(rel, text) {
   const file = join(root, rel);
-  if (existsSync(file) && readFileSync(file, "utf8") === text) return;
+  if (existsSync(file) && readFileSync(file, "utf8") === text) {
+    // Unchanged, but older than abi.json or this script: marked fresh, so make
+    // does not run this again (and rebuilds nothing).
+    if (!check && statSync(file).mtimeMs < Math.max(statSync(source).mtimeMs, statSync(fileURLToPath(import.meta.url)).mtimeMs)) {
+      const now = new Date();
+      utimesSync(file, now, now);
+    }
+    return;
+  }
   if (check) {
     process.stderr.write(`gen-abi: ${rel}: not what policies/abi.json gives; run npm run build\n`);
     stale++;
