@@ -269,7 +269,7 @@ void gather_launch_facts(facts_t *f, const char *pkg, const char *relprog, const
   }
   add_host_entries(&f->in);
   /* Whether the view's /etc (the host's) has a cache to bind the view's over. */
-  if (access(FHS_LDSO_CACHE, F_OK) == 0) recbuf_record(&f->in, FHS_REC_HOST_FILE, FHS_LDSO_CACHE + 1, NULL);
+  if (access(FHS_LDSO_CACHE, F_OK) == 0) recbuf_record(&f->in, FHS_REC_HOST_FILE, &FHS_LDSO_CACHE[1], NULL);
   /* Which of the machine's own files the config names (etc-host) the host's
    * /etc holds: the current root's, or the copy the current view kept. */
   f->host_etc_in_view = view_keeps_host_etc(&f->viewrecs);
