@@ -3,7 +3,8 @@
 //   launcher/abi.h   C: #defines, the op enum and its spec table
 //   launcher/abi.mk  make: what the wasm3 build flags need (the memory cap)
 //   src/abi.ts       the CLI and the tests
-//   assembly/abi.ts  the policy (AssemblyScript: plain constants)
+//   assembly/abi.ts  the policy (AssemblyScript: plain constants; record and
+//                    op names in assembly/abi-names.ts)
 // They are build outputs, never committed (so they cannot drift from the
 // source): `npm run build` runs this first, and launcher/Makefile runs it
 // when abi.json is newer than abi.h. A file is rewritten only when its text
@@ -94,11 +95,22 @@ function ts() {
   return L.join("\n") + "\n";
 }
 
+// AssemblyScript emits every string constant of a module it compiles, used or
+// not, into the policy's data (which wasm3 loads at every uncached launch):
+// assembly/abi.ts holds the numbers and the paths abi.json marks `policy`;
+// every path and the record and op names, for policies that want them, are a
+// module of their own (assembly/abi-names.ts), costing nothing unless imported.
 function as() {
-  const L = [`// ${HEAD}`, "// AssemblyScript: plain constants only (no objects), so nothing costs at run time.", ""];
+  const L = [`// ${HEAD}`, ""];
   L.push(`export const ABI_VERSION: i32 = ${abi.policyAbi};`);
-  for (const [k, v] of entries(abi.paths)) L.push(`/** ${v.doc} */`, `export const ${snake(k)}: string = ${JSON.stringify(v.value)};`);
   for (const [k, v] of entries(abi.limits)) L.push(`/** ${v.doc} */`, `export const ${snake(k)}: i32 = ${v.value};`);
+  for (const [k, v] of entries(abi.paths).filter(([, v]) => v.policy)) L.push(`/** ${v.doc} */`, `export const ${snake(k)}: string = ${JSON.stringify(v.value)};`);
+  return L.join("\n") + "\n";
+}
+
+function asNames() {
+  const L = [`// ${HEAD}`, "// Paths, record kinds and plan op names; scripts/gen-abi.mjs says why they are apart from assembly/abi.ts.", ""];
+  for (const [k, v] of entries(abi.paths)) L.push(`/** ${v.doc} */`, `export const PATH_${snake(k)}: string = ${JSON.stringify(v.value)};`);
   for (const k of allRecords) L.push(`export const REC_${snake(k)}: string = ${JSON.stringify(k)};`);
   for (const [k] of ops) L.push(`export const OP_${snake(k)}: string = ${JSON.stringify(k)};`);
   return L.join("\n") + "\n";
@@ -129,4 +141,5 @@ put("launcher/abi.h", c());
 put("launcher/abi.mk", mk());
 put("src/abi.ts", ts());
 put("assembly/abi.ts", as());
+put("assembly/abi-names.ts", asNames());
 if (stale) process.exit(1);
