@@ -129,7 +129,7 @@ uint8_t *read_verified_policy(const records_t *recs, const char *what, const cha
 
 /* The manifest's records the policy sees: its layers and config, not the
  * header, the policy's own record, the program list or the package path
- * (FHS_UNFORWARDED_RECORDS, from policies/abi.json). */
+ * (FHS_UNFORWARDED_RECORDS, from abi/abi.json). */
 bool manifest_record_forwarded(const char *kind)
 {
   static const char *const kept[] = FHS_UNFORWARDED_RECORDS;

@@ -1,5 +1,5 @@
 /* The typed plan: the policy's answer parsed once into rows of {op, args},
- * each checked against its spec in policies/abi.json (a known op, its
+ * each checked against its spec in abi/abi.json (a known op, its
  * number of fields, build-only ops in a build plan only). Everything after
  * the parse (validate.c, view.c, launch.c) switches on the enum; no op name
  * is compared twice.

@@ -1,6 +1,6 @@
 // One error type for the whole library. Commands catch it once, at the CLI
 // boundary, print `fhs: <message>` on one line and exit with `exitCode`.
-// Exit codes are an API; their values live in policies/abi.json (EXIT):
+// Exit codes are an API; their values live in abi/abi.json (EXIT):
 //   0 ok, 1 check found violations, 2 usage / input / internal error,
 //   3 and 4 for fhs build.
 import { EXIT } from "./abi.js";

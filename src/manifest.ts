@@ -11,7 +11,7 @@ import { configRecords, type PolicyConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
 import { formatProblem, parseJsonWithPositions, schemaProblems } from "./policy/schemas.js";
 
-/** The compiled manifest's format, which the launcher checks (policies/abi.json). */
+/** The compiled manifest's format, which the launcher checks (abi/abi.json). */
 export const MANIFEST_VERSION = MANIFEST_FORMAT;
 
 /** The package's one launcher, which every wrapper points at: DIR/usr/bin/.fhs-launcher. */

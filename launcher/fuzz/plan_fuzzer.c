@@ -9,7 +9,7 @@
  * own: a known op; a launch plan holds no build op; every target a distinct
  * top-level name other than /.fhs; every layer source under a manifest
  * layer; a build's writable overlay only over the build's staging dirs; at
- * most 500 lowers; every op within its spec in policies/abi.json.
+ * most 500 lowers; every op within its spec in abi/abi.json.
  * Built by `make -C launcher fuzz` (clang); run by test/fuzz.test.ts. */
 #include <stdio.h>
 #include <stdlib.h>

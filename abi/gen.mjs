@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Generates the three views of the one ABI source, policies/abi.json:
+// Generates the views of the one ABI source, abi/abi.json:
 //   launcher/abi.h   C: #defines, the op enum and its spec table
 //   launcher/abi.mk  make: what the wasm3 build flags need (the memory cap)
 //   src/abi.ts       the CLI and the tests
@@ -14,9 +14,9 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const source = join(root, "policies", "abi.json");
+const source = join(root, "abi", "abi.json");
 const abi = JSON.parse(readFileSync(source, "utf8"));
-const HEAD = "Generated from policies/abi.json by scripts/gen-abi.mjs: do not edit.";
+const HEAD = "Generated from abi/abi.json by abi/gen.mjs: do not edit.";
 
 const snake = (k) => k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/-/g, "_").toUpperCase();
 const entries = (o) => Object.entries(o).filter(([k]) => !k.startsWith("$"));
@@ -109,7 +109,7 @@ function as() {
 }
 
 function asNames() {
-  const L = [`// ${HEAD}`, "// Paths, record kinds and plan op names; scripts/gen-abi.mjs says why they are apart from assembly/abi.ts.", ""];
+  const L = [`// ${HEAD}`, "// Paths, record kinds and plan op names; abi/gen.mjs says why they are apart from assembly/abi.ts.", ""];
   for (const [k, v] of entries(abi.paths)) L.push(`/** ${v.doc} */`, `export const PATH_${snake(k)}: string = ${JSON.stringify(v.value)};`);
   for (const k of allRecords) L.push(`export const REC_${snake(k)}: string = ${JSON.stringify(k)};`);
   for (const [k] of ops) L.push(`export const OP_${snake(k)}: string = ${JSON.stringify(k)};`);
@@ -132,7 +132,7 @@ function put(rel, text) {
     return;
   }
   if (check) {
-    process.stderr.write(`gen-abi: ${rel}: not what policies/abi.json gives; run npm run build\n`);
+    process.stderr.write(`abi/gen.mjs: ${rel}: not what abi/abi.json gives; run npm run build\n`);
     stale++;
   } else writeFileSync(file, text);
 }
