@@ -12,7 +12,7 @@ import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { runCli, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { sublibAndProgram } from "./helpers/sublib.js";
 import { makePackage, packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
-import { LAUNCHER_EXIT } from "../src/abi.js";
+import { EXIT, LAUNCHER_EXIT } from "../src/abi.js";
 
 
 /** The records of a plan printed by FHS_DEBUG=plan (raw record bytes on stderr, before the program runs). */
@@ -225,6 +225,14 @@ describe("fhs plan and fhs run", () => {
     const planned = runCli(["plan", helloPkg, "--inside", shellPkg, "--json"]);
     assert.equal(planned.status, 0, planned.stderr);
     assert.deepEqual(JSON.parse(planned.stdout), planOf(readFileSync(planFile, "utf8")));
+  });
+
+  it("fhs plan of something that is neither a package nor a wrapper: exit 2, the launcher's one line", () => {
+    const dir = testDir();
+    const planned = runCli(["plan", dir]);
+    assert.equal(planned.status, EXIT.usage);
+    assert.equal(planned.stderr, `fhs: ${dir}: neither a wrapped package nor a wrapper\n`);
+    assert.equal(planned.stdout, "");
   });
 
   it("fhs plan shows the fast path when the package is already in the view", () => {
