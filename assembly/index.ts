@@ -9,8 +9,7 @@
 // The policy makes no system calls and imports nothing but `env.abort`.
 import { RecordWriter, parseRecords } from "./records";
 import { evaluate } from "./policy";
-
-export const ABI_VERSION: i32 = 1;
+import { ABI_VERSION } from "./abi";
 
 let resultPtr: usize = 0;
 let resultLen: i32 = 0;

@@ -2,14 +2,11 @@
 // "req launch"). Pure computation over the facts the host gathered; the
 // launcher validates the plan against fixed invariants and carries it out.
 import { RecordWriter } from "./records";
-
-/** Overlay refuses a 501st lower layer (OVL_MAX_STACK). */
-const MAX_LAYERS = 500;
-
-/** Where a view keeps the host's /etc for the launches nested in it: OverlayFS
- * stacks at most 2 deep, so a nested /etc overlay takes the original host's
- * /etc as its lowest lower, never the current view's /etc overlay. */
-const HOST_ETC_IN_VIEW = "/.fhs/host-etc";
+// MAX_LAYERS: overlay refuses a 501st lower layer (OVL_MAX_STACK).
+// HOST_ETC_IN_VIEW: where a view keeps the host's /etc for the launches nested
+// in it: OverlayFS stacks at most 2 deep, so a nested /etc overlay takes the
+// original host's /etc as its lowest lower, never the current view's overlay.
+import { HOST_ETC_IN_VIEW, MAX_LAYERS } from "./abi";
 
 export class Layer {
   /** Compared before the path: in wasm3, comparing long store paths character

@@ -37,21 +37,18 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "exec.h"
+#include "facts.h"
 #include "launch.h"
-#include "limits.h"
+#include "plan.h"
 #include "policy.h"
 #include "records.h"
 #include "util.h"
+#include "validate.h"
+#include "view.h"
 
 extern char **environ;
-
-static const char *input_value(const records_t *r, const char *key)
-{
-  for (size_t i = 0; i < r->n; i++)
-    if (r->recs[i].nfields == 2 && !strcmp(r->recs[i].fields[0], key)) return r->recs[i].fields[1];
-  return NULL;
-}
 
 /* ------------------------------------------------------- the build's processes
  *
@@ -211,23 +208,23 @@ int build_main(int argc, char **argv)
   uint8_t *ibytes = read_file(input_path, FHS_MANIFEST_SIZE_CAP, &ilen);
   if (!ibytes) die(FHS_EXIT_SETUP, "build input %s: cannot read: %s", input_path, read_error(errno, FHS_MANIFEST_SIZE_CAP));
   records_t input;
-  if (records_parse(ibytes, ilen, &input) < 0 || input.n < 2 || strcmp(input.recs[0].fields[0], "fhs-build"))
+  if (records_parse(ibytes, ilen, &input) < 0 || input.n < 2 || strcmp(input.recs[0].fields[0], FHS_REC_FHS_BUILD))
     die(FHS_EXIT_SETUP, "build input %s: not a compiled fhs build input", input_path);
 
   const char *policy_path = NULL;
   size_t wlen = 0;
   uint8_t *wasm = read_verified_policy(&input, input_path, &policy_path, &wlen, NULL);
 
-  build_paths_t paths = {input_value(&input, "build-upper"), input_value(&input, "build-work"), input_value(&input, "build-dir"),
-                         input_value(&input, "build-etc-upper"), input_value(&input, "build-etc-work"), input_value(&input, "build-var")};
+  build_paths_t paths = {manifest_value(&input, "build-upper"), manifest_value(&input, "build-work"), manifest_value(&input, "build-dir"),
+                         manifest_value(&input, "build-etc-upper"), manifest_value(&input, "build-etc-work"), manifest_value(&input, "build-var")};
   if (!paths.upper || !paths.work || !paths.dir) die(FHS_EXIT_SETUP, "build input %s: lacks the staging paths", input_path);
   if (!paths.etc_upper != !paths.etc_work) die(FHS_EXIT_SETUP, "build input %s: build-etc-upper and build-etc-work go together", input_path);
 
   recbuf_t in = {0};
-  recbuf_record(&in, "req", "build", NULL);
+  recbuf_record(&in, FHS_REC_REQ, "build", NULL);
   for (size_t i = 0; i < input.n; i++) {
     const char *k = input.recs[i].fields[0];
-    if (!strcmp(k, "fhs-build") || !strcmp(k, "policy")) continue;
+    if (!strcmp(k, FHS_REC_FHS_BUILD) || !strcmp(k, FHS_REC_POLICY)) continue;
     for (size_t f = 0; f < input.recs[i].nfields; f++) recbuf_field(&in, input.recs[i].fields[f]);
     recbuf_end(&in);
   }
@@ -235,29 +232,29 @@ int build_main(int argc, char **argv)
 
   policy_result_t res;
   policy_eval(policy_path, wasm, wlen, in.buf, in.len, &res);
-  records_t plan;
-  parse_plan(policy_path, &res, "build", &plan);
-  if (strcmp(plan.recs[0].fields[1], "build"))
-    die(FHS_EXIT_POLICY, "policy %s: the result does not start with 'plan build'", policy_path);
   const char *debug = getenv("FHS_DEBUG");
   if (debug && !strcmp(debug, "plan")) (void)!write_all(STDERR_FILENO, res.bytes, res.len);
+  verdict_t v;
+  plan_t plan;
+  if (!plan_parse(policy_path, &res, true, &plan, &v)) die(v.code, "%s", v.msg);
 
   records_t inrecs;
   if (records_parse(in.buf, in.len, &inrecs) < 0) die(FHS_EXIT_SETUP, "internal: malformed policy input");
   allowed_t allowed = {0};
-  allow_layers(&allowed, &input, "layer");
-  validate_plan(policy_path, &plan, &inrecs, &allowed, &paths);
+  if (!allow_layers(&allowed, &input, FHS_REC_LAYER, &v)) die(v.code, "%s", v.msg);
+  plan_ctx_t ctx = {.policy = policy_path, .allowed = &allowed, .in = &inrecs, .build = &paths};
+  if (!plan_validate(&plan, &ctx, &v)) die(v.code, "%s", v.msg);
 
-  build_view(&plan);
+  build_view(&plan, NULL);
 
   /* File modes must not depend on the caller's umask: OUT is compared bit
    * for bit between runs. */
   umask(022);
-  for (size_t i = 1; i < plan.n; i++) {
-    const record_t *op = &plan.recs[i];
-    if (!strcmp(op->fields[0], "chdir") && chdir(op->fields[1]) < 0) die_errno(FHS_EXIT_SETUP, "chdir %s in the build view", op->fields[1]);
-    if (!strcmp(op->fields[0], "clearenv") && clearenv() != 0) die(FHS_EXIT_SETUP, "clearenv failed");
-    if (!strcmp(op->fields[0], "setenv") && setenv(op->fields[1], op->fields[2], 1) < 0) die_errno(FHS_EXIT_SETUP, "setenv %s", op->fields[1]);
+  for (size_t i = 0; i < plan.n; i++) {
+    const plan_op_t *op = &plan.ops[i];
+    if (op->op == FHS_OP_CHDIR && chdir(op->args[0]) < 0) die_errno(FHS_EXIT_SETUP, "chdir %s in the build view", op->args[0]);
+    if (op->op == FHS_OP_CLEARENV && clearenv() != 0) die(FHS_EXIT_SETUP, "clearenv failed");
+    if (op->op == FHS_OP_SETENV && setenv(op->args[0], op->args[1], 1) < 0) die_errno(FHS_EXIT_SETUP, "setenv %s", op->args[0]);
   }
   run_build(cmd, status_fd, cli);
 }

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "abi.h"
 #include "util.h"
 
 static bool pread_all(int fd, void *buf, size_t len, off_t off)

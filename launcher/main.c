@@ -7,7 +7,9 @@
  *   fhs-launcher eval POLICY.wasm [NAME]   plan-only mode: records on stdin,
  *                                          the policy's result on stdout
  *   fhs-launcher probe                     kernel feature probes (fhs doctor)
- *   fhs-launcher replay PLAN PROG [ARGS]   benchmarks: the bare syscall floor
+ *   fhs-launcher plan WRAPPER|PKG [--inside]
+ *                                          fhs plan: a launch's facts and the
+ *                                          policy's answer, nothing mounted
  *   fhs-launcher build INPUT [--status-fd N] -- COMMAND...
  *                                          fhs build: COMMAND in a build view
  *   fhs-launcher overlay-clean DIR         fhs build: list whiteouts and opaque
@@ -27,8 +29,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "facts.h"
 #include "launch.h"
-#include "limits.h"
+#include "abi.h"
 #include "policy.h"
 #include "probe.h"
 #include "util.h"
@@ -39,22 +42,6 @@
 #ifndef FHS_VERSION
 #define FHS_VERSION "0.0.0"
 #endif
-
-static uint8_t *read_stdin(size_t *len)
-{
-  size_t cap = 4096, n = 0;
-  uint8_t *buf = xmalloc(cap);
-  for (;;) {
-    if (n == cap) buf = xrealloc(buf, cap *= 2);
-    ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) die_errno(FHS_EXIT_SETUP, "read stdin");
-    if (r == 0) break;
-    n += (size_t)r;
-  }
-  *len = n;
-  return buf;
-}
 
 static int cmd_eval(int argc, char **argv)
 {
@@ -142,9 +129,6 @@ int main(int argc, char **argv)
     if (argc < 5 || strcmp(argv[3], "--")) die(FHS_EXIT_SETUP, "usage: fhs-launcher env MANIFEST -- COMMAND [ARGS...]");
     return launch_env(argv[2], argv + 4);
   }
-  if (strcmp(cmd, "replay") == 0) {
-    if (argc < 4) die(FHS_EXIT_SETUP, "usage: fhs-launcher replay PLAN PROGRAM [ARGS...]");
-    return replay_plan(argv[2], argv + 3);
-  }
-  die(FHS_EXIT_SETUP, "usage: fhs-launcher eval|probe|--version (launches happen through wrappers)");
+  if (strcmp(cmd, "plan") == 0) return plan_main(argc, argv);
+  die(FHS_EXIT_SETUP, "usage: fhs-launcher eval|plan|probe|build|env|--version (launches happen through wrappers)");
 }

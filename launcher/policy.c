@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "limits.h"
+#include "abi.h"
 #include "m3_env.h" /* IM3Runtime internals: memoryLimit */
 #include "util.h"
 #include "wasm3.h"

@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "limits.h"
+#include "abi.h"
 #include "util.h"
 
 int records_parse(const uint8_t *buf, size_t len, records_t *out)
@@ -12,12 +12,11 @@ int records_parse(const uint8_t *buf, size_t len, records_t *out)
   return records_parse_max(buf, len, FHS_RECORDS_CAP, out);
 }
 
-int records_parse_max(const uint8_t *buf, size_t len, size_t max_records, records_t *out)
+int records_count(const uint8_t *buf, size_t len, size_t max_records, size_t *nrecs_out, size_t *nfields_out)
 {
-  memset(out, 0, sizeof *out);
+  *nrecs_out = *nfields_out = 0;
   if (len == 0) return 0;
   if (buf[len - 1] != 0) return -1;
-  /* Count first, then fill: two passes, two allocations. */
   size_t nfields = 0, nrecs = 0, start = 0, open = 0;
   for (size_t i = 0; i < len; i++) {
     if (buf[i]) continue;
@@ -34,10 +33,21 @@ int records_parse_max(const uint8_t *buf, size_t len, size_t max_records, record
     start = i + 1;
   }
   if (open) return -1;
+  *nrecs_out = nrecs;
+  *nfields_out = nfields;
+  return 0;
+}
+
+int records_parse_max(const uint8_t *buf, size_t len, size_t max_records, records_t *out)
+{
+  memset(out, 0, sizeof *out);
+  /* Count first, then fill: two passes, two allocations. */
+  size_t nrecs, nfields;
+  if (records_count(buf, len, max_records, &nrecs, &nfields) < 0) return -1;
+  if (nrecs == 0) return 0;
   out->recs = xmalloc(nrecs * sizeof *out->recs);
   out->field_store = xmalloc(nfields * sizeof *out->field_store);
-  size_t f = 0, r = 0, first = 0;
-  start = 0;
+  size_t f = 0, r = 0, first = 0, start = 0;
   for (size_t i = 0; i < len; i++) {
     if (buf[i]) continue;
     if (i == start) {
@@ -52,13 +62,6 @@ int records_parse_max(const uint8_t *buf, size_t len, size_t max_records, record
   }
   out->n = nrecs;
   return 0;
-}
-
-void records_free(records_t *r)
-{
-  free(r->recs);
-  free(r->field_store);
-  memset(r, 0, sizeof *r);
 }
 
 void recbuf_bytes(recbuf_t *b, const uint8_t *bytes, size_t len)

@@ -17,10 +17,14 @@ typedef struct {
 
 /* Returns 0, or -1 when the bytes are not a well-formed record stream
  * (errno E2BIG: more than max_records records, or 4 fields a record on
- * average). records_parse caps at FHS_RECORDS_CAP. */
+ * average). records_parse caps at FHS_RECORDS_CAP. Free with
+ * free(recs) and free(field_store). */
 int records_parse(const uint8_t *buf, size_t len, records_t *out);
 int records_parse_max(const uint8_t *buf, size_t len, size_t max_records, records_t *out);
-void records_free(records_t *r);
+/* The first pass of a parse: how many records and fields the bytes hold,
+ * under the same rules and caps (the typed plan parser, plan.c, fills its
+ * own rows from it). */
+int records_count(const uint8_t *buf, size_t len, size_t max_records, size_t *nrecs, size_t *nfields);
 
 /* A growable output buffer of records. */
 typedef struct {

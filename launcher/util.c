@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "limits.h"
+#include "abi.h"
 
 static void vmessage(const char *fmt, va_list ap, int errnum)
 {
@@ -38,14 +38,6 @@ void die_errno(int code, const char *fmt, ...)
   vmessage(fmt, ap, errnum);
   va_end(ap);
   _exit(code);
-}
-
-void warnx(const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  vmessage(fmt, ap, 0);
-  va_end(ap);
 }
 
 void *xmalloc(size_t n)
@@ -138,4 +130,26 @@ int write_all(int fd, const void *buf, size_t len)
     len -= (size_t)w;
   }
   return 0;
+}
+
+const char *base_name(const char *p)
+{
+  const char *slash = strrchr(p, '/');
+  return slash ? slash + 1 : p;
+}
+
+uint8_t *read_stdin(size_t *len)
+{
+  size_t cap = 4096, n = 0;
+  uint8_t *buf = xmalloc(cap);
+  for (;;) {
+    if (n == cap) buf = xrealloc(buf, cap *= 2);
+    ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) die_errno(FHS_EXIT_SETUP, "read stdin");
+    if (r == 0) break;
+    n += (size_t)r;
+  }
+  *len = n;
+  return buf;
 }

@@ -16,7 +16,6 @@ static inline void cleanup_closep(int *fd) { if (*fd >= 0) close(*fd); }
 /* Every fatal error is one line on stderr: "fhs: <what> <object>: <cause>". */
 NORETURN void die(int code, const char *fmt, ...) PRINTF_LIKE(2, 3);
 NORETURN void die_errno(int code, const char *fmt, ...) PRINTF_LIKE(2, 3);
-void warnx(const char *fmt, ...) PRINTF_LIKE(1, 2);
 
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);
@@ -35,3 +34,7 @@ uint8_t *read_file_flags(const char *path, int flags, size_t max, size_t *len_ou
 const char *read_error(int errnum, size_t max);
 /* Writes all of buf to fd, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
+/* The last component of a path ("" when it ends in '/'). */
+const char *base_name(const char *p);
+/* All of stdin (grown as needed); exits 125 on a read error. */
+uint8_t *read_stdin(size_t *len);

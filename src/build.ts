@@ -22,11 +22,8 @@ import { defaultPolicyWasm, dynamicLauncherPath, requireLauncher } from "./paths
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
 import { readPolicyModule } from "./policy/validate.js";
+import { EXIT, LAUNCHER_EXIT } from "./abi.js";
 
-/** COMMAND ran and failed (non-zero exit or a signal). */
-export const EXIT_BUILD_FAILED = 3;
-/** COMMAND succeeded but its output changes a dependency's files. */
-export const EXIT_OUTPUT_REFUSED = 4;
 /** 1980-01-01, as Nix and reproducible-builds.org tools default to. */
 export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
 
@@ -274,9 +271,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     if (r.interrupted) throw new FhsError(`build interrupted by ${r.interrupted}; no output written`, 128 + osConstants.signals[r.interrupted]);
     // No byte on the status fd: the view was never built and the launcher
     // has said why, in one line, with its own exit code.
-    if (!r.ran) return { exitCode: r.code ?? 125 };
-    if (r.signal) throw new FhsError(`build command ${opts.command[0]} killed by ${r.signal}; no output written`, EXIT_BUILD_FAILED);
-    if (r.code !== 0) throw new FhsError(`build command ${opts.command[0]} failed with exit ${r.code}; no output written`, EXIT_BUILD_FAILED);
+    if (!r.ran) return { exitCode: r.code ?? LAUNCHER_EXIT.setup };
+    if (r.signal) throw new FhsError(`build command ${opts.command[0]} killed by ${r.signal}; no output written`, EXIT.buildFailed);
+    if (r.code !== 0) throw new FhsError(`build command ${opts.command[0]} failed with exit ${r.code}; no output written`, EXIT.buildFailed);
 
     checkUpper(launcher, upper);
     pruneSkeleton(upper, created);
@@ -314,5 +311,5 @@ function checkUpper(launcher: string, upper: string): void {
   const [what, rel] = found[0]!;
   const how = what === "opaque" ? "replaced the dependency directory" : "deleted the dependency path";
   const more = found.length > 1 ? ` (and ${found.length - 1} more)` : "";
-  throw new FhsError(`build output refused: the build ${how} /usr/${rel}${more}; a build may only add files`, EXIT_OUTPUT_REFUSED);
+  throw new FhsError(`build output refused: the build ${how} /usr/${rel}${more}; a build may only add files`, EXIT.outputRefused);
 }

@@ -4,14 +4,14 @@
 //
 //   plans       the launcher's plan cache and nested views' union
 //               ld.so.caches: $XDG_RUNTIME_DIR/fhs-plans, else
-//               /tmp/fhs-plans-UID (launcher/launch.c, cache_dir)
+//               /tmp/fhs-plans-UID (launcher/cache.c, cache_dir)
 //   ld.so.cache fhs env's caches per layer list: $XDG_CACHE_HOME/fhs/ld.so.cache
 //               (src/ldcache.ts)
 //
 // An entry's last use is its atime (the launcher and the loader read it;
 // with relatime the kernel keeps that true to a day) or its mtime, whichever
-// is later. Only entries fhs names are touched (a plan's sha256, a view id's
-// .ld.so.cache, a temporary's .tmp-PID), only in a directory the caller owns
+// is later. Only entries fhs names are touched (a plan's sha256, a union's
+// sha256.ld.so.cache or an older launcher's view-id.ld.so.cache, a temporary's .tmp-PID), only in a directory the caller owns
 // that no one else may write to, as the launcher requires; anything else
 // there is left alone.
 import { lstatSync, readdirSync, unlinkSync } from "node:fs";
@@ -44,7 +44,7 @@ export interface CacheDirResult {
 export const DEFAULT_MAX_AGE_DAYS = 30;
 
 const ENTRY: Record<CacheDirResult["name"], RegExp> = {
-  plans: /^([0-9a-f]{64}|[0-9a-f]{16}\.ld\.so\.cache)(\.tmp-\d+)?$/,
+  plans: /^([0-9a-f]{64}|([0-9a-f]{64}|[0-9a-f]{16})\.ld\.so\.cache)(\.tmp-\d+)?$/,
   "ld.so.cache": /^[0-9a-f]{64}(\.tmp-\d+)?$/,
 };
 

@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { statSync } from "node:fs";
 import { defaultPolicyWasm, dynamicLauncherPath, launcherPath } from "./paths.js";
-import { DEFAULT_POLICY_SIZE_BUDGET } from "./policy/limits.js";
+import { LIMITS } from "./abi.js";
 
 export interface Finding {
   name: string;
@@ -34,7 +34,7 @@ export function doctor(): Finding[] {
   built(launcherPath, "launcher", "run: npm run build:launcher (a static libc is needed: Debian libc6-dev)");
   built(dynamicLauncherPath, "launcher-dynamic", "run: npm run build:launcher");
   built(defaultPolicyWasm, "policy", "run: npm run build:policy", (size) =>
-    size > DEFAULT_POLICY_SIZE_BUDGET ? `${defaultPolicyWasm} is ${size} bytes, over its ${DEFAULT_POLICY_SIZE_BUDGET}-byte budget` : undefined,
+    size > LIMITS.defaultPolicySizeBudget ? `${defaultPolicyWasm} is ${size} bytes, over its ${LIMITS.defaultPolicySizeBudget}-byte budget` : undefined,
   );
 
   const probe = spawnSync(launcherPath, ["probe"], { encoding: "utf8" });

@@ -4,16 +4,18 @@
 //   manifest.bin   records the launcher reads at every exec (no JSON per exec)
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { MANIFEST_FORMAT, PATHS } from "./abi.js";
 import { FhsError } from "./errors.js";
 import type { Layer } from "./layers.js";
 import { configRecords, type PolicyConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
 import { formatProblem, parseJsonWithPositions, schemaProblems } from "./policy/schemas.js";
 
-export const MANIFEST_VERSION = 1;
+/** The compiled manifest's format, which the launcher checks (abi/abi.json). */
+export const MANIFEST_VERSION = MANIFEST_FORMAT;
 
 /** The package's one launcher, which every wrapper points at: DIR/usr/bin/.fhs-launcher. */
-export const LAUNCHER_NAME = ".fhs-launcher";
+export const LAUNCHER_NAME = PATHS.launcherName;
 
 export interface Manifest {
   fhsManifest: typeof MANIFEST_VERSION;

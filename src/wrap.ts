@@ -29,7 +29,7 @@ import { defaultPolicyWasm, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { evalPolicy } from "./policy/host.js";
 import { SchemaError, schemaProblems } from "./policy/schemas.js";
-import { MAX_LAYERS } from "./policy/limits.js";
+import { LIMITS } from "./abi.js";
 import { readPolicyModule } from "./policy/validate.js";
 import { encodeRecords, type Rec } from "./policy/records.js";
 
@@ -122,8 +122,8 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   const programs = await selectPrograms(join(pkg, "usr"), policyBytes, policySource, configRecords(config));
   // .fhs/raw is one more layer when there are programs to wrap.
   const viewLayers = layers.length + (programs.length > 0 ? 1 : 0);
-  if (viewLayers > MAX_LAYERS) {
-    throw new FhsError(`package ${opts.dir}: needs ${viewLayers} layers; OverlayFS allows at most ${MAX_LAYERS} in one view`);
+  if (viewLayers > LIMITS.maxLayers) {
+    throw new FhsError(`package ${opts.dir}: needs ${viewLayers} layers; OverlayFS allows at most ${LIMITS.maxLayers} in one view`);
   }
 
   const meta = manifestDir(pkg);
@@ -144,8 +144,8 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
     // What the packages' maintainer scripts make at install time, made once
     // here as the package's own layer, DIR/.fhs/state (src/state.ts).
     const state = wrapState(layers, policy, config, launcher, join(staging, "state"), join(meta, "state"));
-    if (state && viewLayers + 1 > MAX_LAYERS) {
-      throw new FhsError(`package ${opts.dir}: needs ${viewLayers + 1} layers with its install-time state; OverlayFS allows at most ${MAX_LAYERS} in one view`);
+    if (state && viewLayers + 1 > LIMITS.maxLayers) {
+      throw new FhsError(`package ${opts.dir}: needs ${viewLayers + 1} layers with its install-time state; OverlayFS allows at most ${LIMITS.maxLayers} in one view`);
     }
     manifest = {
       fhsManifest: MANIFEST_VERSION,

@@ -9,10 +9,8 @@ import { before, describe, it } from "node:test";
 import { debLayers, debSource } from "./helpers/debian.js";
 import { runCliUnprivileged, runUnprivileged, testArtifacts, testDir } from "./helpers/env.js";
 import { callerMounts, wrapPackage } from "./helpers/wrapped.js";
+import { EXIT } from "../src/abi.js";
 
-const EXIT_USAGE = 2;
-const EXIT_BUILD_FAILED = 3;
-const EXIT_OUTPUT_REFUSED = 4;
 const EPOCH = 315532800;
 const TOOLCHAIN = ["gcc", "binutils", "make", "coreutils", "sed", "grep", "gawk", "dash", "libc6-dev"];
 const HELLO_BUILD = "./configure --prefix=/usr && make && make install";
@@ -108,7 +106,7 @@ describe("fhs build: GNU hello from source", () => {
     const out = join(parent, "hello");
     const before = callerMounts();
     const r = fhsBuild(out, buildLayers.filter((l) => l !== make), ["sh", "-c", HELLO_BUILD], ["--src", helloSrc]);
-    assert.equal(r.status, EXIT_BUILD_FAILED, r.stderr.slice(-2000));
+    assert.equal(r.status, EXIT.buildFailed, r.stderr.slice(-2000));
     // The shell's own complaint, then fhs's one line.
     assert.match(r.stderr, /make: not found/);
     assert.match(r.stderr, /\nfhs: build command sh failed with exit 127; no output written\n$/);
@@ -165,7 +163,7 @@ describe("fhs build: the build view", () => {
     const parent = testDir("fhs-whiteout-");
     const out = join(parent, "out");
     const r = fhsBuild(out, shellLayers, ["sh", "-c", "rm -f /usr/bin/tac && test ! -e /usr/bin/tac"]);
-    assert.equal(r.status, EXIT_OUTPUT_REFUSED, r.stderr);
+    assert.equal(r.status, EXIT.outputRefused, r.stderr);
     assert.equal(r.stderr, "fhs: build output refused: the build deleted the dependency path /usr/bin/tac; a build may only add files\n");
     assert.ok(!existsSync(out));
     assertNoStaging(parent);
@@ -176,19 +174,19 @@ describe("fhs build: bad input", () => {
   const cases: { name: string; code: number; message: RegExp; setup: (parent: string) => { out: string; layers?: string[]; command?: string[]; extra?: string[] } }[] = [
     {
       name: "a missing --src",
-      code: EXIT_USAGE,
+      code: EXIT.usage,
       message: /^fhs: source \/nonexistent\/src\.tar\.gz: no such file or directory\n$/,
       setup: (p) => ({ out: join(p, "out"), extra: ["--src", "/nonexistent/src.tar.gz"] }),
     },
     {
       name: "a COMMAND that fails",
-      code: EXIT_BUILD_FAILED,
+      code: EXIT.buildFailed,
       message: /^fhs: build command sh failed with exit 7; no output written\n$/,
       setup: (p) => ({ out: join(p, "out"), command: ["sh", "-c", "mkdir -p /usr/share/x && touch /usr/share/x/half && exit 7"] }),
     },
     {
       name: "an OUT that exists",
-      code: EXIT_USAGE,
+      code: EXIT.usage,
       message: /^fhs: output .*\/out: already exists; remove it or choose another path\n$/,
       setup: (p) => {
         mkdirSync(join(p, "out"));
@@ -197,7 +195,7 @@ describe("fhs build: bad input", () => {
     },
     {
       name: "a layer that is not a directory",
-      code: EXIT_USAGE,
+      code: EXIT.usage,
       message: /^fhs: layer .*\/not-a-dir: not a directory\n$/,
       setup: (p) => {
         writeFileSync(join(p, "not-a-dir"), "x");

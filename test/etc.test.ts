@@ -12,6 +12,7 @@ import { policiesDir } from "../src/paths.js";
 import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { isRoot, repoRoot, runUnprivileged, testDir, testUser, TEST_USER } from "./helpers/env.js";
 import { packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
+import { LAUNCHER_EXIT } from "../src/abi.js";
 
 /** A Debian package's own files as a wrapped package; every package of its
  * closure its own layer, after `extra` layers. */
@@ -256,7 +257,7 @@ describe("/etc in a view: the launcher's invariants", () => {
       const usrOp = ops.some((op) => op[1] === "/usr") ? [] : [["overlay", "/usr", ...usr]];
       writeFileSync(join(runtime, "fhs-plans", entry!), encodeRecords([["plan", "view"], ...usrOp, ...ops]));
       const r = hello();
-      assert.equal(r.status, 123, `${JSON.stringify(ops)}: ${r.stderr}`);
+      assert.equal(r.status, LAUNCHER_EXIT.plan, `${JSON.stringify(ops)}: ${r.stderr}`);
       assert.match(r.stderr.trimEnd(), message);
       assert.equal(r.stdout, "");
     }

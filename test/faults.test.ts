@@ -16,10 +16,8 @@ import { compilePolicy } from "../src/policy/compile.js";
 import { isRoot, repoRoot, runCli, runUnprivileged, testDir, testUser, type RunOptions } from "./helpers/env.js";
 import { assertNoResidue, world } from "./helpers/residue.js";
 import { callerMounts, makePackage, staticProgram, syntheticLayers, wrapPackage } from "./helpers/wrapped.js";
+import { LAUNCHER_EXIT } from "../src/abi.js";
 
-const EXIT_POLICY = 122;
-const EXIT_PLAN = 123;
-const EXIT_SETUP = 125;
 
 let prog: string;
 before(() => {
@@ -135,7 +133,7 @@ describe("layer-odd-path: layer paths with spaces, commas, colons, newlines or n
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
     const r = launch([wrapper(pkg), "exists", "/usr/share/bytes/marker"], runtime);
-    assertRefused(r, EXIT_PLAN, `policy ${pkg}/.fhs/policy.wasm: plan op 'overlay /usr' refused: a lower layer is not one of the manifest's or the current view's layers`);
+    assertRefused(r, LAUNCHER_EXIT.plan, `policy ${pkg}/.fhs/policy.wasm: plan op 'overlay /usr' refused: a lower layer is not one of the manifest's or the current view's layers`);
     assertNoResidue(before, { cacheMayGrow: true });
   });
 });
@@ -173,7 +171,7 @@ describe("layer-cap: a view of more than 500 layers is refused, never cut", () =
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
     const r = launch([wrapper(outer), "exec", wrapper(inner)], runtime);
-    assert.equal(r.status, EXIT_POLICY, r.stderr);
+    assert.equal(r.status, LAUNCHER_EXIT.policy, r.stderr);
     assert.equal(r.stderr, `fhs: policy ${inner}/.fhs/policy.wasm refused the launch: the view needs 604 layers; OverlayFS allows at most 500\n`);
     assert.equal(r.stdout, "", "the inner program ran");
     assertNoResidue(before, { cacheMayGrow: true });
@@ -186,7 +184,7 @@ describe("layer-legacy-page: a view past legacy mount(2)'s one page of options i
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
     const r = launch([wrapper(pkg)], runtime, { env: { FHS_MOUNT_API: "legacy" } });
-    assertRefused(r, EXIT_SETUP, "overlay /usr: 302 layers do not fit in mount(2)'s one page of options; this kernel lacks fsconfig lowerdir+ (Linux >= 6.8)");
+    assertRefused(r, LAUNCHER_EXIT.setup, "overlay /usr: 302 layers do not fit in mount(2)'s one page of options; this kernel lacks fsconfig lowerdir+ (Linux >= 6.8)");
     assertNoResidue(before, { cacheMayGrow: true });
     const ok = launch([wrapper(pkg)], runtime);
     assert.equal(ok.status, 0, ok.stderr);
@@ -201,7 +199,7 @@ describe("manifest-bad-input: a damaged compiled manifest fails closed, naming t
   const cases: { name: string; code: number; policyRan?: boolean; edit: (recs: Buffer[][], pkg: string, dep: string) => Buffer[][] | Buffer; line: (pkg: string, dep: string) => string }[] = [
     {
       name: "manifest-truncated: cut inside a record",
-      code: EXIT_SETUP,
+      code: LAUNCHER_EXIT.setup,
       edit: (recs) => {
         const whole = Buffer.concat(recs.flatMap((r) => [...r.flatMap((f) => [f, Buffer.alloc(1)]), Buffer.alloc(1)]));
         return whole.subarray(0, Math.floor(whole.length / 2));
@@ -210,26 +208,26 @@ describe("manifest-bad-input: a damaged compiled manifest fails closed, naming t
     },
     {
       name: "manifest-truncated: the last byte cut",
-      code: EXIT_SETUP,
+      code: LAUNCHER_EXIT.setup,
       edit: (recs) => Buffer.concat(recs.flatMap((r) => [...r.flatMap((f) => [f, Buffer.alloc(1)]), Buffer.alloc(1)])).subarray(0, -1),
       line: (pkg) => `package ${pkg}: ${pkg}/.fhs/manifest.bin is not a compiled fhs manifest`,
     },
     {
       name: "manifest-truncated: empty",
-      code: EXIT_SETUP,
+      code: LAUNCHER_EXIT.setup,
       edit: () => Buffer.alloc(0),
       line: (pkg) => `package ${pkg}: ${pkg}/.fhs/manifest.bin is not a compiled fhs manifest`,
     },
     {
       name: "manifest-bad-types: another format version",
-      code: EXIT_SETUP,
+      code: LAUNCHER_EXIT.setup,
       edit: (recs) => [[Buffer.from("fhs-manifest"), Buffer.from("2")], ...recs.slice(1)],
       line: (pkg) => `package ${pkg}: ${pkg}/.fhs/manifest.bin is manifest format 2; this launcher reads format 1: wrap the package again`,
     },
     {
       name: "manifest-bad-types: a layer record missing a field",
       policyRan: true,
-      code: EXIT_POLICY,
+      code: LAUNCHER_EXIT.policy,
       edit: (recs, _pkg, dep) => {
         layerRecord(recs, dep).pop();
         return recs;
@@ -239,7 +237,7 @@ describe("manifest-bad-input: a damaged compiled manifest fails closed, naming t
     {
       name: "manifest-bad-types: a layer of an unknown layout",
       policyRan: true,
-      code: EXIT_PLAN,
+      code: LAUNCHER_EXIT.plan,
       edit: (recs, _pkg, dep) => {
         layerRecord(recs, dep)[2] = Buffer.from("zip");
         return recs;
@@ -248,7 +246,7 @@ describe("manifest-bad-input: a damaged compiled manifest fails closed, naming t
     },
     {
       name: "manifest-bad-types: a relative layer path",
-      code: EXIT_SETUP,
+      code: LAUNCHER_EXIT.setup,
       edit: (recs, _pkg, dep) => {
         layerRecord(recs, dep)[1] = Buffer.from(dep.slice(1));
         return recs;
@@ -257,7 +255,7 @@ describe("manifest-bad-input: a damaged compiled manifest fails closed, naming t
     },
     {
       name: "manifest-bad-types: a policy record without its hash",
-      code: EXIT_SETUP,
+      code: LAUNCHER_EXIT.setup,
       edit: (recs) => {
         recs.find((r) => r[0]!.toString() === "policy")!.pop();
         return recs;
@@ -267,7 +265,7 @@ describe("manifest-bad-input: a damaged compiled manifest fails closed, naming t
     {
       name: "manifest-invalid-utf8: a layer path ending in half a character",
       policyRan: true,
-      code: EXIT_PLAN,
+      code: LAUNCHER_EXIT.plan,
       edit: (recs, _pkg, dep) => {
         const r = layerRecord(recs, dep);
         r[1] = Buffer.concat([r[1]!, Buffer.from([0xc3])]);
@@ -278,7 +276,7 @@ describe("manifest-bad-input: a damaged compiled manifest fails closed, naming t
     {
       name: "manifest-nul: a NUL inside a layer path splits the record",
       policyRan: true,
-      code: EXIT_POLICY,
+      code: LAUNCHER_EXIT.policy,
       edit: (recs, _pkg, dep) => {
         const r = layerRecord(recs, dep);
         const cut = r[1]!.lastIndexOf("/");
@@ -316,7 +314,7 @@ describe("policy-hash-mismatch: a policy module changed after wrap is refused be
     const got = createHash("sha256").update(bytes).digest("hex");
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
-    assertRefused(launch([wrapper(pkg)], runtime), EXIT_POLICY, `policy ${file}: sha256 ${got} does not match the manifest's ${want}: the module changed after wrap`);
+    assertRefused(launch([wrapper(pkg)], runtime), LAUNCHER_EXIT.policy, `policy ${file}: sha256 ${got} does not match the manifest's ${want}: the module changed after wrap`);
     assertNoResidue(before);
   });
 });
@@ -342,7 +340,7 @@ describe("policy-hostile-launch: a hostile policy in a package fails the launch 
       const runtime = testDir("fhs-runtime-");
       const before = world(runtime);
       const r = launch([wrapper(pkg)], runtime, { timeoutMs: 20_000 });
-      assert.equal(r.status, EXIT_POLICY, r.stderr);
+      assert.equal(r.status, LAUNCHER_EXIT.policy, r.stderr);
       assert.equal(r.stdout, "", "the program ran");
       const prefix = `fhs: policy ${file}: `;
       assert.ok(r.stderr.startsWith(prefix) && r.stderr.endsWith("\n") && r.stderr.split("\n").length === 2, r.stderr);
@@ -439,7 +437,7 @@ describe("nesting-userns-cap: a launch past the kernel's user-namespace nesting 
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
     const r = launch([descend, wrapper(pkg)], runtime, { timeoutMs: 60_000 });
-    assertRefused(r, EXIT_SETUP, "cannot create a user namespace: the kernel's nesting limit (32 levels) is reached");
+    assertRefused(r, LAUNCHER_EXIT.setup, "cannot create a user namespace: the kernel's nesting limit (32 levels) is reached");
     assertNoResidue(before, { cacheMayGrow: true });
   });
 });
@@ -470,7 +468,7 @@ describe("cwd-odd: a working directory that cannot be entered in the view fails 
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
     const r = launch([prog, "caller", "--deleted-cwd", join(testDir("fhs-cwd-"), "gone"), "--", wrapper(pkg), "cwd"], runtime);
-    assertRefused(r, EXIT_SETUP, "the working directory was removed; change to one that exists");
+    assertRefused(r, LAUNCHER_EXIT.setup, "the working directory was removed; change to one that exists");
     assertNoResidue(before);
   });
 
@@ -480,7 +478,7 @@ describe("cwd-odd: a working directory that cannot be entered in the view fails 
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
     const r = launch([wrapper(pkg), "cwd"], runtime, { cwd: hostOnly });
-    assertRefused(r, EXIT_SETUP, `the working directory ${hostOnly} does not exist in the view: No such file or directory`);
+    assertRefused(r, LAUNCHER_EXIT.setup, `the working directory ${hostOnly} does not exist in the view: No such file or directory`);
     const here = testDir("fhs-cwd-");
     const ok = launch([wrapper(pkg), "cwd"], runtime, { cwd: here });
     assert.equal(ok.stdout, `cwd ${here}\n`, ok.stderr);
@@ -564,7 +562,7 @@ describe("no-userns-host: a host without unprivileged user namespaces gets the r
     const r = launch([prog, "caller", "--no-userns", "--", wrapper(pkg)], runtime);
     assertRefused(
       r,
-      EXIT_SETUP,
+      LAUNCHER_EXIT.setup,
       "cannot create a user namespace: this host does not let unprivileged users (Operation not permitted); allow them: sysctl kernel.unprivileged_userns_clone=1 (Debian), kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu), or a container's seccomp profile that permits unshare(CLONE_NEWUSER)",
     );
     assertNoResidue(before, { cacheMayGrow: true });
@@ -575,7 +573,7 @@ describe("no-userns-host: a host without unprivileged user namespaces gets the r
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
     const r = launch([prog, "caller", "--no-overlay", "--", wrapper(pkg)], runtime);
-    assert.equal(r.status, EXIT_SETUP, r.stderr);
+    assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
     assert.match(r.stderr, /^fhs: overlay \/usr of \d+ layers: this kernel does not let an unprivileged user mount overlayfs in a user namespace \(Operation not permitted\); Linux >= 5\.11 does: upgrade the kernel, or check with 'fhs doctor'\n$/);
     assert.equal(r.stdout, "");
     assertNoResidue(before, { cacheMayGrow: true });
@@ -586,7 +584,7 @@ describe("no-userns-host: a host without unprivileged user namespaces gets the r
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
     const r = launch(["unshare", "-U", "-r", "sh", "-c", 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$0"', wrapper(pkg)], runtime);
-    assertRefused(r, EXIT_SETUP, "cannot create a user namespace: user namespaces are disabled here (user.max_user_namespaces is 0); enable them: sysctl -w user.max_user_namespaces=15000");
+    assertRefused(r, LAUNCHER_EXIT.setup, "cannot create a user namespace: user namespaces are disabled here (user.max_user_namespaces is 0); enable them: sysctl -w user.max_user_namespaces=15000");
     assertNoResidue(before, { cacheMayGrow: true });
   });
 });
@@ -625,7 +623,7 @@ describe("layer-gc-while-running: a layer removed while its program runs", () =>
     // resolve from the overlay's cache, and that is all it keeps.
     assert.match(p.out(), /^opened\nread gc\nexists (yes|no)\n$/);
     const r = launch([wrapper(pkg)], runtime);
-    assertRefused(r, EXIT_SETUP, `layer ${dep}/usr: No such file or directory`);
+    assertRefused(r, LAUNCHER_EXIT.setup, `layer ${dep}/usr: No such file or directory`);
     assertNoResidue(before, { cacheMayGrow: true });
   });
 });

@@ -8,14 +8,14 @@ import { describe, it } from "node:test";
 import { defaultPolicyWasm, dynamicLauncherPath, policiesDir, staticLauncherPath } from "../src/paths.js";
 import { findCaseFiles, loadCase, runCase } from "../src/policy/conformance.js";
 import { evalPolicy } from "../src/policy/host.js";
-import * as limits from "../src/policy/limits.js";
+import { ABI_VERSION, LIMITS } from "../src/abi.js";
 import { encodeRecords } from "../src/policy/records.js";
 import { repoRoot, runCli, runUnprivileged, testArtifacts } from "./helpers/env.js";
 
 describe("policy.wasm", () => {
   it("stays within its size budget", () => {
     const size = statSync(defaultPolicyWasm).size;
-    assert.ok(size <= limits.DEFAULT_POLICY_SIZE_BUDGET, `policy.wasm is ${size} bytes, budget ${limits.DEFAULT_POLICY_SIZE_BUDGET}`);
+    assert.ok(size <= LIMITS.defaultPolicySizeBudget, `policy.wasm is ${size} bytes, budget ${LIMITS.defaultPolicySizeBudget}`);
   });
 
   it("imports nothing but env.abort and exports the ABI", () => {
@@ -47,15 +47,17 @@ describe("conformance: the Node host and the wasm3 host agree byte for byte", ()
   }
 });
 
-describe("limits", () => {
-  it("launcher/limits.h mirrors src/policy/limits.ts", () => {
-    const h = readFileSync(join(repoRoot, "launcher", "limits.h"), "utf8");
-    const def = (name: string) => Number(/#define\s+\S+\s+\(?([\d *]+)\)?/.exec(h.split("\n").find((l) => l.includes(`#define ${name} `)) ?? "")?.[1]?.split("*").reduce((a, b) => a * Number(b), 1));
-    assert.equal(def("FHS_ABI_VERSION"), limits.ABI_VERSION);
-    assert.equal(def("FHS_MEMORY_CAP_PAGES"), limits.MEMORY_CAP_PAGES);
-    assert.equal(def("FHS_EVAL_DEADLINE_MS"), limits.EVAL_DEADLINE_MS);
-    assert.equal(def("FHS_MODULE_SIZE_CAP"), limits.MODULE_SIZE_CAP);
-    assert.equal(def("FHS_MAX_LAYERS"), limits.MAX_LAYERS);
+describe("abi", () => {
+  it("the generated launcher/abi.h, launcher/abi.mk, src/abi.ts, assembly/abi.ts and assembly/abi-names.ts are what abi/abi.json gives", () => {
+    const r = spawnSync(process.execPath, [join(repoRoot, "abi", "gen.mjs"), "--check"], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  it("the launcher was built from it: its policy ABI and the memory cap wasm3 enforces", () => {
+    const r = spawnSync(dynamicLauncherPath, ["--version"], { encoding: "utf8" });
+    assert.match(r.stdout, new RegExp(`policy ABI ${ABI_VERSION}\\)$`, "m"));
+    const mk = readFileSync(join(repoRoot, "launcher", "abi.mk"), "utf8");
+    assert.match(mk, new RegExp(`^FHS_MEMORY_CAP_PAGES := ${LIMITS.memoryCapPages}$`, "m"));
   });
 });
 

@@ -10,13 +10,12 @@ import { before, describe, it } from "node:test";
 import { FhsError } from "../src/errors.js";
 import { compilePolicy } from "../src/policy/compile.js";
 import { evalPolicy } from "../src/policy/host.js";
-import { EVAL_DEADLINE_MS, MEMORY_CAP_PAGES, MODULE_SIZE_CAP } from "../src/policy/limits.js";
 import { encodeRecords } from "../src/policy/records.js";
 import { validatePolicyModule } from "../src/policy/validate.js";
 import { repoRoot, runUnprivileged, testArtifacts, testDir } from "./helpers/env.js";
 import { abiModule } from "./helpers/wasm.js";
+import { LAUNCHER_EXIT, LIMITS } from "../src/abi.js";
 
-const FHS_EXIT_POLICY = 122;
 const input = encodeRecords([["req", "echo"], ["layer", "/nix/store/x-hello", "nix", "usr"]]);
 const fixtures = join(repoRoot, "test", "fixtures", "hostile");
 let dir: string;
@@ -62,7 +61,7 @@ async function bothRefuse(name: string, wasm: string, message: RegExp): Promise<
   assert.match(node, message);
   assert.ok(node.startsWith(`policy ${name}: `), node);
   const w3 = viaWasm3(wasm, name);
-  assert.equal(w3.status, FHS_EXIT_POLICY, w3.line);
+  assert.equal(w3.status, LAUNCHER_EXIT.policy, w3.line);
   assert.equal(w3.line, `fhs: ${node}`, "the two hosts word the failure differently");
 }
 
@@ -70,9 +69,9 @@ describe("hostile policy modules fail closed in both hosts", () => {
   it("a loop that never returns hits the deadline", async () => {
     const wasm = await build("loop");
     const t = performance.now();
-    await bothRefuse("loop", wasm, new RegExp(`^policy loop: evaluation exceeded its ${EVAL_DEADLINE_MS} ms deadline$`));
+    await bothRefuse("loop", wasm, new RegExp(`^policy loop: evaluation exceeded its ${LIMITS.evalDeadlineMs} ms deadline$`));
     // Both hosts stopped it: well under the test's own timeouts.
-    assert.ok(performance.now() - t < 6 * EVAL_DEADLINE_MS);
+    assert.ok(performance.now() - t < 6 * LIMITS.evalDeadlineMs);
   });
 
   it("memory that grows without end stops at the cap and traps", async () => {
@@ -145,11 +144,11 @@ describe("the validator refuses features outside the allowed set", () => {
   refuses("GC types", abiModule({ extraTypes: [[0x5f, 0x00]] }), /uses GC types \(type form 0x5f/);
   refuses("GC instructions", abiModule({ evalBody: [0xfb, 0x00, 0x41, 0x00] }), /uses GC \(instruction 0xfb/);
   refuses("multiple memories", abiModule({ memory: { min: 1, max: 1 }, extraMemories: 1 }), /uses multiple memories \(2 memories declared\)/);
-  refuses("a maximum above the cap", abiModule({ memory: { min: 1, max: MEMORY_CAP_PAGES + 1 } }), new RegExp(`maximum of ${MEMORY_CAP_PAGES + 1} pages; at most ${MEMORY_CAP_PAGES}`));
+  refuses("a maximum above the cap", abiModule({ memory: { min: 1, max: LIMITS.memoryCapPages + 1 } }), new RegExp(`maximum of ${LIMITS.memoryCapPages + 1} pages; at most ${LIMITS.memoryCapPages}`));
   refuses("an import other than env.abort", abiModule({ imports: [["env", "seed", [[], [0x7c]]]] }), /imports env\.seed; the only import allowed is env\.abort/);
   refuses("env.abort with the wrong signature", abiModule({ imports: [["env", "abort", [[0x7f], []]]] }), /imports env\.abort with signature \(i32\)->\(\), expected \(i32,i32,i32,i32\)->\(\)/);
   refuses("an imported memory", abiModule({ importMemory: true }), /imports env\.memory \(a memory\)/);
   refuses("a missing ABI export", abiModule({ omitExport: "fhs_result_len" }), /does not export fhs_result_len/);
-  refuses("a module over the size cap", abiModule({ padding: MODULE_SIZE_CAP }), new RegExp(`module is \\d+ bytes, the cap is ${MODULE_SIZE_CAP}`));
+  refuses("a module over the size cap", abiModule({ padding: LIMITS.moduleSizeCap }), new RegExp(`module is \\d+ bytes, the cap is ${LIMITS.moduleSizeCap}`));
   refuses("bytes that are not wasm", new TextEncoder().encode("#!/bin/sh\necho hi\n"), /not a wasm module/);
 });

@@ -9,8 +9,8 @@ import { policiesDir } from "../src/paths.js";
 import { repoRoot, runCli, runUnprivileged, testArtifacts, testDir } from "./helpers/env.js";
 import { callerMounts, makePackage, staticProgram, wrapPackage } from "./helpers/wrapped.js";
 import { execFileSync } from "node:child_process";
+import { LAUNCHER_EXIT } from "../src/abi.js";
 
-const FHS_EXIT_POLICY = 122;
 
 describe("fhs policy check over policies/", () => {
   let json: { checks: { file: string; problems: string[] }[]; passed: number; failed: number; cases: { name: string; file: string; ok: boolean }[] };
@@ -216,7 +216,7 @@ describe("a packager's custom policy: init, build, test, wrap --policy, launch",
     writeFileSync(wasm, bytes);
     const before = callerMounts();
     const r = runUnprivileged([join(pkg, "usr/bin/lsroot")]);
-    assert.equal(r.status, FHS_EXIT_POLICY);
+    assert.equal(r.status, LAUNCHER_EXIT.policy);
     assert.equal(r.stdout, "", "the program must not run");
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.match(r.stderr, /^fhs: policy .*policy\.wasm: sha256 [0-9a-f]{64} does not match the manifest's [0-9a-f]{64}: the module changed after wrap$/m);

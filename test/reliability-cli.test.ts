@@ -12,8 +12,8 @@ import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
 import { isRoot, mustWork, repoRoot, runCli, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { makePackage, shellPackage } from "./helpers/wrapped.js";
+import { EXIT } from "../src/abi.js";
 
-const EXIT_USAGE = 2;
 
 /** Every fact about a tree a user would miss: names, types, modes, contents, link targets. */
 function treeSnapshot(root: string): string[] {
@@ -69,7 +69,7 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     chmodSync(join(pkg, "usr/sbin"), 0o555);
     const before = treeSnapshot(pkg);
     const r = fhs(["wrap", pkg, ...layerArgs(runtime)]);
-    assert.equal(r.status, EXIT_USAGE, r.stderr);
+    assert.equal(r.status, EXIT.usage, r.stderr);
     assert.deepEqual(treeSnapshot(pkg), before);
     assert.match(r.stderr, /^fhs: package \S+: wrapping failed \(EACCES: permission denied, unlink '\S+\/usr\/sbin\/c'\); nothing was changed\n$/);
 
@@ -119,7 +119,7 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     writeFileSync(join(pkg, ".fhs/raw/bin/a"), "precious\n");
     const before = treeSnapshot(pkg);
     const r = fhs(["wrap", pkg, ...layerArgs(runtime)]);
-    assert.equal(r.status, EXIT_USAGE);
+    assert.equal(r.status, EXIT.usage);
     assert.equal(r.stderr, `fhs: package ${pkg}: half-wrapped (.fhs/raw exists but .fhs/manifest.json does not); run 'fhs unwrap ${pkg}' to put its programs back, then wrap again\n`);
     assert.deepEqual(treeSnapshot(pkg), before);
   });
@@ -144,7 +144,7 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     const half = treeSnapshot(pkg);
 
     const r = fhs(["wrap", pkg, ...layerArgs(runtime)]);
-    assert.equal(r.status, EXIT_USAGE);
+    assert.equal(r.status, EXIT.usage);
     assert.equal(r.stderr, `fhs: package ${pkg}: half-wrapped (a wrap was cut short: .fhs.tmp-4242 is left); run 'fhs unwrap ${pkg}' to put its programs back, then wrap again\n`);
     assert.deepEqual(treeSnapshot(pkg), half);
 
@@ -164,7 +164,7 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     assert.equal(u.stdout, `unwrapped 3 programs in ${pkg}: bin/a bin/b sbin/c\n`);
     assert.deepEqual(treeSnapshot(pkg), pristine);
     const again = fhs(["unwrap", pkg]);
-    assert.equal(again.status, EXIT_USAGE);
+    assert.equal(again.status, EXIT.usage);
     assert.equal(again.stderr, `fhs: package ${pkg}: not wrapped; nothing to put back\n`);
   });
 
@@ -190,7 +190,7 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     giveToTestUser(pkg);
     const before = treeSnapshot(pkg);
     const u = fhs(["unwrap", pkg]);
-    assert.equal(u.status, EXIT_USAGE);
+    assert.equal(u.status, EXIT.usage);
     assert.equal(u.stderr, `fhs: package ${pkg}: cannot put .fhs/raw/bin/b back: usr/bin/b exists and is not a wrapper; nothing was changed\n`);
     assert.deepEqual(treeSnapshot(pkg), before);
   });
@@ -210,7 +210,7 @@ describe("manifest-shape: a manifest.json of valid JSON but the wrong shape is a
       writeFileSync(join(pkg, ".fhs/manifest.json"), text);
       for (const args of [["env", "--pkg", pkg, "--", "true"], ["plan", join(runtime[0]!, "usr/bin/dash"), "--inside", pkg]]) {
         const r = fhs(args);
-        assert.equal(r.status, EXIT_USAGE, r.stderr);
+        assert.equal(r.status, EXIT.usage, r.stderr);
         assert.equal(r.stderr.split("\n").length, 2, r.stderr);
         assert.ok(r.stderr.startsWith(`fhs: ${join(pkg, ".fhs/manifest.json")}:`), r.stderr);
         assert.match(r.stderr, message);
@@ -357,7 +357,7 @@ describe("layer-whiteout: a layer holding overlay's metadata is refused by wrap,
     const pkg = threePrograms("wrap-whiteout");
     const before = treeSnapshot(pkg);
     const r = fhs(["wrap", pkg, "--layer", layer, ...layerArgs(runtime)]);
-    assert.equal(r.status, EXIT_USAGE);
+    assert.equal(r.status, EXIT.usage);
     assert.equal(r.stderr, whiteoutMessage(layer));
     assert.deepEqual(treeSnapshot(pkg), before);
   });
@@ -365,11 +365,11 @@ describe("layer-whiteout: a layer holding overlay's metadata is refused by wrap,
   it("fhs env and fhs build refuse it before anything runs", { skip }, () => {
     const layer = whiteout();
     const env = fhs(["env", "--layer", layer, ...layerArgs(runtime), "--", "true"]);
-    assert.equal(env.status, EXIT_USAGE);
+    assert.equal(env.status, EXIT.usage);
     assert.equal(env.stderr, whiteoutMessage(layer));
     const parent = testDir("fhs-whiteout-build-");
     const build = fhs(["build", "--out", join(parent, "out"), "--policy", testArtifacts().policy, "--layer", layer, ...layerArgs(runtime), "--", "true"]);
-    assert.equal(build.status, EXIT_USAGE);
+    assert.equal(build.status, EXIT.usage);
     assert.equal(build.stderr, whiteoutMessage(layer));
     assert.deepEqual(readdirSync(parent), []);
   });
@@ -378,7 +378,7 @@ describe("layer-whiteout: a layer holding overlay's metadata is refused by wrap,
     const layer = shadowLayer((l) => execFileSync("setfattr", ["-n", "user.overlay.opaque", "-v", "y", join(l, "usr/share")]));
     const pkg = threePrograms("wrap-opaque");
     const r = fhs(["wrap", pkg, "--layer", layer, ...layerArgs(runtime)]);
-    assert.equal(r.status, EXIT_USAGE);
+    assert.equal(r.status, EXIT.usage);
     assert.equal(r.stderr, `fhs: layer ${layer}: holds overlay metadata on usr/share (xattr user.overlay.opaque), which would hide files of the layers below it in a view; a layer must be a plain tree\n`);
   });
 
@@ -386,7 +386,7 @@ describe("layer-whiteout: a layer holding overlay's metadata is refused by wrap,
     const layer = shadowLayer((l) => execFileSync("setfattr", ["-n", "trusted.overlay.opaque", "-v", "y", join(l, "usr/share/doc")]));
     const pkg = threePrograms("wrap-trusted");
     const r = runCli(["wrap", pkg, "--layer", layer, ...layerArgs(runtime)], { env: { FHS_LAUNCHER: testArtifacts().launcher } });
-    assert.equal(r.status, EXIT_USAGE);
+    assert.equal(r.status, EXIT.usage);
     assert.equal(r.stderr, `fhs: layer ${layer}: holds overlay metadata on usr/share/doc (xattr trusted.overlay.opaque), which would hide files of the layers below it in a view; a layer must be a plain tree\n`);
   });
 });
@@ -465,7 +465,7 @@ describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not
     assert.deepEqual(readdirSync(plans), [names[0]]);
 
     const bad = runCliUnprivileged(["cache", "prune", "--max-age", "soon"], { env });
-    assert.equal(bad.status, EXIT_USAGE);
+    assert.equal(bad.status, EXIT.usage);
     assert.equal(bad.stderr, "fhs: cache prune: --max-age: expected a number of days >= 0, not 'soon'\n");
   });
 });

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { repoRoot, runCli, runUnprivileged } from "./helpers/env.js";
 import { makePackage, shellPackage, staticProgram, syntheticLayers, wrapPackage } from "./helpers/wrapped.js";
+import { LAUNCHER_EXIT } from "../src/abi.js";
 
 let shellPkg: string;
 let step: string;
@@ -46,7 +47,7 @@ describe("nesting", () => {
     for (let i = 0; i < 40; i++) pkgs.push(wrapPackage(makePackage({ [`bin/deep${i}`]: { from: step } }, `deep${i}`)));
     const before = runUnprivileged(["cat", "/proc/self/mountinfo"]).stdout;
     const r = runUnprivileged([...pkgs.map((p, i) => join(p, `usr/bin/deep${i}`)), "/bin/true"], { timeoutMs: 60_000 });
-    assert.equal(r.status, 125, r.stderr);
+    assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
     assert.match(r.stderr, /^fhs: cannot create a user namespace: the kernel's nesting limit \(32 levels\) is reached\n$/);
     assert.equal(runUnprivileged(["cat", "/proc/self/mountinfo"]).stdout, before);
   });
@@ -75,7 +76,7 @@ describe("many layers", () => {
     const inner = wrapPackage(makePackage({ "bin/inner": { from: step } }, "inner"), synth.slice(200, 600));
     const before = runUnprivileged(["cat", "/proc/self/mountinfo"]).stdout;
     const nested = runUnprivileged([join(outer, "usr/bin/outer"), join(inner, "usr/bin/inner")]);
-    assert.equal(nested.status, 122);
+    assert.equal(nested.status, LAUNCHER_EXIT.policy);
     assert.match(nested.stderr, /^fhs: policy .*policy\.wasm refused the launch: the view needs 505 layers; OverlayFS allows at most 500\n$/);
     assert.equal(runUnprivileged(["cat", "/proc/self/mountinfo"]).stdout, before);
   });
@@ -96,7 +97,7 @@ describe("the fallback for kernels without lowerdir+", () => {
     // whatever the layer's own path), so about 240 fit in the page.
     const pkg = wrapPackage(makePackage({ "bin/step": { from: step } }, "legacy-wide"), syntheticLayers(300));
     const r = runUnprivileged([join(pkg, "usr/bin/step")], { env: { FHS_MOUNT_API: "legacy" } });
-    assert.equal(r.status, 125);
+    assert.equal(r.status, LAUNCHER_EXIT.setup);
     assert.match(r.stderr, /^fhs: overlay \/usr: 302 layers do not fit in mount\(2\)'s one page of options; this kernel lacks fsconfig lowerdir\+ \(Linux >= 6\.8\)\n$/);
     // The same package works with the new mount API.
     assert.equal(runUnprivileged([join(pkg, "usr/bin/step")]).status, 0);

@@ -1,6 +1,7 @@
 // The runtime, as a user sees it: real Debian programs, wrapped with the real
 // CLI, launched through the real launcher as an unprivileged user.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,9 +12,8 @@ import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { runCli, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { sublibAndProgram } from "./helpers/sublib.js";
 import { makePackage, packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
+import { EXIT, LAUNCHER_EXIT } from "../src/abi.js";
 
-const EXIT_SETUP = 125;
-const EXIT_PLAN_LIMIT = 122;
 
 /** The records of a plan printed by FHS_DEBUG=plan (raw record bytes on stderr, before the program runs). */
 function planFromStderr(stderr: string): string[][] {
@@ -190,7 +190,7 @@ describe("launch", () => {
     const hostOnly = existsSync("/usr/local/lib") ? "/usr/local/lib" : "/usr/local";
     const before = readFileSync("/proc/self/mountinfo", "utf8");
     const r = sh("pwd", { cwd: hostOnly });
-    assert.equal(r.status, EXIT_SETUP);
+    assert.equal(r.status, LAUNCHER_EXIT.setup);
     assert.equal(r.stderr, `fhs: the working directory ${hostOnly} does not exist in the view: No such file or directory\n`);
     assert.equal(readFileSync("/proc/self/mountinfo", "utf8"), before);
   });
@@ -202,7 +202,7 @@ describe("launch", () => {
     bytes[bytes.length - 1]! ^= 1;
     writeFileSync(policy, bytes);
     const r = runUnprivileged([join(pkg, "usr/bin/hello")]);
-    assert.equal(r.status, EXIT_PLAN_LIMIT);
+    assert.equal(r.status, LAUNCHER_EXIT.policy);
     assert.match(r.stderr, /^fhs: policy .*policy\.wasm: sha256 [0-9a-f]{64} does not match the manifest's [0-9a-f]{64}: the module changed after wrap\n$/);
     assert.equal(r.stdout, "");
   });
@@ -225,6 +225,14 @@ describe("fhs plan and fhs run", () => {
     const planned = runCli(["plan", helloPkg, "--inside", shellPkg, "--json"]);
     assert.equal(planned.status, 0, planned.stderr);
     assert.deepEqual(JSON.parse(planned.stdout), planOf(readFileSync(planFile, "utf8")));
+  });
+
+  it("fhs plan of something that is neither a package nor a wrapper: exit 2, the launcher's one line", () => {
+    const dir = testDir();
+    const planned = runCli(["plan", dir]);
+    assert.equal(planned.status, EXIT.usage);
+    assert.equal(planned.stderr, `fhs: ${dir}: neither a wrapped package nor a wrapper\n`);
+    assert.equal(planned.stdout, "");
   });
 
   it("fhs plan shows the fast path when the package is already in the view", () => {
@@ -296,8 +304,15 @@ describe("libraries resolve without LD_LIBRARY_PATH", () => {
     assert.equal(r.stdout, "found libsub through the view's ld.so.cache\n");
     const plan = planFromStderr(readFileSync(join(runtime, "plan"), "utf8"));
     assert.ok(plan.some((op) => op[0] === "ldcache-union"), "the nested plan binds a union cache");
-    const id = plan.find((op) => op[0] === "view-id")![1]!;
-    const union = join(runtime, "fhs-plans", `${id}.ld.so.cache`);
+    // Kept under the sha256 of its whole input (the package's cache, then the
+    // view's), as the plan cache keys its entries: a package wrapped again
+    // gets its own union, never a stale one.
+    const top = readFileSync(join(prog, ".fhs/ld.so.cache"));
+    const below = readFileSync(join(devshell, ".fhs/ld.so.cache"));
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(top.length));
+    const key = createHash("sha256").update(len).update(top).update(below).digest("hex");
+    const union = join(runtime, "fhs-plans", `${key}.ld.so.cache`);
     assert.match(execFileSync("/sbin/ldconfig", ["-p", "-C", union], { encoding: "utf8" }), /libsub\.so\.1 .*=> \/usr\/lib\/x86_64-linux-gnu\/fhs-sub\/libsub\.so\.1/);
     const made = statSync(union).mtimeMs;
     assert.equal(run().stdout, "found libsub through the view's ld.so.cache\n");
@@ -330,7 +345,7 @@ describe("the plan cache", () => {
     writeFileSync(join(dir, entry!), encodeRecords([["plan", "view"], ["overlay", "/usr", "/etc", "/home"]]));
     const before = readFileSync("/proc/self/mountinfo", "utf8");
     const r = runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { XDG_RUNTIME_DIR: runtime } });
-    assert.equal(r.status, 123);
+    assert.equal(r.status, LAUNCHER_EXIT.plan);
     assert.match(r.stderr, /^fhs: policy .*: plan op 'overlay \/usr' refused: a lower layer is not one of the manifest's or the current view's layers\n$/);
     assert.equal(r.stdout, "");
     assert.equal(readFileSync("/proc/self/mountinfo", "utf8"), before);

@@ -13,6 +13,7 @@ import { before, describe, it } from "node:test";
 import { buildDir } from "../src/paths.js";
 import { isRoot, repoRoot, runCli, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { makePackage, shellPackage, staticProgram } from "./helpers/wrapped.js";
+import { LAUNCHER_EXIT } from "../src/abi.js";
 
 const SANITIZER_LINE = /AddressSanitizer|runtime error|LeakSanitizer|UndefinedBehaviorSanitizer/;
 
@@ -87,7 +88,7 @@ describe("sanitizer build: launches under ASan and UBSan", () => {
     execFileSync("mkfifo", [cache]);
     const r = runUnprivileged([join(pkg, "usr/bin/probe")], { timeoutMs: 30_000 });
     assert.doesNotMatch(r.stderr, SANITIZER_LINE);
-    assert.equal(r.status, 125);
+    assert.equal(r.status, LAUNCHER_EXIT.setup);
     assert.equal(r.stderr, `fhs: package ${pkg}: cannot read its manifest ${cache}: not a regular file\n`);
   });
 

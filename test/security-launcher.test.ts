@@ -14,10 +14,8 @@ import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { debLayers } from "./helpers/debian.js";
 import { isRoot, mustWork, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser, type RunOptions } from "./helpers/env.js";
 import { callerMounts, makePackage, markerLayer, packageFromLayers, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+import { LAUNCHER_EXIT } from "../src/abi.js";
 
-const EXIT_POLICY = 122;
-const EXIT_SETUP = 125;
-const EXIT_NOEXEC = 126;
 
 /** Tests that make files setuid, give them capabilities or mount need root. */
 const needsRoot = !isRoot && !mustWork ? "needs root" : false;
@@ -121,7 +119,7 @@ describe("setuid-escalation: the launcher never runs with privileges its caller 
       const runtime = testDir("fhs-runtime-");
       const before = world(runtime);
       const r = launch([join(pkg, "usr/bin/probe")], runtime);
-      assert.equal(r.status, EXIT_SETUP, r.stderr);
+      assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
       assert.equal(r.stderr, `fhs: ${message(join(pkg, "usr/bin/.fhs-launcher"))}\n`);
       assert.equal(r.stdout, "", "the program ran");
       // Refused before the plan cache: no file owned by another user in the caller's cache.
@@ -166,7 +164,7 @@ describe("layer-symlink-escape: layers are opened as the manifest names them, fo
       symlinkSync(relative(dirname(dep), "/"), dep);
       const before = world(runtime);
       const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/bin/perl"], runtime, { env });
-      assert.equal(r.status, EXIT_SETUP, r.stderr);
+      assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
       assert.equal(r.stderr, `fhs: layer ${dep}/usr: ${dep} is a symlink; a layer is opened without following symlinks\n`);
       assert.equal(r.stdout, "", "the program ran (with the host's /usr in its view)");
       assertNoResidue(before);
@@ -180,7 +178,7 @@ describe("layer-symlink-escape: layers are opened as the manifest names them, fo
       symlinkSync("/usr", join(dep, "usr"));
       const before = world(runtime);
       const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/bin/perl"], runtime, { env });
-      assert.equal(r.status, EXIT_SETUP, r.stderr);
+      assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
       assert.equal(r.stderr, `fhs: layer ${dep}/usr: ${dep}/usr is a symlink; a layer is opened without following symlinks\n`);
       assert.equal(r.stdout, "", "the program ran");
       assertNoResidue(before, { cacheMayGrow: true });
@@ -197,7 +195,7 @@ describe("layer-symlink-escape: layers are opened as the manifest names them, fo
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
     const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/bin/perl"], runtime);
-    assert.equal(r.status, EXIT_SETUP, r.stderr);
+    assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
     assert.equal(r.stderr, `fhs: layer ${sneaky}: not a normalized absolute path (it has an empty, '.' or '..' component)\n`);
     assert.equal(r.stdout, "", "the program ran");
     assertNoResidue(before);
@@ -237,7 +235,7 @@ describe("layer-swap-race: a layer swapped for a symlink while launches run neve
     }
     // The program ran in a pure view, or the launch was refused naming the
     // layer: as a symlink, as missing, or as changing under the open.
-    const refused = `${EXIT_SETUP}: fhs: layer ${dep}/usr: `;
+    const refused = `${LAUNCHER_EXIT.setup}: fhs: layer ${dep}/usr: `;
     const allowed = [
       "ran: exists no",
       `${refused}${dep} is a symlink; a layer is opened without following symlinks`,
@@ -258,7 +256,7 @@ describe("layer-missing: a broken layer is named, not the first one", () => {
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
     const r = launch([join(pkg, "usr/bin/probe")], runtime);
-    assert.equal(r.status, EXIT_SETUP, r.stderr);
+    assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
     assert.equal(r.stderr, `fhs: layer ${deps[1]}/usr: No such file or directory\n`);
     assert.equal(r.stdout, "");
     assertNoResidue(before, { cacheMayGrow: true });
@@ -267,8 +265,8 @@ describe("layer-missing: a broken layer is named, not the first one", () => {
 
 describe("input-not-regular: a FIFO or device as manifest or policy is refused, never waited on", () => {
   for (const [what, rel, code, message] of [
-    ["manifest.bin", ".fhs/manifest.bin", EXIT_SETUP, (pkg: string) => `package ${pkg}: cannot read its manifest ${pkg}/.fhs/manifest.bin: not a regular file`],
-    ["policy.wasm", ".fhs/policy.wasm", EXIT_POLICY, (pkg: string) => `policy ${pkg}/.fhs/policy.wasm: cannot read: not a regular file`],
+    ["manifest.bin", ".fhs/manifest.bin", LAUNCHER_EXIT.setup, (pkg: string) => `package ${pkg}: cannot read its manifest ${pkg}/.fhs/manifest.bin: not a regular file`],
+    ["policy.wasm", ".fhs/policy.wasm", LAUNCHER_EXIT.policy, (pkg: string) => `policy ${pkg}/.fhs/policy.wasm: cannot read: not a regular file`],
   ] as const) {
     it(`refuses a FIFO as ${what}`, () => {
       const pkg = probePackage(`fifo-${what.replace(".", "-")}`);
@@ -291,7 +289,7 @@ describe("input-not-regular: a FIFO or device as manifest or policy is refused, 
     rmSync(join(pkg, ".fhs/manifest.bin"));
     symlinkSync("/dev/zero", join(pkg, ".fhs/manifest.bin"));
     const r = launch([join(pkg, "usr/bin/probe")], testDir("fhs-runtime-"), { timeoutMs: 15_000 });
-    assert.equal(r.status, EXIT_SETUP, r.stderr);
+    assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
     assert.equal(r.stderr, `fhs: package ${pkg}: cannot read its manifest ${pkg}/.fhs/manifest.bin: not a regular file\n`);
   });
 });
@@ -314,7 +312,7 @@ describe("manifest-oversized: what the launcher reads and parses is capped", () 
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
     const r = launch(bounded([join(pkg, "usr/bin/probe")]), runtime);
-    assert.equal(r.status, EXIT_SETUP, r.stderr);
+    assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
     assert.equal(r.stderr, `fhs: package ${pkg}: cannot read its manifest ${pkg}/.fhs/manifest.bin: larger than the cap of ${4 << 20} bytes\n`);
     assert.equal(r.stdout, "");
     assertNoResidue(before);
@@ -324,7 +322,7 @@ describe("manifest-oversized: what the launcher reads and parses is capped", () 
     const pkg = probePackage("many-records");
     bloat(pkg, 1_300_000);
     const r = launch(bounded([join(pkg, "usr/bin/probe")]), testDir("fhs-runtime-"));
-    assert.equal(r.status, EXIT_SETUP, r.stderr);
+    assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
     assert.equal(r.stderr, `fhs: package ${pkg}: its manifest ${pkg}/.fhs/manifest.bin holds more than 65536 records, the cap\n`);
     assert.equal(r.stdout, "");
   });
@@ -347,7 +345,7 @@ describe("interpreter-missing: an exec that fails for want of an interpreter say
     const runtime = testDir("fhs-runtime-");
     const before = world(runtime);
     const r = launch([join(pkg, "usr/bin/hello")], runtime);
-    assert.equal(r.status, EXIT_NOEXEC, r.stderr);
+    assert.equal(r.status, LAUNCHER_EXIT.noexec, r.stderr);
     assert.match(r.stderr, /^fhs: exec \S+\/bin\/hello: its ELF interpreter \/lib64\/ld-linux-x86-64\.so\.2 is missing in the view\n$/);
     assert.equal(r.stdout, "");
     assertNoResidue(before, { cacheMayGrow: true });
@@ -356,7 +354,7 @@ describe("interpreter-missing: an exec that fails for want of an interpreter say
   it("names the #! interpreter a view lacks", () => {
     const pkg = wrapPackage(makePackage({ "bin/script": { text: "#!/bin/bash -e\necho ran\n" } }, "script-alone"), []);
     const r = launch([join(pkg, "usr/bin/script")], testDir("fhs-runtime-"));
-    assert.equal(r.status, EXIT_NOEXEC, r.stderr);
+    assert.equal(r.status, LAUNCHER_EXIT.noexec, r.stderr);
     assert.match(r.stderr, /^fhs: exec \S+\/bin\/script: its interpreter \/bin\/bash is missing in the view\n$/);
     assert.equal(r.stdout, "");
   });

@@ -13,6 +13,7 @@ import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { debLayers } from "./helpers/debian.js";
 import { fetchedPackage, fetchSet } from "./helpers/fetched.js";
 import { isRoot, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
+import { LAUNCHER_EXIT } from "../src/abi.js";
 
 /** A .deb built with dpkg-deb: FILES (path -> [mode, text]) and a postinst. */
 function fixtureDeb(dir: string, name: string, files: Record<string, [number, string]>, postinst: string): string {
@@ -112,14 +113,14 @@ describe("install-time state from fixture packages", () => {
       return runUnprivileged([show], { env: { XDG_RUNTIME_DIR: runtime } });
     };
     const notLayer = tampered(plan.map((op, i) => (i === varLib ? ["var-lib", "/etc"] : op)));
-    assert.equal(notLayer.status, 123);
+    assert.equal(notLayer.status, LAUNCHER_EXIT.plan);
     assert.match(notLayer.stderr, /^fhs: policy .*: plan op 'var-lib \/etc' refused: a source is not a layer's var\/lib\n$/);
     const early = [plan[0]!, plan[varLib]!, ...plan.slice(1).filter((_, i) => i + 1 !== varLib)];
     const before = tampered(early);
-    assert.equal(before.status, 123);
+    assert.equal(before.status, LAUNCHER_EXIT.plan);
     assert.match(before.stderr, /refused: var-lib needs the host's \/var bound before it, and comes once\n$/);
     const root = tampered([plan[0]!, ["userns-root"], ...plan.slice(1)]);
-    assert.equal(root.status, 123);
+    assert.equal(root.status, LAUNCHER_EXIT.plan);
     assert.match(root.stderr, /plan op 'userns-root ' refused: only a build plan may hold this op\n$/);
   });
 

@@ -1,8 +1,8 @@
 /* libFuzzer harness: the manifest decoder, as a launch runs it: the file read
  * under its size cap (util.c read_file, here from a memfd), parsed under the
  * manifest's record cap, checked for its header, its layer records admitted
- * (launch.c allow_layers), and its records re-encoded into the policy's
- * input (records.c recbuf_*), as launch() does.
+ * (validate.c allow_layers), and its records re-encoded into the policy's
+ * input (facts.c add_manifest_facts), as a launch does.
  * Properties: never crashes, never reads outside the input; a manifest past
  * the record cap is refused; every admitted layer is an absolute, normalized
  * path; the policy input holds as many records as were copied into it.
@@ -16,8 +16,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "../launch.h"
-#include "../limits.h"
+#include "../facts.h"
+#include "../validate.h"
+#include "../abi.h"
 #include "../records.h"
 #include "../util.h"
 
@@ -54,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   int r = records_parse_max(bytes, len, FHS_MANIFEST_RECORDS_CAP, &manifest);
   if (r == 0 && manifest.n > FHS_MANIFEST_RECORDS_CAP) abort();
   if (r == 0 && manifest.n >= 2 && !strcmp(manifest.recs[0].fields[0], "fhs-manifest")) {
-    if (!setjmp(refused)) {
-      allow_layers(&allowed, &manifest, "layer");
+    verdict_t v;
+    if (!setjmp(refused) && allow_layers(&allowed, &manifest, "layer", &v)) {
       size_t layers = 0;
       for (size_t i = 0; i < manifest.n; i++)
         if (manifest.recs[i].nfields == 4 && !strcmp(manifest.recs[i].fields[0], "layer")) layers++;
@@ -68,17 +69,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       for (size_t i = 0; i < manifest.n; i++) {
         const char *k = manifest.recs[i].fields[0];
         if (strcmp(k, "fhs-manifest") && strcmp(k, "policy") && strcmp(k, "program") && strcmp(k, "pkg")) copied++;
+        if (manifest_record_forwarded(k) != (strcmp(k, "fhs-manifest") && strcmp(k, "policy") && strcmp(k, "program") && strcmp(k, "pkg"))) abort();
       }
       records_t back;
       if (records_parse(in.buf, in.len, &back) < 0 || back.n != copied) abort();
-      records_free(&back);
+      free(back.recs), free(back.field_store);
     }
   }
-  free(allowed.paths);
-  free(allowed.layouts);
-  free(allowed.dirs);
+  allowed_free(&allowed);
   free(in.buf);
-  if (r == 0) records_free(&manifest);
+  if (r == 0) free(manifest.recs), free(manifest.field_store);
   free(bytes);
   return 0;
 }

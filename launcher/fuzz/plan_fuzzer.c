@@ -1,4 +1,5 @@
-/* libFuzzer harness: the plan validator (launch.c parse_plan, validate_plan),
+/* libFuzzer harness: the plan parser and validator (plan.c plan_parse,
+ * validate.c plan_validate, both pure: no exit, no system call),
  * which stands between a policy's answer (or a plan cache entry, which anyone
  * able to write the caller's cache could forge) and the mounts. The input is
  * a manifest, a policy input and a plan, three record streams, with a flags
@@ -8,21 +9,17 @@
  * own: a known op; a launch plan holds no build op; every target a distinct
  * top-level name other than /.fhs; every layer source under a manifest
  * layer; a build's writable overlay only over the build's staging dirs; at
- * most 500 lowers. die() is wrapped (-Wl,--wrap=die): a refusal returns here.
+ * most 500 lowers; every op within its spec in abi/abi.json.
  * Built by `make -C launcher fuzz` (clang); run by test/fuzz.test.ts. */
-#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../launch.h"
-#include "../limits.h"
+#include "../abi.h"
+#include "../plan.h"
 #include "../policy.h"
 #include "../records.h"
-
-static jmp_buf refused;
-void __wrap_die(int code, const char *fmt, ...) { (void)code; (void)fmt; longjmp(refused, 1); }
-void __wrap_die_errno(int code, const char *fmt, ...) { (void)code; (void)fmt; longjmp(refused, 1); }
+#include "../validate.h"
 
 static const build_paths_t build = {.upper = "/b/upper", .work = "/b/work", .dir = "/b/dir"};
 
@@ -35,39 +32,38 @@ static bool under_layer(const allowed_t *a, const char *src)
   return false;
 }
 
-static void check_accepted(const records_t *plan, const allowed_t *a, bool is_build)
+static void check_accepted(const plan_t *plan, const allowed_t *a, bool is_build)
 {
   const char *targets[64];
   size_t nt = 0;
-  for (size_t i = 1; i < plan->n; i++) {
-    const record_t *op = &plan->recs[i];
-    const char *k = op->fields[0];
+  for (size_t i = 0; i < plan->n; i++) {
+    const plan_op_t *op = &plan->ops[i];
+    if (op->op >= FHS_OP_COUNT) abort();
+    const struct fhs_op_spec *s = &fhs_op_specs[op->op];
+    if ((int)op->nargs < s->min || (s->max >= 0 && (int)op->nargs > s->max)) abort();
+    const char *k = s->name;
     bool build_op = !strcmp(k, "overlay-rw") || !strcmp(k, "bind-rw") || !strcmp(k, "tmpfs") || !strcmp(k, "dev") ||
-                    !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv");
+                    !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv") || !strcmp(k, "userns-root");
     if (build_op && !is_build) abort();
     bool mount = !strcmp(k, "overlay") || !strcmp(k, "bind-ro") || !strcmp(k, "rbind") || !strcmp(k, "symlink") ||
                  !strcmp(k, "overlay-rw") || !strcmp(k, "bind-rw") || !strcmp(k, "tmpfs") || !strcmp(k, "dev");
-    bool other = !strcmp(k, "etc-link") || !strcmp(k, "host-etc") || !strcmp(k, "setenv") || !strcmp(k, "view-id") ||
-                 !strcmp(k, "view") || !strcmp(k, "bind-file") || !strcmp(k, "ldcache-union") || !strcmp(k, "netns") ||
-                 !strcmp(k, "chdir") || !strcmp(k, "clearenv");
-    if (!mount && !other) abort();
     if (!mount) continue;
-    const char *t = op->fields[1];
+    const char *t = op->args[0];
     if (t[0] != '/' || !t[1] || strchr(t + 1, '/') || !strcmp(t, "/.fhs") || !strcmp(t, "/.") || !strcmp(t, "/..")) abort();
-    for (size_t s = 0; s < nt; s++)
-      if (!strcmp(targets[s], t)) abort();
+    for (size_t s2 = 0; s2 < nt; s2++)
+      if (!strcmp(targets[s2], t)) abort();
     targets[nt++] = t;
     if (!strcmp(k, "overlay") || !strcmp(k, "overlay-rw")) {
-      size_t first = !strcmp(k, "overlay") ? 2 : 4;
-      if (op->nfields - first > FHS_MAX_LAYERS) abort();
-      if (first == 4 && (strcmp(op->fields[2], build.upper) || strcmp(op->fields[3], build.work))) abort();
-      for (size_t f = first; f < op->nfields; f++) {
-        bool host_etc = f == op->nfields - 1 && !strcmp(t, "/etc") && (!strcmp(op->fields[f], "/etc") || !strcmp(op->fields[f], HOST_ETC_IN_VIEW));
-        if (!host_etc && !under_layer(a, op->fields[f])) abort();
+      size_t first = !strcmp(k, "overlay") ? 1 : 3;
+      if (op->nargs - first > FHS_MAX_LAYERS) abort();
+      if (first == 3 && (strcmp(op->args[1], build.upper) || strcmp(op->args[2], build.work))) abort();
+      for (size_t f = first; f < op->nargs; f++) {
+        bool host_etc = f == op->nargs - 1 && !strcmp(t, "/etc") && (!strcmp(op->args[f], "/etc") || !strcmp(op->args[f], FHS_HOST_ETC_IN_VIEW));
+        if (!host_etc && !under_layer(a, op->args[f])) abort();
       }
     }
-    if (!strcmp(k, "bind-ro") && !under_layer(a, op->fields[2])) abort();
-    if (!strcmp(k, "bind-rw") && strcmp(op->fields[2], build.dir)) abort();
+    if (!strcmp(k, "bind-ro") && !under_layer(a, op->args[1])) abort();
+    if (!strcmp(k, "bind-rw") && strcmp(op->args[1], build.dir)) abort();
   }
 }
 
@@ -87,30 +83,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   memcpy(in, data + mlen, ilen);
   memcpy(p, data + mlen + ilen, plen);
 
-  records_t manifest = {0}, inrecs = {0}, plan = {0};
+  records_t manifest = {0}, inrecs = {0};
+  plan_t plan = {0};
   allowed_t allowed;
   memset(&allowed, 0, sizeof allowed);
   bool is_build = flags & 1;
+  verdict_t v;
   if (records_parse_max(m, mlen, FHS_MANIFEST_RECORDS_CAP, &manifest) == 0 && records_parse(in, ilen, &inrecs) == 0 &&
-      !setjmp(refused)) {
-    allow_layers(&allowed, &manifest, "layer");
+      allow_layers(&allowed, &manifest, "layer", &v)) {
     allowed.host_etc = !is_build && (flags & 2);
     allowed.host_etc_in_view = flags & 4;
     for (size_t i = 0; i < manifest.n; i++)
       if (manifest.recs[i].nfields == 2 && !strcmp(manifest.recs[i].fields[0], "ldcache")) allowed.ldcache = manifest.recs[i].fields[1];
     policy_result_t res = {.status = (flags & 8) ? 1 : 0, .bytes = p, .len = plen};
-    parse_plan("fuzz", &res, is_build ? "build" : "launch", &plan);
-    validate_plan("fuzz", &plan, &inrecs, &allowed, is_build ? &build : NULL);
-    check_accepted(&plan, &allowed, is_build);
-    /* To see that a seed is a plan the validator accepts (run with one input). */
-    if (getenv("FHS_FUZZ_SHOW")) fprintf(stderr, "accepted %zu ops\n", plan.n - 1);
+    plan_ctx_t ctx = {.policy = "fuzz", .allowed = &allowed, .in = &inrecs, .build = is_build ? &build : NULL,
+                      .pkg = "/pkg", .program = (flags & 16) ? "bin/x" : NULL, .shadowed = flags & 32};
+    if (plan_parse("fuzz", &res, is_build, &plan, &v) && plan_validate(&plan, &ctx, &v)) {
+      check_accepted(&plan, &allowed, is_build);
+      /* To see that a seed is a plan the validator accepts (run with one input). */
+      if (getenv("FHS_FUZZ_SHOW")) fprintf(stderr, "accepted %zu ops\n", plan.n);
+    } else if (v.code != FHS_EXIT_PLAN && v.code != FHS_EXIT_POLICY) {
+      abort(); /* a plan is refused as a policy's failure or a broken invariant, nothing else */
+    }
   }
-  free(allowed.paths);
-  free(allowed.layouts);
-  free(allowed.dirs);
-  records_free(&manifest);
-  records_free(&inrecs);
-  records_free(&plan);
+  allowed_free(&allowed);
+  free(manifest.recs), free(manifest.field_store);
+  free(inrecs.recs), free(inrecs.field_store);
+  plan_free(&plan);
   free(m);
   free(in);
   free(p);

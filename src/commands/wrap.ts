@@ -45,7 +45,7 @@ export function register(cli: CAC): void {
     .option("--inside <view>", "Plan as if inside a view of these layers or wrapped packages (repeatable)")
     .option("--json", "Print the plan as JSON records")
     .action(async (target: string, o: { inside?: unknown; json?: boolean }) => {
-      const res = await planLaunch(target, { inside: list(o.inside) });
+      const res = planLaunch(target, { inside: list(o.inside) });
       if (o.json) console.log(JSON.stringify(res.records));
       else console.log(formatRecords(res.records));
       if (res.status !== 0) throw new FhsError(`policy refused the launch: ${res.records[0]?.[1] ?? ""}`);

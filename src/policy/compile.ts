@@ -6,7 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import asc from "assemblyscript/asc";
 import { FhsError } from "../errors.js";
 import { packageRoot } from "../paths.js";
-import { MEMORY_CAP_PAGES } from "./limits.js";
+import { LIMITS } from "../abi.js";
 import { mergeDataSegments } from "./merge-data.js";
 
 /** Fixed flags: the stub runtime (no GC: a policy runs once and exits), optimized
@@ -16,7 +16,7 @@ export const POLICY_ASC_FLAGS: readonly string[] = [
   "--runtime", "stub",
   "-Oz",
   "--noAssert",
-  "--maximumMemory", String(MEMORY_CAP_PAGES),
+  "--maximumMemory", String(LIMITS.memoryCapPages),
 ];
 
 /** asc looks a package import up as node_modules/PKG/FILE.ts in every

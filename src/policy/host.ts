@@ -7,7 +7,7 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { FhsError } from "../errors.js";
-import { ABI_VERSION, EVAL_DEADLINE_MS } from "./limits.js";
+import { ABI_VERSION, LIMITS } from "../abi.js";
 import { decodeRecords, type Rec } from "./records.js";
 import { validatePolicyModule } from "./validate.js";
 
@@ -91,7 +91,7 @@ export async function probePolicyAbi(module: Uint8Array, opts: EvalOptions): Pro
 const WORKER_START_MS = 60_000;
 
 function runWorker(module: Uint8Array, input: Uint8Array, abiOnly: boolean, opts: EvalOptions): Promise<WorkerMessage> {
-  const deadline = opts.deadlineMs ?? EVAL_DEADLINE_MS;
+  const deadline = opts.deadlineMs ?? LIMITS.evalDeadlineMs;
   return new Promise((resolvePromise, reject) => {
     const worker = new Worker(workerSource, {
       eval: true,

@@ -8,7 +8,7 @@ import { EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, FhsError } from "../errors.js";
 import { defaultPolicyWasm, launcherPath, policiesDir } from "../paths.js";
 import { compilePolicy } from "./compile.js";
 import { displayPath, findCaseFiles, formatHuman, formatJson, formatJunit, runSuite, type SuiteResult } from "./conformance.js";
-import { ABI_VERSION } from "./limits.js";
+import { ABI_VERSION } from "../abi.js";
 import { formatProblem, parseJsonWithPositions, SchemaError, schemaProblems, type SchemaName } from "./schemas.js";
 import { checkPolicyModule } from "./validate.js";
 

@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { FhsError } from "../errors.js";
-import { ABI_VERSION, MEMORY_CAP_PAGES, MODULE_SIZE_CAP } from "./limits.js";
+import { ABI_VERSION, LIMITS } from "../abi.js";
 
 const I32 = 0x7f, I64 = 0x7e, F32 = 0x7d, F64 = 0x7c, V128 = 0x7b;
 
@@ -282,7 +282,7 @@ export function validatePolicyModule(bytes: Uint8Array, name: string): void {
   const refuse = (why: string): never => {
     throw new FhsError(`policy ${name}: ${why}`);
   };
-  if (bytes.length > MODULE_SIZE_CAP) refuse(`module is ${bytes.length} bytes, the cap is ${MODULE_SIZE_CAP}`);
+  if (bytes.length > LIMITS.moduleSizeCap) refuse(`module is ${bytes.length} bytes, the cap is ${LIMITS.moduleSizeCap}`);
   let p: Parsed;
   try {
     p = parse(bytes);
@@ -298,8 +298,8 @@ export function validatePolicyModule(bytes: Uint8Array, name: string): void {
   }
   if (p.memories.length === 0) refuse("declares no memory");
   const mem = p.memories[0]!;
-  if (mem.max === undefined) refuse(`its memory declares no maximum; at most ${MEMORY_CAP_PAGES} pages is allowed`);
-  if (mem.max! > MEMORY_CAP_PAGES) refuse(`its memory declares a maximum of ${mem.max} pages; at most ${MEMORY_CAP_PAGES} is allowed`);
+  if (mem.max === undefined) refuse(`its memory declares no maximum; at most ${LIMITS.memoryCapPages} pages is allowed`);
+  if (mem.max! > LIMITS.memoryCapPages) refuse(`its memory declares a maximum of ${mem.max} pages; at most ${LIMITS.memoryCapPages} is allowed`);
   if (p.exports.get("memory")?.kind !== 2) refuse("does not export its memory as 'memory'");
   for (const [fn, want] of Object.entries(ABI_EXPORTS)) {
     const e = p.exports.get(fn);

@@ -6,7 +6,7 @@
 // that fork+execs the command and waits, so Node adds nothing to the timing.
 // Rounds of all commands are interleaved to spread machine noise evenly.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, release } from "node:os";
 import { join } from "node:path";
 import { decodeRecords } from "../../src/policy/records.js";
@@ -19,7 +19,11 @@ const ROUNDS = 5;
 
 const runner = staticProgram("runner", join(repoRoot, "test/bench/runner.c"));
 const step = staticProgram("step", join(repoRoot, "test/bench/step.c"));
-const { launcher } = testArtifacts();
+/** The syscall floor: the launcher's view code replaying a saved plan
+ * (test/bench/replay.c), copied where the unprivileged user reaches it. */
+execFileSync("make", ["-s", "-C", join(repoRoot, "launcher"), "replay"], { stdio: "inherit" });
+const replay = join(testArtifacts().root, "fhs-replay");
+copyFileSync(join(repoRoot, "build/bench/fhs-replay"), replay);
 
 function synthetic(n: number): string[] {
   const root = testDir("fhs-bench-synth-");
@@ -75,7 +79,7 @@ const cases: Case[] = [
   { name: "direct", argv: [rawTrue] },
   { name: "fhs", argv: [wrapped10] },
   { name: "fhs-cold", argv: [wrapped10], env: { FHS_PLAN_CACHE: "off" } },
-  { name: "floor", argv: [launcher, "replay", planFile, rawTrue] },
+  { name: "floor", argv: [replay, planFile, rawTrue] },
   { name: "bwrap", argv: [...bwrapView, rawTrue] },
   { name: "fhs300", argv: [pkg300 + "/usr/bin/true"] },
   // The chains end in the static step itself (no arguments: exit 0), since
@@ -85,8 +89,8 @@ const cases: Case[] = [
   { name: "depth16", argv: [...chain, step] },
   { name: "buildfhsenv", argv: [fhsenvScript] },
   // Inside pkg10's own view: a direct exec, and the wrapper (fast path).
-  { name: "inview-direct", argv: [launcher, "replay", planFile, runner, "RUNS", rawTrue], env: { IN_NIX_FHS: viewId } },
-  { name: "inview-fast", argv: [launcher, "replay", planFile, runner, "RUNS", wrapped10], env: { IN_NIX_FHS: viewId } },
+  { name: "inview-direct", argv: [replay, planFile, runner, "RUNS", rawTrue], env: { IN_NIX_FHS: viewId } },
+  { name: "inview-fast", argv: [replay, planFile, runner, "RUNS", wrapped10], env: { IN_NIX_FHS: viewId } },
 ];
 
 const samples = new Map<string, number[]>(cases.map((c) => [c.name, []]));
@@ -147,7 +151,7 @@ Machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, Linux ${release()}.
 | direct exec of coreutils \`true\` | ${fmt(m.direct!)} |
 | fhs wrapper, 10 layers | ${fmt(m.fhs!)} |
 | fhs wrapper, 10 layers, plan cache off (wasm3 runs the policy) | ${fmt(m["fhs-cold"]!)} |
-| bare syscall floor: same mounts, no manifest or policy (\`fhs-launcher replay\`) | ${fmt(m.floor!)} |
+| bare syscall floor: same mounts, no manifest or policy (\`test/bench/replay.c\`) | ${fmt(m.floor!)} |
 | bubblewrap building the same view | ${fmt(m.bwrap!)} |
 | fhs wrapper, 300 layers | ${fmt(m.fhs300!)} |
 | direct exec of a static program | ${fmt(m["direct-step"]!)} |

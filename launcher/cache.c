@@ -1,0 +1,117 @@
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "ldcache.h"
+#include "sha256.h"
+#include "util.h"
+
+/* The plan cache. The policy is a pure function of its module and its input,
+ * so its plan for the same bytes is the same plan: a launch whose input was
+ * seen before skips wasm3 (load, compile, run: most of a launch's cost) and
+ * reads the plan it produced then. The plan is validated exactly as a fresh
+ * one, so an entry can never do what a policy's answer could not.
+ *
+ * Entries live in a directory only the caller owns (mode 0700, checked):
+ * $XDG_RUNTIME_DIR/fhs-plans, else /tmp/fhs-plans-UID. The key is the
+ * sha256 of the module's sha256 and the input. FHS_PLAN_CACHE=off disables it.
+ * Failures to read or write the cache are not errors: the policy runs. */
+static bool cache_dir(char *dir, size_t n)
+{
+  const char *off = getenv("FHS_PLAN_CACHE");
+  if (off && !strcmp(off, "off")) return false;
+  uid_t uid = getuid();
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+  int m = xdg && xdg[0] == '/' ? snprintf(dir, n, "%s/fhs-plans", xdg) : snprintf(dir, n, "/tmp/fhs-plans-%u", uid);
+  if (m < 0 || (size_t)m >= n) return false;
+  if (mkdir(dir, 0700) < 0 && errno != EEXIST) return false;
+  struct stat st;
+  /* Someone else's directory, or one others may write to, is not ours to trust. */
+  return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid && !(st.st_mode & 022);
+}
+
+static bool plan_cache_path(const char *module_sha, const uint8_t *in, size_t inlen, char *out, size_t n)
+{
+  char dir[PATH_MAX];
+  if (!cache_dir(dir, sizeof dir)) return false;
+  char key[65];
+  uint8_t *keyed = xmalloc(64 + inlen);
+  memcpy(keyed, module_sha, 64);
+  memcpy(keyed + 64, in, inlen);
+  sha256_hex(keyed, 64 + inlen, key);
+  free(keyed);
+  int m = snprintf(out, n, "%s/%s", dir, key);
+  return m > 0 && (size_t)m < n;
+}
+
+bool plan_cache_lookup(const char *module_sha, const uint8_t *in, size_t inlen, char *file, size_t n,
+                              policy_result_t *res)
+{
+  file[0] = 0;
+  if (!plan_cache_path(module_sha, in, inlen, file, n)) {
+    file[0] = 0;
+    return false;
+  }
+  size_t len = 0;
+  uint8_t *bytes = read_file_flags(file, O_NOFOLLOW, 16 << 20, &len);
+  if (!bytes) return false;
+  res->status = 0;
+  res->bytes = bytes;
+  res->len = len;
+  return true;
+}
+
+void plan_cache_store(const char *file, const policy_result_t *res)
+{
+  if (!file[0]) return;
+  char tmp[PATH_MAX + 32];
+  snprintf(tmp, sizeof tmp, "%s.tmp-%d", file, (int)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  bool ok = write_all(fd, res->bytes, res->len) == 0;
+  if (close(fd) < 0) ok = false;
+  /* Written whole, then renamed: a reader never sees half a plan. */
+  if (!ok || rename(tmp, file) < 0) unlink(tmp);
+}
+
+/* A nested view's ld.so.cache: the package's entries, then the current
+ * view's (/etc/ld.so.cache here), kept next to the plan cache under the
+ * sha256 of both inputs, as the plan cache keys its entries: a package
+ * wrapped again (its cache's path unchanged, its contents not) or a view of
+ * other contents gets its own union, never a stale one. Reading both costs
+ * a nested launch two small reads; a launch outside a view has no union.
+ * When it cannot be had, the package's own cache is bound: its libraries
+ * are on top, and the loader's default directories still find the rest. */
+void prepare_union_ldcache(const plan_t *plan, char out[PATH_MAX])
+{
+  out[0] = 0;
+  const char *pkg_cache = NULL;
+  for (size_t i = 0; i < plan->n; i++)
+    if (plan->ops[i].op == FHS_OP_LDCACHE_UNION) pkg_cache = plan->ops[i].args[1];
+  if (!pkg_cache) return;
+  char dir[PATH_MAX];
+  if (!cache_dir(dir, sizeof dir)) return;
+  size_t top_len = 0, below_len = 0;
+  cleanup_free uint8_t *top = read_file(pkg_cache, 64 << 20, &top_len);
+  cleanup_free uint8_t *below = read_file(FHS_LDSO_CACHE, 64 << 20, &below_len);
+  if (!top || !below) return;
+  /* The key: both inputs, the first's length first, so no two pairs hash alike. */
+  uint8_t *keyed = xmalloc(8 + top_len + below_len);
+  uint64_t tl = top_len;
+  memcpy(keyed, &tl, 8);
+  memcpy(keyed + 8, top, top_len);
+  memcpy(keyed + 8 + top_len, below, below_len);
+  char key[65];
+  sha256_hex(keyed, 8 + top_len + below_len, key);
+  free(keyed);
+  char path[PATH_MAX];
+  if (snprintf(path, sizeof path, "%s/%s.ld.so.cache", dir, key) >= (int)sizeof path) return;
+  if (access(path, R_OK) == 0 || ldcache_union(top, top_len, below, below_len, path) == 0) strcpy(out, path);
+}

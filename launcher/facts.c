@@ -1,0 +1,277 @@
+/* The one fact gatherer: everything the policy is told about the world is
+ * read here, by the launcher, for a launch and for `fhs plan` alike
+ * (`fhs-launcher plan`), so the two cannot differ. docs/ABI.md lists the
+ * records and where each comes from. */
+#include "facts.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "sha256.h"
+#include "util.h"
+#include "validate.h"
+
+/* ---------------------------------------------------------------- identity */
+
+bool find_wrapper(const char *start, char **pkg, char **rel)
+{
+  if (!start || !*start) return false;
+  char cur[PATH_MAX];
+  if (start[0] == '/') {
+    if (strlen(start) >= sizeof cur) return false;
+    strcpy(cur, start);
+  } else {
+    /* ./hello: the wrapper's directory name must be known, so go absolute. */
+    if (!getcwd(cur, sizeof cur)) return false;
+    size_t l = strlen(cur);
+    if (l + 1 + strlen(start) >= sizeof cur) return false;
+    cur[l] = '/';
+    strcpy(cur + l + 1, start);
+  }
+  /* Each hop is one readlink. The hop whose target is a package's launcher,
+   * <pkg>/usr/bin/.fhs-launcher, is the wrapper: usr/<dir>/<name>. Usually
+   * that is the first hop; a user's own symlinks come before it. */
+  for (int hops = 0; hops < 40; hops++) {
+    char target[PATH_MAX];
+    ssize_t n = readlink(cur, target, sizeof target - 1);
+    if (n < 0) return false;
+    target[n] = 0;
+    if (!strcmp(base_name(target), FHS_LAUNCHER_NAME)) {
+      /* target = <pkg>/usr/bin/.fhs-launcher */
+      size_t suffix = strlen(FHS_LAUNCHER_SUFFIX);
+      if ((size_t)n <= suffix || target[0] != '/' || strcmp(target + n - suffix, FHS_LAUNCHER_SUFFIX)) return false;
+      *pkg = strndup(target, (size_t)n - suffix);
+      /* rel = <dir>/<name> of the wrapper: wrappers are direct children of
+       * <pkg>/usr/<dir>. The directory is named by its real path, not by the
+       * path the caller used: ~/pbin -> pkg/usr/bin, ./hello, or
+       * /proc/self/cwd/hello all name usr/bin. */
+      const char *name = base_name(cur);
+      size_t dirlen = (size_t)(name - cur);
+      if (dirlen < 2 || !*name) return false;
+      char dir[PATH_MAX], real[PATH_MAX];
+      memcpy(dir, cur, dirlen - 1);
+      dir[dirlen - 1] = 0;
+      if (!realpath(dir, real)) return false;
+      const char *dname = base_name(real);
+      if (!*dname) return false;
+      *rel = xasprintf("%s/%s", dname, name);
+      return *pkg != NULL;
+    }
+    if (target[0] == '/') {
+      strcpy(cur, target);
+    } else {
+      char *slash = strrchr(cur, '/');
+      size_t dirlen = slash ? (size_t)(slash - cur) + 1 : 0;
+      if (dirlen + (size_t)n >= sizeof cur) return false;
+      memcpy(cur + dirlen, target, (size_t)n + 1);
+    }
+  }
+  return false;
+}
+
+/* -------------------------------------------------------------- manifest */
+
+void load_manifest(const char *pkg, const char *mpath, records_t *manifest)
+{
+  size_t mlen = 0;
+  uint8_t *mbytes = read_file(mpath, FHS_MANIFEST_SIZE_CAP, &mlen);
+  if (!mbytes) die(FHS_EXIT_SETUP, "package %s: cannot read its manifest %s: %s", pkg, mpath, read_error(errno, FHS_MANIFEST_SIZE_CAP));
+  errno = 0;
+  if (records_parse_max(mbytes, mlen, FHS_MANIFEST_RECORDS_CAP, manifest) < 0 && errno == E2BIG)
+    die(FHS_EXIT_SETUP, "package %s: its manifest %s holds more than %d records, the cap", pkg, mpath, FHS_MANIFEST_RECORDS_CAP);
+  if (manifest->n < 2 || strcmp(manifest->recs[0].fields[0], FHS_REC_FHS_MANIFEST))
+    die(FHS_EXIT_SETUP, "package %s: %s is not a compiled fhs manifest", pkg, mpath);
+  /* Another format's records may mean other things: refused, not guessed at. */
+  if (manifest->recs[0].nfields != 2 || strcmp(manifest->recs[0].fields[1], FHS_MANIFEST_FORMAT))
+    die(FHS_EXIT_SETUP, "package %s: %s is manifest format %s; this launcher reads format %s: wrap the package again", pkg,
+        mpath, manifest->recs[0].nfields > 1 ? manifest->recs[0].fields[1] : "(none)", FHS_MANIFEST_FORMAT);
+}
+
+const char *manifest_value(const records_t *recs, const char *kind)
+{
+  for (size_t i = 0; i < recs->n; i++)
+    if (recs->recs[i].nfields == 2 && !strcmp(recs->recs[i].fields[0], kind)) return recs->recs[i].fields[1];
+  return NULL;
+}
+
+uint8_t *read_verified_policy(const records_t *recs, const char *what, const char **path_out, size_t *len_out,
+                              const char **sha_out)
+{
+  const char *path = NULL, *want = NULL;
+  for (size_t i = 0; i < recs->n; i++)
+    if (!strcmp(recs->recs[i].fields[0], FHS_REC_POLICY) && recs->recs[i].nfields == 3) {
+      path = recs->recs[i].fields[1];
+      want = recs->recs[i].fields[2];
+    }
+  if (!path) die(FHS_EXIT_SETUP, "%s names no policy", what);
+  uint8_t *wasm = read_file(path, FHS_MODULE_SIZE_CAP, len_out);
+  if (!wasm) die(FHS_EXIT_POLICY, "policy %s: cannot read: %s", path, read_error(errno, FHS_MODULE_SIZE_CAP));
+  char sha[65];
+  sha256_hex(wasm, *len_out, sha);
+  if (strcmp(sha, want))
+    die(FHS_EXIT_POLICY, "policy %s: sha256 %s does not match the manifest's %s: the module changed after wrap", path, sha, want);
+  *path_out = path;
+  if (sha_out) *sha_out = want;
+  return wasm;
+}
+
+/* ------------------------------------------------------------ input facts */
+
+/* The manifest's records the policy sees: its layers and config, not the
+ * header, the policy's own record, the program list or the package path
+ * (FHS_UNFORWARDED_RECORDS, from abi/abi.json). */
+bool manifest_record_forwarded(const char *kind)
+{
+  static const char *const kept[] = FHS_UNFORWARDED_RECORDS;
+  for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+    if (!strcmp(kind, kept[i])) return false;
+  return true;
+}
+
+void add_manifest_facts(recbuf_t *in, const records_t *manifest)
+{
+  for (size_t i = 0; i < manifest->n; i++) {
+    if (!manifest_record_forwarded(manifest->recs[i].fields[0])) continue;
+    for (size_t f = 0; f < manifest->recs[i].nfields; f++) recbuf_field(in, manifest->recs[i].fields[f]);
+    recbuf_end(in);
+  }
+}
+
+void add_host_entries(recbuf_t *in)
+{
+  DIR *d = opendir("/"); /* glibc opens it O_CLOEXEC */
+  if (!d) die_errno(FHS_EXIT_SETUP, "read the root directory");
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    const char *n = e->d_name;
+    if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
+    unsigned char t = e->d_type;
+    if (t == DT_UNKNOWN) {
+      struct stat st;
+      if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+      t = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+    }
+    if (t == DT_LNK) {
+      char target[PATH_MAX];
+      ssize_t len = readlinkat(dirfd(d), n, target, sizeof target - 1);
+      if (len <= 0) continue;
+      target[len] = 0;
+      recbuf_record(in, FHS_REC_HOST, n, "link", target, NULL);
+    } else {
+      recbuf_record(in, FHS_REC_HOST, n, t == DT_DIR ? "dir" : t == DT_REG ? "file" : "other", NULL);
+    }
+  }
+  closedir(d);
+}
+
+/* The current view, if we are in one: '/' is a read-only tmpfs (only a
+ * launcher makes one) holding the marker. The policy decides what it proves;
+ * the launcher also uses the marker's layers as allowed plan sources. */
+static uint8_t *read_marker(size_t *len)
+{
+  struct statfs sf;
+  if (statfs("/", &sf) < 0 || sf.f_type != TMPFS_MAGIC || !(sf.f_flags & ST_RDONLY)) return NULL;
+  return read_file(FHS_MARKER, 16 << 20, len);
+}
+
+/* A view that kept the host's /etc says so in its marker (host-etc), and
+ * only a launcher writes that read-only root. */
+static bool view_keeps_host_etc(const records_t *view)
+{
+  for (size_t i = 0; i < view->n; i++) {
+    const record_t *r = &view->recs[i];
+    if (r->nfields == 2 && !strcmp(r->fields[0], FHS_REC_HOST_ETC) && !strcmp(r->fields[1], FHS_HOST_ETC_IN_VIEW)) {
+      struct stat st;
+      return stat(FHS_HOST_ETC_IN_VIEW, &st) == 0 && S_ISDIR(st.st_mode);
+    }
+  }
+  return false;
+}
+
+/* host-etc-file REL for each `etc-host REL` of the config that exists (as any
+ * type, a dangling link too) in the host's /etc at `host_etc`; then
+ * host-etc-mounted when one of them is on another mount than that /etc (as
+ * container runtimes bind resolv.conf, hosts, hostname): the kernel refuses
+ * an overlay over a directory with mounts below it that a new user namespace
+ * may not uncover. */
+static void add_host_etc_files(recbuf_t *in, const records_t *manifest, const char *host_etc)
+{
+  char path[PATH_MAX];
+  struct statx sx;
+  bool have_etc_id = statx(AT_FDCWD, host_etc, 0, STATX_MNT_ID, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID);
+  uint64_t etc_id = have_etc_id ? sx.stx_mnt_id : 0;
+  bool mounted = false;
+  for (size_t i = 0; i < manifest->n; i++) {
+    const record_t *r = &manifest->recs[i];
+    if (r->nfields != 2 || strcmp(r->fields[0], FHS_REC_ETC_HOST) || !rel_path_ok(r->fields[1])) continue;
+    int m = snprintf(path, sizeof path, "%s/%s", host_etc, r->fields[1]);
+    if (m <= 0 || (size_t)m >= sizeof path || statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) continue;
+    recbuf_record(in, FHS_REC_HOST_ETC_FILE, r->fields[1], NULL);
+    if (have_etc_id && (sx.stx_mask & STATX_MNT_ID) && sx.stx_mnt_id != etc_id) mounted = true;
+  }
+  if (mounted) recbuf_record(in, FHS_REC_HOST_ETC_MOUNTED, NULL);
+}
+
+/* Inside a view that may already hold the package: is /usr/<rel> there the
+ * package's own program (its .fhs/raw/<rel>), or does a layer above shadow it?
+ * Only then may a launch skip making a view. Overlayfs reports a lower
+ * file's inode, size and times as they are. */
+static bool program_shadowed(const char *pkg, const char *relprog)
+{
+  char in_view[PATH_MAX], raw[PATH_MAX];
+  struct stat a, b;
+  if (snprintf(in_view, sizeof in_view, "/usr/%s", relprog) >= (int)sizeof in_view ||
+      snprintf(raw, sizeof raw, "%s/.fhs/raw/%s", pkg, relprog) >= (int)sizeof raw)
+    return true;
+  if (lstat(in_view, &a) < 0 || lstat(raw, &b) < 0) return true;
+  return a.st_ino != b.st_ino || a.st_mode != b.st_mode || a.st_size != b.st_size || a.st_mtim.tv_sec != b.st_mtim.tv_sec ||
+         a.st_mtim.tv_nsec != b.st_mtim.tv_nsec;
+}
+
+void gather_launch_facts(facts_t *f, const char *pkg, const char *relprog, const records_t *manifest, const uint8_t *inside,
+                         size_t inside_len)
+{
+  memset(f, 0, sizeof *f);
+  f->shadowed = true; /* outside a view nothing is installed at /usr yet */
+  recbuf_record(&f->in, FHS_REC_REQ, "launch", NULL);
+  add_manifest_facts(&f->in, manifest);
+  if (inside) {
+    /* fhs plan --inside: a view described by the caller, as its marker would
+     * say; the package's program in it is its own. */
+    if (records_parse(inside, inside_len, &f->viewrecs) < 0) die(FHS_EXIT_SETUP, "plan --inside: stdin is not a record stream");
+    const char *id = manifest_value(&f->viewrecs, FHS_REC_VIEW_ID);
+    recbuf_record(&f->in, FHS_REC_ENV_MARKER, id ? id : "simulated", NULL);
+    recbuf_record(&f->in, FHS_REC_MARKER_ROOT, "ok", NULL);
+    recbuf_bytes(&f->in, inside, inside_len);
+    f->shadowed = false;
+  } else {
+    const char *env_marker = getenv(FHS_ENV_MARKER);
+    if (env_marker && *env_marker) {
+      recbuf_record(&f->in, FHS_REC_ENV_MARKER, env_marker, NULL);
+      f->view = read_marker(&f->view_len);
+      if (f->view && records_parse(f->view, f->view_len, &f->viewrecs) == 0) {
+        recbuf_record(&f->in, FHS_REC_MARKER_ROOT, "ok", NULL);
+        recbuf_bytes(&f->in, f->view, f->view_len);
+        f->shadowed = relprog && program_shadowed(pkg, relprog);
+        if (f->shadowed) recbuf_record(&f->in, FHS_REC_SHADOWED, relprog, NULL);
+      }
+    }
+  }
+  add_host_entries(&f->in);
+  /* Whether the view's /etc (the host's) has a cache to bind the view's over. */
+  if (access(FHS_LDSO_CACHE, F_OK) == 0) recbuf_record(&f->in, FHS_REC_HOST_FILE, &FHS_LDSO_CACHE[1], NULL);
+  /* Which of the machine's own files the config names (etc-host) the host's
+   * /etc holds: the current root's, or the copy the current view kept. */
+  f->host_etc_in_view = view_keeps_host_etc(&f->viewrecs);
+  add_host_etc_files(&f->in, manifest, f->host_etc_in_view ? FHS_HOST_ETC_IN_VIEW : "/etc");
+}

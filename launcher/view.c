@@ -1,0 +1,330 @@
+/* Carrying out a validated plan: the namespaces, the scratch root, one
+ * switch over the plan's ops, the marker, the pivot. Every mount happens
+ * after unshare(CLONE_NEWUSER|CLONE_NEWNS), in a namespace that dies with
+ * this process if anything fails. */
+#include "view.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "abi.h"
+#include "mounts.h"
+#include "records.h"
+#include "resolve.h"
+#include "util.h"
+
+static void xmkdir(const char *path)
+{
+  if (mkdir(path, 0755) < 0 && errno != EEXIST) die_errno(FHS_EXIT_SETUP, "create mount point %s", path);
+}
+
+/* Layer and host paths are absolute in the caller's root, which sits at
+ * /oldroot during setup; relative to cwd=/oldroot, they need no copying and
+ * keep legacy mount options short. */
+static const char *rel(const char *abs) { return abs[0] == '/' ? abs + 1 : abs; }
+
+/* A minimal /dev for builds: a tmpfs holding the harmless character devices
+ * bound from the host's (a user namespace cannot create device nodes), and
+ * the usual links into /proc. */
+static void make_dev(void)
+{
+  const char *target = "/newroot/dev";
+  if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") < 0) die_errno(FHS_EXIT_SETUP, "mount tmpfs at /dev");
+  static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+  char path[64], src[64];
+  for (size_t i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+    snprintf(path, sizeof path, "/newroot/dev/%s", nodes[i]);
+    snprintf(src, sizeof src, "dev/%s", nodes[i]);
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) die_errno(FHS_EXIT_SETUP, "create /dev/%s", nodes[i]);
+    close(fd);
+    if (bind_mount(src, path, false, false) < 0) die_errno(FHS_EXIT_SETUP, "bind /dev/%s", nodes[i]);
+  }
+  static const char *const links[][2] = {{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}};
+  for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+    snprintf(path, sizeof path, "/newroot/dev/%s", links[i][0]);
+    if (symlink(links[i][1], path) < 0) die_errno(FHS_EXIT_SETUP, "symlink /dev/%s", links[i][0]);
+  }
+  if (mkdir("/newroot/dev/shm", 01777) < 0 || chmod("/newroot/dev/shm", 01777) < 0) die_errno(FHS_EXIT_SETUP, "create /dev/shm");
+}
+
+/* Where the /etc links are made during setup, in the scratch root: a lower
+ * of the /etc overlay, so it lives on (held by the overlay) after the scratch
+ * root is detached. */
+#define ETC_LINKS "/etc-links"
+
+/* One etc-link: REL in the links dir shows the host's REL in the view. A
+ * host symlink is copied as it is (readlink of /etc/localtime still names
+ * the zone); anything else becomes a link into the view's read-only copy of
+ * the host's /etc, which follows the host's file even when it is replaced. */
+static bool make_etc_link(const char *host_etc, const char *relpath)
+{
+  char buf[PATH_MAX];
+  if (snprintf(buf, sizeof buf, "%s", relpath) >= (int)sizeof buf) die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
+  char host_path[PATH_MAX];
+  if (snprintf(host_path, sizeof host_path, "%s/%s", rel(host_etc), relpath) >= (int)sizeof host_path)
+    die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
+  struct stat st;
+  if (lstat(host_path, &st) < 0) return false; /* gone since the policy was asked */
+  char value[PATH_MAX];
+  if (S_ISLNK(st.st_mode)) {
+    ssize_t n = readlink(host_path, value, sizeof value - 1);
+    if (n < 0) die_errno(FHS_EXIT_SETUP, "etc-link: read the host's /etc/%s", relpath);
+    value[n] = 0;
+  } else if (snprintf(value, sizeof value, FHS_HOST_ETC_IN_VIEW "/%s", relpath) >= (int)sizeof value) {
+    die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
+  }
+  /* Parent dirs one component at a time, never through a symlink (an earlier
+   * link of a shorter path): the links dir holds nothing else. */
+  int dir = open(ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir < 0) die_errno(FHS_EXIT_SETUP, "open %s", ETC_LINKS);
+  char *name = buf;
+  for (char *slash; (slash = strchr(name, '/')); name = slash + 1) {
+    *slash = 0;
+    if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) die_errno(FHS_EXIT_SETUP, "etc-link %s: create %s", relpath, name);
+    int sub = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) die_errno(FHS_EXIT_SETUP, "etc-link %s: open %s", relpath, name);
+    close(dir);
+    dir = sub;
+  }
+  int r = symlinkat(value, dir, name);
+  int err = errno;
+  close(dir);
+  if (r < 0 && err != EEXIST) {
+    errno = err;
+    die_errno(FHS_EXIT_SETUP, "etc-link %s", relpath);
+  }
+  return true;
+}
+
+/* A layer of the plan, opened once as the manifest names it, from the
+ * caller's root (the cwd, /oldroot, during setup), following no symlink
+ * (resolve.c); the mount is made from this fd. Exits 125 naming the layer. */
+static void open_layer_ref(const char *path, dirref_t *d)
+{
+  const char *why = NULL;
+  d->fd = open_layer(AT_FDCWD, path, &why);
+  if (d->fd < 0) die(FHS_EXIT_SETUP, "layer %s: %s", path, why);
+}
+
+/* A build's staging dir (upper, work): the CLI's own, opened as its path
+ * says; by fd, so no path reaches mount(2)'s option string. */
+static void open_staging_ref(const char *path, dirref_t *d)
+{
+  d->fd = open(rel(path), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (d->fd < 0) die_errno(FHS_EXIT_SETUP, "build staging dir %s", path);
+}
+
+static void close_refs(dirref_t *d, size_t n)
+{
+  for (size_t i = 0; i < n; i++) close(d[i].fd);
+  free(d);
+}
+
+/* Why no user namespace could be made, with the remedy: a host that forbids
+ * them (a sysctl, an AppArmor or seccomp policy: EPERM), one that allows none
+ * (user.max_user_namespaces = 0: ENOSPC), or the kernel's nesting cap. */
+NORETURN static void user_ns_failed(void)
+{
+  int err = errno;
+  if (err == EPERM || err == EACCES)
+    die(FHS_EXIT_SETUP, "cannot create a user namespace: this host does not let unprivileged users (%s); allow them: "
+        "sysctl kernel.unprivileged_userns_clone=1 (Debian), kernel.apparmor_restrict_unprivileged_userns=0 (Ubuntu), "
+        "or a container's seccomp profile that permits unshare(CLONE_NEWUSER)", strerror(err));
+  if (err == ENOSPC || err == EUSERS) {
+    size_t len = 0;
+    cleanup_free uint8_t *max = read_file("/proc/sys/user/max_user_namespaces", 64, &len);
+    if (max && len > 0 && max[0] == '0' && (len == 1 || max[1] == '\n'))
+      die(FHS_EXIT_SETUP, "cannot create a user namespace: user namespaces are disabled here (user.max_user_namespaces is 0); "
+          "enable them: sysctl -w user.max_user_namespaces=15000");
+    die(FHS_EXIT_SETUP, "cannot create a user namespace: the kernel's nesting limit (32 levels) is reached");
+  }
+  errno = err;
+  die_errno(FHS_EXIT_SETUP, "cannot create a user + mount namespace");
+}
+
+/* The overlay's error, with the remedy where there is one. */
+NORETURN static void overlay_failed(bool rw, const char *target, size_t n)
+{
+  const char *what = rw ? "writable overlay" : "overlay";
+  if (errno == E2BIG)
+    die(FHS_EXIT_SETUP, "%s %s: %zu layers do not fit in mount(2)'s one page of options; this kernel lacks fsconfig lowerdir+ (Linux >= 6.8)", what, target, n);
+  if (errno == EPERM && !rw)
+    die(FHS_EXIT_SETUP, "overlay %s of %zu layers: this kernel does not let an unprivileged user mount overlayfs in a user namespace (Operation not permitted); Linux >= 5.11 does: upgrade the kernel, or check with 'fhs doctor'", target, n);
+  die_errno(FHS_EXIT_SETUP, "%s %s of %zu layers", what, target, n);
+}
+
+void build_view(const plan_t *plan, const char *union_ldcache)
+{
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  int extra = 0;
+  bool root = false;
+  /* The host's /etc (the host-etc op's source; the validator requires one
+   * when there are etc-links). */
+  const char *host_etc = NULL;
+  for (size_t i = 0; i < plan->n; i++) {
+    if (plan->ops[i].op == FHS_OP_NETNS) extra = CLONE_NEWNET;
+    if (plan->ops[i].op == FHS_OP_USERNS_ROOT) root = true;
+    if (plan->ops[i].op == FHS_OP_HOST_ETC) host_etc = plan->ops[i].args[0];
+  }
+  if (enter_user_mount_ns(uid, gid, root, extra) < 0) user_ns_failed();
+  if (extra && loopback_up() < 0) die_errno(FHS_EXIT_SETUP, "bring up the loopback interface of the build's network namespace");
+
+  /* As bubblewrap does: a scratch tmpfs on /tmp becomes the root, with the
+   * caller's root at /oldroot. Pivoting detaches the tmpfs from /tmp, so
+   * /oldroot/tmp is the caller's /tmp again. */
+  if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0) die_errno(FHS_EXIT_SETUP, "mount scratch tmpfs");
+  if (chdir("/tmp") < 0) die_errno(FHS_EXIT_SETUP, "chdir scratch");
+  xmkdir("newroot");
+  xmkdir("oldroot");
+  if (syscall(SYS_pivot_root, "/tmp", "/tmp/oldroot") < 0) die_errno(FHS_EXIT_SETUP, "pivot_root into scratch");
+  if (chdir("/newroot") < 0) die_errno(FHS_EXIT_SETUP, "chdir /newroot");
+  if (mount("tmpfs", "/newroot", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0) die_errno(FHS_EXIT_SETUP, "mount view root tmpfs");
+  if (chdir("/oldroot") < 0) die_errno(FHS_EXIT_SETUP, "chdir /oldroot");
+  /* The caller's /proc, for /proc/self/fd paths of the layers' fds. */
+  mounts_set_proc("proc");
+  resolve_force_fallback(legacy_mount_api());
+
+  recbuf_t marker = {0};
+  char target[PATH_MAX];
+  bool etc_links = false; /* whether an etc-link was made */
+  for (size_t i = 0; i < plan->n; i++) {
+    const plan_op_t *op = &plan->ops[i];
+    const char *const *a = op->args;
+    if (fhs_op_specs[op->op].target) {
+      snprintf(target, sizeof target, "/newroot%s", a[0]);
+      if (op->op != FHS_OP_SYMLINK) xmkdir(target);
+    }
+    switch (op->op) {
+    case FHS_OP_ETC_LINK:
+      if (!host_etc) die(FHS_EXIT_SETUP, "etc-link %s: no host-etc", a[0]);
+      if (mkdir(ETC_LINKS, 0755) < 0 && errno != EEXIST) die_errno(FHS_EXIT_SETUP, "create %s", ETC_LINKS);
+      if (make_etc_link(host_etc, a[0])) etc_links = true;
+      break;
+    case FHS_OP_HOST_ETC: {
+      /* Kept for nested launches, read-only at every level; the marker says so. */
+      xmkdir("/newroot" FHS_MARKER_DIR);
+      xmkdir("/newroot" FHS_HOST_ETC_IN_VIEW);
+      dirref_t src;
+      open_layer_ref(a[0], &src);
+      if (bind_mount_ro_tree(&src, "/newroot" FHS_HOST_ETC_IN_VIEW) < 0)
+        die_errno(FHS_EXIT_SETUP, "bind the host's %s read-only at %s", a[0], FHS_HOST_ETC_IN_VIEW);
+      close(src.fd);
+      recbuf_record(&marker, FHS_REC_HOST_ETC, FHS_HOST_ETC_IN_VIEW, NULL);
+      break;
+    }
+    case FHS_OP_VIEW_ID:
+    case FHS_OP_VIEW:
+      recbuf_field(&marker, plan_op_name(op->op));
+      for (size_t f = 0; f < op->nargs; f++) recbuf_field(&marker, a[f]);
+      recbuf_end(&marker);
+      break;
+    case FHS_OP_SETENV:
+    case FHS_OP_NETNS:
+    case FHS_OP_CHDIR:
+    case FHS_OP_CLEARENV:
+    case FHS_OP_USERNS_ROOT:
+    case FHS_OP_COUNT:
+      break; /* the process's, not the view's: launch.c and build.c */
+    case FHS_OP_VAR_LIB: {
+      /* Over the host's /var/lib, inside the bound host /var (validated: bound
+       * before this op). The mount point must be the host's own directory:
+       * nothing is created in a host filesystem. */
+      struct stat st;
+      if (lstat("/newroot/var/lib", &st) < 0 || !S_ISDIR(st.st_mode))
+        die(FHS_EXIT_SETUP, "/var/lib: the host has no /var/lib directory to show the install-time state over");
+      size_t n = op->nargs + 1;
+      dirref_t *lowers = xmalloc(n * sizeof *lowers);
+      for (size_t f = 0; f < op->nargs; f++) open_layer_ref(a[f], &lowers[f]);
+      open_layer_ref("/var/lib", &lowers[n - 1]);
+      if (mount_overlay_ro("/newroot/var/lib", lowers, n) < 0) die_errno(FHS_EXIT_SETUP, "overlay /var/lib of %zu state layers over the host's", n - 1);
+      close_refs(lowers, n);
+      break;
+    }
+    case FHS_OP_BIND_FILE:
+    case FHS_OP_LDCACHE_UNION: {
+      /* After /etc is in place: over the host's cache, in this namespace only. */
+      snprintf(target, sizeof target, "/newroot%s", a[0]);
+      const char *src = op->op == FHS_OP_LDCACHE_UNION && union_ldcache && union_ldcache[0] ? union_ldcache : a[1];
+      if (bind_mount(rel(src), target, false, true) < 0) die_errno(FHS_EXIT_SETUP, "bind the view's ld.so.cache %s", src);
+      break;
+    }
+    case FHS_OP_SYMLINK:
+      if (symlink(a[1], target) < 0) die_errno(FHS_EXIT_SETUP, "symlink %s", a[0]);
+      break;
+    case FHS_OP_OVERLAY: {
+      /* The /etc links, if any, go on top of the /etc overlay (the validator
+       * let them through only before the one over the host's /etc). The
+       * links dir is the launcher's own, in its scratch root. */
+      size_t top = !strcmp(a[0], "/etc") && etc_links ? 1 : 0;
+      size_t n = op->nargs - 1 + top;
+      dirref_t *lowers = xmalloc(n * sizeof *lowers);
+      if (top && (lowers[0].fd = open(ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        die_errno(FHS_EXIT_SETUP, "open %s", ETC_LINKS);
+      for (size_t f = top; f < n; f++) open_layer_ref(a[1 + f - top], &lowers[f]);
+      if (mount_overlay_ro(target, lowers, n) < 0) overlay_failed(false, a[0], n);
+      close_refs(lowers, n);
+      break;
+    }
+    case FHS_OP_BIND_RO: {
+      dirref_t src;
+      open_layer_ref(a[1], &src);
+      if (bind_mount_ro_tree(&src, target) < 0) die_errno(FHS_EXIT_SETUP, "bind %s read-only at %s", a[1], a[0]);
+      close(src.fd);
+      break;
+    }
+    case FHS_OP_RBIND:
+      if (bind_mount(rel(a[1]), target, true, false) < 0) die_errno(FHS_EXIT_SETUP, "bind host %s", a[1]);
+      break;
+    case FHS_OP_OVERLAY_RW: {
+      size_t n = op->nargs - 3;
+      dirref_t *lowers = xmalloc(n * sizeof *lowers);
+      for (size_t f = 0; f < n; f++) open_layer_ref(a[3 + f], &lowers[f]);
+      dirref_t upper, work;
+      open_staging_ref(a[1], &upper);
+      open_staging_ref(a[2], &work);
+      if (mount_overlay_rw(target, lowers, n, &upper, &work) < 0) overlay_failed(true, a[0], n);
+      close_refs(lowers, n);
+      close(upper.fd);
+      close(work.fd);
+      break;
+    }
+    case FHS_OP_BIND_RW:
+      if (bind_mount(rel(a[1]), target, true, false) < 0) die_errno(FHS_EXIT_SETUP, "bind %s at %s", a[1], a[0]);
+      break;
+    case FHS_OP_TMPFS:
+      if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0) die_errno(FHS_EXIT_SETUP, "mount tmpfs at %s", a[0]);
+      break;
+    case FHS_OP_DEV:
+      make_dev(); /* validated: the target is /dev */
+      break;
+    }
+  }
+
+  /* The marker: what a nested launch reads to compose on top of this view. */
+  xmkdir("/newroot" FHS_MARKER_DIR);
+  int mfd = open("/newroot" FHS_MARKER, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (mfd < 0 || write_all(mfd, marker.buf, marker.len) < 0) die_errno(FHS_EXIT_SETUP, "write the view marker");
+  /* Closed before the remount: a file open for writing keeps it busy. */
+  if (close(mfd) < 0) die_errno(FHS_EXIT_SETUP, "write the view marker");
+  free(marker.buf);
+
+  /* Read-only root: writes to / or /usr fail with EROFS; bound host dirs keep
+   * their own writability. */
+  if (remount_readonly("/newroot") < 0) die_errno(FHS_EXIT_SETUP, "make the view root read-only");
+
+  /* pivot_root(".", ".") stacks the old root on the new one; detaching it
+   * then removes the scratch tmpfs and the caller's tree in one step. */
+  if (chdir("/newroot") < 0) die_errno(FHS_EXIT_SETUP, "chdir /newroot");
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die_errno(FHS_EXIT_SETUP, "pivot_root into the view");
+  if (umount2(".", MNT_DETACH) < 0) die_errno(FHS_EXIT_SETUP, "detach the old root");
+}
