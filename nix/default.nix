@@ -1,54 +1,150 @@
-# fhs for Nix, without nixpkgs: a derivation whose builder is the static fhs
-# launcher, running a command in a view whose /usr is an overlay of layers
-# that are store paths. Unpatched software (a Debian shell, say) then runs as
-# the builder, inside Nix's sandbox. See docs/NIX.md.
+# fhs for Nix, without nixpkgs. Every derivation here has the static fhs
+# launcher as its builder: it runs a command in a view whose /usr is an
+# overlay of layers that are store paths, so unpatched software (Debian's
+# shell, compiler, Node) runs as the builder, inside Nix's sandbox. See
+# docs/NIX.md.
 #
-#   let fhs = import ./nix { };
-#   in fhs.fhsRun {
-#     name = "hello";
-#     manifest = ./manifest.bin;     # compiled by test/helpers/nix.ts
-#     layers = [ "/nix/store/...-dash" "/nix/store/...-libc6" ];
-#     command = [ "sh" "-c" "echo hi > $out" ];
+#   fhs = import ./nix { node = [ <layers holding usr/bin/node> ]; };
+#   fhs.mkFhsPackage {
+#     pname = "hello"; version = "2.12.1"; src = ./hello-2.12.1.tar.gz;
+#     deps = [ <toolchain layers> ];  runtimeDeps = [ <libc layers> ];
+#     buildCommands = "./configure --prefix=/usr && make && make install";
 #   }
 #
-# The launcher and the policy are the prebuilt ones from build/ (`npm run
-# build`): building the launcher itself needs a C compiler in the store.
+# The launcher, the policy and the CLI are the ones `npm run build` made in
+# this checkout, imported into the store; nix/pkgs.nix builds them from
+# nixpkgs instead. A layer is a store path: a derivation, a store path
+# string, or a path literal (imported).
 { launcher ? builtins.path { path = ../build/fhs-launcher-static; name = "fhs-launcher"; }
 , policy ? builtins.path { path = ../build/policy.wasm; name = "fhs-policy.wasm"; }
+  # The default policy config, compiled to records (`fhs policy config`).
+, config ? builtins.path { path = ../build/config.bin; name = "fhs-config.bin"; }
+  # The CLI as `npm run build` left it, with its runtime node_modules only.
+, cli ? import ./cli.nix { src = ../.; }
+  # The layers of the Node that runs the CLI in builds (usr/bin/node, or a
+  # Nix-layout bin/node): Debian's nodejs and its libraries, each a layer,
+  # or nixpkgs' nodejs. Needed by mkFhsPackage, mkFhsEnv and debLayer only.
+, node ? [ ]
 , system ? builtins.currentSystem
 }:
 
 let
-  # A store path given as a string gets the context that makes it an input of
-  # the derivation (so the sandbox holds it); a path literal is imported.
-  storeInput = name: p:
-    if builtins.isPath p then builtins.path { path = p; inherit name; }
-    else builtins.storePath p;
-in
-rec {
-  inherit launcher policy;
+  # A layer as a derivation input: a store path string gets the context that
+  # puts it in the sandbox, a path literal is imported, a derivation is its
+  # output path.
+  layerPath = l:
+    if builtins.isPath l then builtins.path { path = l; name = "fhs-layer"; }
+    else if builtins.isString l && !(builtins.hasContext l) then builtins.storePath l
+    else "${l}";
 
-  # COMMAND (looked up by PATH inside the view) runs as `fhs-launcher env
-  # MANIFEST -- COMMAND...`: the launcher reads the compiled manifest, asks the
-  # policy for the view's plan and execs COMMAND in the view, with no process
-  # of its own left over. $out and the sandbox's /build are host directories
-  # of the builder, so the view binds them like any other.
-  #
-  # The manifest names its layers and the policy by their store paths; Nix
-  # cannot see references inside a file imported as a source, so the same
-  # layers are given again here, which makes them inputs of the derivation.
-  # The manifest's policy must be `policy` above.
-  fhsRun = { name, manifest, layers, command, env ? { } }:
+  # The derivation attributes every builder here shares: the launcher runs
+  # `env MANIFEST -- COMMAND`, COMMAND looked up by PATH in the view.
+  inView = { name, manifest, command, env ? { } }:
     derivation ({
       inherit name system;
       builder = launcher;
-      args = [ "env" (storeInput "fhs-manifest.bin" manifest) "--" ] ++ command;
-      fhsLayers = map (storeInput "fhs-layer") layers;
-      fhsPolicy = policy;
+      args = [ "env" manifest "--" ] ++ command;
       PATH = "/usr/bin:/usr/sbin";
     } // env);
 
-  # The same, under the name the rest of the project uses for a derivation
-  # built in an fhs view.
-  mkFhsEnvDerivation = fhsRun;
+  defaultPolicy = policy;
+  defaultConfig = config;
+
+  # By path, not by PATH: mkFhsEnv's shell derivation has a PATH of its own.
+  cliCommand = args: [ "/usr/bin/node" "${cli}/dist/cli.js" ] ++ args;
+in
+rec {
+  inherit launcher policy config cli node;
+
+  # The compiled manifest of a view of `layers`, written in the sandbox by
+  # the launcher itself (`fhs-launcher manifest`): a Nix string cannot hold
+  # the records' NUL bytes.
+  mkManifest = { name, layers, policy ? defaultPolicy, config ? defaultConfig }:
+    derivation {
+      name = "${name}-manifest.bin";
+      inherit system;
+      builder = launcher;
+      args = [ "manifest" (builtins.placeholder "out") name "${policy}" "${config}" ] ++ map layerPath layers;
+    };
+
+  # COMMAND in a launch view of `layers`, as the builder: `fhs-launcher env`,
+  # the launch `fhs env` uses. $out and the sandbox's /build are host
+  # directories of the builder, so the view binds them like any other.
+  fhsRun = { name, layers, command, env ? { } }:
+    inView { inherit name command env; manifest = mkManifest { inherit name layers; }; };
+
+  # The view Node runs the CLI in: `node`'s layers alone; the CLI is a
+  # directory Node reads, not a layer.
+  nodeView =
+    if node == [ ] then throw "fhs: this needs `node`, the layers of a Node >= 18: import ./nix { node = [ ... ]; }"
+    else mkManifest { name = "fhs-node"; layers = node; };
+
+  # The CLI (`fhs ARGS...`) as the builder, in the view of `node`.
+  runFhs = { name, args, env ? { } }:
+    inView { inherit name env; manifest = nodeView; command = cliCommand args; };
+
+  # A layer of a .deb, imported in the sandbox (`fhs layer import --as $out`).
+  debLayer = { src, name ? "deb-layer" }:
+    runFhs {
+      inherit name;
+      args = [ "layer" "import" "${src}" "--as" (builtins.placeholder "out") ];
+    };
+
+  # A package built from source in the pure build view of `fhs build` (a
+  # writable /usr over `deps` only), then wrapped by `fhs wrap` against
+  # `runtimeDeps`. Both commands run in one builder (nix/mkfhspackage.mjs);
+  # the output is $out/usr (wrappers in usr/bin), $out/.fhs (the programs,
+  # the manifest naming the runtime layers by store path, ld.so.cache,
+  # install-time state). Nix finds the runtime layers as references by
+  # scanning $out, so they are the output's closure.
+  mkFhsPackage =
+    { pname
+    , version
+    , src
+    , deps
+    , runtimeDeps ? deps
+    , buildCommands
+    , policy ? null
+    , config ? null
+    , sourceDateEpoch ? 315532800
+    , ...
+    }@args:
+    let
+      extra = builtins.removeAttrs args [ "pname" "version" "src" "deps" "runtimeDeps" "buildCommands" "policy" "config" "sourceDateEpoch" ];
+      opt = flag: v: if v == null then [ ] else [ flag "${v}" ];
+      flags = l: builtins.concatMap (x: [ "--layer" (layerPath x) ]) l;
+    in
+    inView {
+      name = "${pname}-${version}";
+      manifest = nodeView;
+      command = [ "/usr/bin/node" "${./mkfhspackage.mjs}" ];
+      env = extra // {
+        fhsCli = "${cli}/dist/cli.js";
+        # Wrappers and manifests name this launcher (a store path), not the
+        # CLI's copy: the output's closure holds the launcher, not the CLI.
+        FHS_LAUNCHER = "${launcher}";
+        fhsBuild = builtins.toJSON ([ "build" "--out" (builtins.placeholder "out") "--src" "${src}" "--source-date-epoch" (toString sourceDateEpoch) ]
+          ++ flags deps ++ opt "--policy" policy ++ opt "--config" config ++ [ "--" "sh" "-c" buildCommands ]);
+        fhsWrap = builtins.toJSON ([ "wrap" (builtins.placeholder "out") ] ++ flags runtimeDeps ++ opt "--policy" policy ++ opt "--config" config);
+      };
+    };
+
+  # A dev environment: `nix-shell` (or `nix develop`) opens a shell in the
+  # view of `deps`, with the wrapped `packages`' layers on top. The output is
+  # a wrapped package whose programs are a shell (bash, else sh) from the
+  # layers: nix-shell's rc runs in it. See docs/NIX.md.
+  mkFhsEnv = { name ? "fhs-env", deps, packages ? [ ], shellHook ? "" }:
+    let
+      manifest = mkManifest { inherit name; layers = map layerPath packages ++ map layerPath deps; };
+    in
+    inView {
+      inherit name;
+      manifest = nodeView;
+      command = [ "node" "${./mkfhsenv.mjs}" ];
+      env = {
+        fhsCli = "${cli}/dist/cli.js";
+        fhsLayers = map layerPath (packages ++ deps);
+        inherit shellHook;
+      };
+    };
 }
