@@ -129,22 +129,35 @@ rec {
       };
     };
 
-  # A dev environment: `nix-shell` (or `nix develop`) opens a shell in the
-  # view of `deps`, with the wrapped `packages`' layers on top. The output is
-  # a wrapped package whose programs are a shell (bash, else sh) from the
-  # layers: nix-shell's rc runs in it. See docs/NIX.md.
+  # A dev environment: `nix-shell` (and `nix develop` with the flake) runs
+  # its shell in the view of `packages` (wrapped packages: their programs
+  # and files) and `deps`; a wrapped program from `packages` run there puts
+  # its own layers on top, so a wrapped compiler sees the env's headers.
+  # `deps` must hold bash. The result of nix-build is the view's compiled
+  # manifest (`fhs-launcher env result -- COMMAND` runs in it). See
+  # docs/NIX.md for how nix-shell is made to start the view's bash.
   mkFhsEnv = { name ? "fhs-env", deps, packages ? [ ], shellHook ? "" }:
     let
-      manifest = mkManifest { inherit name; layers = map layerPath packages ++ map layerPath deps; };
-    in
-    inView {
-      inherit name;
-      manifest = nodeView;
-      command = [ "node" "${./mkfhsenv.mjs}" ];
-      env = {
-        fhsCli = "${cli}/dist/cli.js";
-        fhsLayers = map layerPath (packages ++ deps);
-        inherit shellHook;
+      layers = builtins.concatMap (p: [ "${p}/.fhs/raw" "${p}" ]) packages ++ map layerPath deps;
+      view = inView {
+        name = "${name}-view";
+        manifest = nodeView;
+        command = [ "/usr/bin/node" "${./mkfhsenv.mjs}" ];
+        env = {
+          FHS_LAUNCHER = "${launcher}";
+          fhsPolicy = "${defaultPolicy}";
+          fhsConfig = "${defaultConfig}";
+          fhsLayers = builtins.toJSON layers;
+        };
       };
+    in
+    derivation {
+      inherit name system shellHook;
+      builder = launcher;
+      args = [ "manifest" (builtins.placeholder "out") name "${defaultPolicy}" "${defaultConfig}" ] ++ layers;
+      # nix-shell execs `bash` by this PATH when <nixpkgs> has no
+      # bashInteractive (here, and in any sandbox): the view's.
+      PATH = "${view}/usr/bin";
+      stdenv = view;
     };
 }
