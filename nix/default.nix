@@ -29,13 +29,14 @@
 }:
 
 let
-  # A layer as a derivation input: a store path string gets the context that
-  # puts it in the sandbox, a path literal is imported, a derivation is its
-  # output path.
-  layerPath = l:
-    if builtins.isPath l then builtins.path { path = l; name = "fhs-layer"; }
-    else if builtins.isString l && !(builtins.hasContext l) then builtins.storePath l
-    else "${l}";
+  # A store path as a derivation input: a store path string gets the
+  # context that puts it in the sandbox, a path literal is imported (under
+  # its own name: `fhs build --src` goes by a tarball's extension), a
+  # derivation is its output path.
+  storeInput = p:
+    if builtins.isString p && !(builtins.hasContext p) then builtins.storePath p
+    else "${p}";
+  layerPath = storeInput;
 
   # The derivation attributes every builder here shares: the launcher runs
   # `env MANIFEST -- COMMAND`, COMMAND looked up by PATH in the view.
@@ -87,7 +88,7 @@ rec {
   debLayer = { src, name ? "deb-layer" }:
     runFhs {
       inherit name;
-      args = [ "layer" "import" "${src}" "--as" (builtins.placeholder "out") ];
+      args = [ "layer" "import" (storeInput src) "--as" (builtins.placeholder "out") ];
     };
 
   # A package built from source in the pure build view of `fhs build` (a
@@ -123,22 +124,24 @@ rec {
         # Wrappers and manifests name this launcher (a store path), not the
         # CLI's copy: the output's closure holds the launcher, not the CLI.
         FHS_LAUNCHER = "${launcher}";
-        fhsBuild = builtins.toJSON ([ "build" "--out" (builtins.placeholder "out") "--src" "${src}" "--source-date-epoch" (toString sourceDateEpoch) ]
+        fhsBuild = builtins.toJSON ([ "build" "--out" (builtins.placeholder "out") "--src" (storeInput src) "--source-date-epoch" (toString sourceDateEpoch) ]
           ++ flags deps ++ opt "--policy" policy ++ opt "--config" config ++ [ "--" "sh" "-c" buildCommands ]);
         fhsWrap = builtins.toJSON ([ "wrap" (builtins.placeholder "out") ] ++ flags runtimeDeps ++ opt "--policy" policy ++ opt "--config" config);
       };
     };
 
-  # A dev environment: `nix-shell` (and `nix develop` with the flake) runs
-  # its shell in the view of `packages` (wrapped packages: their programs
-  # and files) and `deps`; a wrapped program from `packages` run there puts
-  # its own layers on top, so a wrapped compiler sees the env's headers.
+  # A dev environment: `nix-shell` runs its shell in the view of `packages`
+  # (wrapped packages: their usr/, wrappers included) and `deps`; a wrapped
+  # program from `packages` run there puts its own layers on top, so a
+  # wrapped compiler sees the env's headers.
   # `deps` must hold bash. The result of nix-build is the view's compiled
   # manifest (`fhs-launcher env result -- COMMAND` runs in it). See
   # docs/NIX.md for how nix-shell is made to start the view's bash.
   mkFhsEnv = { name ? "fhs-env", deps, packages ? [ ], shellHook ? "" }:
     let
-      layers = builtins.concatMap (p: [ "${p}/.fhs/raw" "${p}" ]) packages ++ map layerPath deps;
+      # A package's usr/ holds its wrappers: run in the env, each program
+      # starts its own view, its package's layers on top of the env's.
+      layers = map layerPath (packages ++ deps);
       view = inView {
         name = "${name}-view";
         manifest = nodeView;

@@ -23,4 +23,21 @@ const r = spawnSync(process.env.FHS_LAUNCHER, ["manifest", join(out, ".fhs", "ma
   stdio: "inherit",
 });
 if (r.status !== 0) process.exit(r.status ?? 1);
-writeFileSync(join(out, "setup"), 'runHook() { local hook="$1"; eval "${!hook:-}"; }\n');
+// nix-shell's rc unsets PATH and sets it again, so PATH is no longer
+// exported: a program that locates itself through PATH (gcc finding cc1)
+// finds nothing. Its rc also puts the directory of the bash it found by
+// PATH (".") and an empty entry first. runHook, which the rc calls for
+// shellHook once PATH is final, exports PATH without those.
+writeFileSync(
+  join(out, "setup"),
+  [
+    "runHook() {",
+    '  local d p="" IFS=:',
+    '  for d in $PATH; do case "$d" in "" | .) ;; *) p="${p:+$p:}$d" ;; esac; done',
+      'export PATH="${p:-/usr/bin:/usr/sbin}"',
+    '  local hook="$1"',
+    '  eval "${!hook:-}"',
+    "}",
+    "",
+  ].join("\n"),
+);
