@@ -159,7 +159,7 @@ rec {
       builder = launcher;
       args = [ "manifest" (builtins.placeholder "out") name "${defaultPolicy}" "${defaultConfig}" ] ++ layers;
       # nix-shell execs `bash` by this PATH when <nixpkgs> has no
-      # bashInteractive (here, and in any sandbox): the view's.
+      # bashInteractive (as without nixpkgs): the view's.
       PATH = "${view}/usr/bin";
       stdenv = view;
     };
