@@ -23,21 +23,40 @@ const r = spawnSync(process.env.FHS_LAUNCHER, ["manifest", join(out, ".fhs", "ma
   stdio: "inherit",
 });
 if (r.status !== 0) process.exit(r.status ?? 1);
-// nix-shell's rc unsets PATH and sets it again, so PATH is no longer
-// exported: a program that locates itself through PATH (gcc finding cc1)
-// finds nothing. Its rc also puts the directory of the bash it found by
-// PATH (".") and an empty entry first. runHook, which the rc calls for
-// shellHook once PATH is final, exports PATH without those.
+const bash = join(out, "usr", "bin", "bash");
 writeFileSync(
   join(out, "setup"),
   [
+    // Sourced by a bash outside the view: nixpkgs' bashInteractive, which
+    // nix-shell prefers to the view's bash when <nixpkgs> has one. The rest
+    // of nix-shell's rc must run in the view: a --run rc (`bash RC`, already
+    // deleted, still open on fd 255) is read again by the view's bash from
+    // that fd; an interactive shell becomes the view's, which runs shellHook.
+    'if [ -z "${IN_NIX_FHS:-}" ] || [ ! -e /.fhs/view ]; then',
+    "  if [[ $- != *i* ]] && [ -e /proc/self/fd/255 ]; then",
+    "    exec {fhs_rc}</proc/self/fd/255",
+    `    exec ${bash} /proc/self/fd/$fhs_rc`,
+    "  fi",
+    // The rc's first line could not remove nix-shell's temporary directory:
+    // PATH was this derivation's, which has no rm outside the view.
+    '  if declare -F _nix_shell_clean_tmpdir >/dev/null; then PATH=/usr/bin:/bin _nix_shell_clean_tmpdir; fi',
+    `  exec ${bash} --rcfile ${join(out, "rc")} -i`,
+    "fi",
+    // nix-shell's rc unsets PATH and sets it again, so PATH is no longer
+    // exported: a program that locates itself through PATH (gcc finding
+    // cc1) finds nothing. The rc also puts the directory of the bash it
+    // found by PATH (".") and an empty entry first. runHook, which the rc
+    // calls for shellHook once PATH is final, exports PATH without those.
     "runHook() {",
     '  local d p="" IFS=:',
     '  for d in $PATH; do case "$d" in "" | .) ;; *) p="${p:+$p:}$d" ;; esac; done',
-      'export PATH="${p:-/usr/bin:/usr/sbin}"',
+    '  export PATH="${p:-/usr/bin:/usr/sbin}"',
     '  local hook="$1"',
     '  eval "${!hook:-}"',
     "}",
     "",
   ].join("\n"),
 );
+// The interactive shell's rc when it had to re-enter: what nix-shell's rc
+// would have done after $stdenv/setup.
+writeFileSync(join(out, "rc"), `source ${join(out, "setup")}\nrunHook shellHook\n`);

@@ -259,5 +259,16 @@ describe("nix/: Nix builds in fhs views", { skip }, () => {
     assert.match(r.stdout, /^hook=ran view=[0-9a-f]+$/m);
     assert.match(r.stdout, /^\/usr\/include\/zlib\.h$/m);
     assert.match(r.stdout, /^zlib 1\.2\.13$/m);
+
+    // With nixpkgs, nix-shell runs nixpkgs' bash, outside the view (the
+    // host's bash stands in for it here): $stdenv/setup re-enters the view.
+    const hostBash = spawnSync(
+      "nix-shell",
+      [packagesNix, "--arg", "layers", layersJson, "-A", "env", ...NIX_OPTS, "--run", `echo "hook=$FHS_ENV_HOOK view=$IN_NIX_FHS"; ${bin}`],
+      { encoding: "utf8", timeout: 600_000, env: { ...nixEnv, NIX_BUILD_SHELL: "/bin/bash" }, cwd: work },
+    );
+    assert.equal(hostBash.status, 0, `nix-shell with the host's bash failed:\n${hostBash.stderr.slice(-3000)}`);
+    assert.match(hostBash.stdout, /^hook=ran view=[0-9a-f]+$/m);
+    assert.match(hostBash.stdout, /^zlib 1\.2\.13$/m);
   });
 });
