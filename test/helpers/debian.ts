@@ -214,14 +214,15 @@ function ensureDebSrc(): void {
   run("apt-get", ["update", "-qq"]);
 }
 
-/** PACKAGE=VERSION of the newest version the Debian archive itself has
- * (apt-cache madison lists sources by priority): not a third-party
- * repository's, such as the nodesource nodejs a machine may have installed. */
+/** PACKAGE=VERSION of the version a Debian archive mirror (a .../debian or
+ * .../debian-security repository) offers first (apt-cache madison lists by
+ * priority): not a third-party repository's, such as the nodesource nodejs
+ * a machine may have installed. */
 export function debianArchiveVersion(pkg: string): string {
   ensureLists();
   const line = run("apt-cache", ["madison", pkg])
     .split("\n")
-    .find((l) => /debian\.org\/debian/.test(l) && / Packages$/.test(l.trim()));
+    .find((l) => /\/debian(-security)? \S+( \S+)? Packages$/.test(l.trim()));
   const version = line?.split("|")[1]?.trim();
   if (!version) throw new Error(`debian test helper: the Debian archive has no ${pkg}`);
   return `${pkg}=${version}`;
