@@ -21,3 +21,6 @@ int build_main(int argc, char **argv);
 /* fhs-launcher overlay-clean DIR (build.c) */
 int overlay_clean_main(int argc, char **argv);
 int overlay_check_main(int argc, char **argv);
+/* fhs-launcher manifest OUT NAME POLICY CONFIG LAYER... (manifest.c): the
+ * compiled manifest of a view, for Nix builds that have no CLI yet. */
+int manifest_main(int argc, char **argv);

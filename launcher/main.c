@@ -16,6 +16,8 @@
  *                                          dirs, strip overlay xattrs
  *   fhs-launcher overlay-check LAYER...    fhs wrap/env/build: the first
  *                                          whiteout or overlay xattr, if any
+ *   fhs-launcher manifest OUT NAME POLICY CONFIG LAYER...
+ *                                          Nix: the compiled manifest of a view
  *   fhs-launcher env MANIFEST -- COMMAND...
  *                                          fhs env: COMMAND in a launch view
  *   fhs-launcher --version
@@ -125,6 +127,7 @@ int main(int argc, char **argv)
   if (strcmp(cmd, "build") == 0) return build_main(argc, argv);
   if (strcmp(cmd, "overlay-clean") == 0) return overlay_clean_main(argc, argv);
   if (strcmp(cmd, "overlay-check") == 0) return overlay_check_main(argc, argv);
+  if (strcmp(cmd, "manifest") == 0) return manifest_main(argc, argv);
   if (strcmp(cmd, "env") == 0) {
     if (argc < 5 || strcmp(argv[3], "--")) die(FHS_EXIT_SETUP, "usage: fhs-launcher env MANIFEST -- COMMAND [ARGS...]");
     return launch_env(argv[2], argv + 4);

@@ -95,3 +95,10 @@ void recbuf_record(recbuf_t *b, const char *first, ...)
   va_end(ap);
   recbuf_end(b);
 }
+
+void records_free(records_t *r)
+{
+  free(r->recs);
+  free(r->field_store);
+  memset(r, 0, sizeof *r);
+}

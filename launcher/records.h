@@ -21,6 +21,8 @@ typedef struct {
  * free(recs) and free(field_store). */
 int records_parse(const uint8_t *buf, size_t len, records_t *out);
 int records_parse_max(const uint8_t *buf, size_t len, size_t max_records, records_t *out);
+/* Frees what records_parse allocated (the buffer stays the caller's). */
+void records_free(records_t *r);
 /* The first pass of a parse: how many records and fields the bytes hold,
  * under the same rules and caps (the typed plan parser, plan.c, fills its
  * own rows from it). */

@@ -19,6 +19,20 @@ import { runWrapped } from "./run.js";
 
 const version = (JSON.parse(readFileSync(join(packageRoot, "package.json"), "utf8")) as { version: string }).version;
 
+// Node 18 (Debian 12's nodejs, which runs the CLI inside Nix builds:
+// docs/NIX.md) has CustomEvent only behind a flag, and cac dispatches one per
+// matched command. It is the one thing of Node 20 the CLI needs.
+if (typeof globalThis.CustomEvent === "undefined") {
+  class CustomEvent<T> extends Event {
+    readonly detail: T | null;
+    constructor(type: string, init?: EventInit & { detail?: T }) {
+      super(type, init);
+      this.detail = init?.detail ?? null;
+    }
+  }
+  (globalThis as { CustomEvent?: unknown }).CustomEvent = CustomEvent;
+}
+
 /** Every command module; each exports register(cli). */
 const commands: { register(cli: CAC): void }[] = [doctorCommand, layerCommand, policyCommand, wrapCommand, conflictsCommand, buildCommand, envCommand, cacheCommand];
 

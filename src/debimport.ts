@@ -78,7 +78,9 @@ export const LAYER_FORMAT = 2;
 const SCRIPTS = new Set(["preinst", "postinst", "prerm", "postrm", "config"]);
 
 /** Imports one .deb into STORE/<package>_<version>_<arch>. Idempotent. */
-export async function importDeb(debPath: string, storeDir: string): Promise<DebLayer> {
+/** `as`: the layer is exactly that directory (which must not exist) instead
+ * of STORE_DIR/<package>_<version>_<arch>: a Nix build's $out (docs/NIX.md). */
+export async function importDeb(debPath: string, storeDir: string, opts: { as?: string } = {}): Promise<DebLayer> {
   let deb: Buffer;
   try {
     deb = readFileSync(debPath);
@@ -114,10 +116,13 @@ export async function importDeb(debPath: string, storeDir: string): Promise<DebL
   } catch (e) {
     throw new FhsError(`store ${storeDir}: cannot create (${(e as NodeJS.ErrnoException).code})`);
   }
-  const layer = join(store, layerName(pkg, version, arch));
+  const layer = opts.as === undefined ? join(store, layerName(pkg, version, arch)) : resolve(opts.as);
   const result: DebLayer = { input: debPath, package: pkg, version, architecture: arch, layer, sha256, created: false, notes: [] };
 
-  if (existsSync(layer)) return checkExisting(result, controlFiles);
+  if (existsSync(layer)) {
+    if (opts.as !== undefined) fail(`${opts.as} exists; --as names a new directory`);
+    return checkExisting(result, controlFiles);
+  }
 
   let tmp: string;
   try {

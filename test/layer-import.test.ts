@@ -129,6 +129,20 @@ describe("fhs layer import of real Debian packages", () => {
     assert.deepEqual(leftovers(store), []);
   });
 
+  test("--as makes the one .deb exactly the named new directory (a Nix build's $out), and never overwrites it", () => {
+    const out = join(testDir("fhs-as-"), "dash-layer");
+    const r = runCli(["layer", "import", dashDeb!, "--as", out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${out}\n`);
+    assert.deepEqual(tree(out), tree(results[1]!.layer));
+    const again = runCli(["layer", "import", dashDeb!, "--as", out]);
+    assert.equal(again.status, 2);
+    assert.equal(again.stderr, `fhs: ${dashDeb}: ${out} exists; --as names a new directory\n`);
+    const two = runCli(["layer", "import", dashDeb!, helloDeb!, "--as", `${out}2`]);
+    assert.equal(two.status, 2);
+    assert.match(two.stderr, /^fhs: usage: fhs layer import/);
+  });
+
   test("imports racing for the same layer all succeed with one layer", async () => {
     const raceStore = join(testDir("fhs-race-"), "store");
     const runs = await Promise.all([1, 2, 3].map(() => promisify(execFile)(process.execPath, [cli, "layer", "import", "--json", "--into", raceStore, libcDeb!])));

@@ -10,9 +10,12 @@ set -euo pipefail
 # nix-bin, nix-setup-systemd (its nixbld build users): test/nix.test.ts;
 # libcap2-bin (setcap): test/security-launcher.test.ts; clang-14 and
 # libclang-rt-14-dev (libFuzzer, sanitizer runtimes): test/fuzz.test.ts;
-# attr (setfattr): overlay xattrs on fixture layers, test/reliability-cli.test.ts.
-DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev nix-bin nix-setup-systemd libcap2-bin clang-14 libclang-rt-14-dev attr)
+# attr (setfattr): overlay xattrs on fixture layers, test/reliability-cli.test.ts;
+# openssh-server, openssh-client: a Nix remote builder on localhost, test/nix.test.ts.
+DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev nix-bin nix-setup-systemd libcap2-bin clang-14 libclang-rt-14-dev attr openssh-server openssh-client)
 TEST_USER=fhs-test
+# The remote builder's user: its own Nix store in its home (test/nix.test.ts).
+REMOTE_BUILD_USER=fhs-nixremote
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
@@ -26,9 +29,12 @@ if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
-  if ! getent passwd "$TEST_USER" >/dev/null; then
-    useradd --create-home --shell /bin/bash "$TEST_USER"
-  fi
+  for user in "$TEST_USER" "$REMOTE_BUILD_USER"; do
+    getent passwd "$user" >/dev/null || useradd --create-home --shell /bin/bash "$user"
+  done
+  # sshd refuses a locked account (useradd's "!" password) even to a key:
+  # no password at all, but not locked.
+  usermod -p '*' "$REMOTE_BUILD_USER"
 else
   if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: these Debian packages are needed; as root run: apt-get install ${missing[*]}" >&2

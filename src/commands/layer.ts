@@ -1,3 +1,4 @@
+import { dirname } from "node:path";
 import type { CAC } from "cac";
 import { FhsError } from "../errors.js";
 
@@ -5,6 +6,7 @@ import { FhsError } from "../errors.js";
 type Sub = { usage: string; run: (args: string[], options: LayerOptions) => Promise<number> | number };
 interface LayerOptions {
   into?: string;
+  as?: string;
   json?: boolean;
   set?: string;
   base?: boolean;
@@ -15,15 +17,16 @@ interface LayerOptions {
 
 const subcommands: Record<string, Sub> = {
   import: {
-    usage: "fhs layer import PACKAGE.deb... --into STORE_DIR [--json]",
+    usage: "fhs layer import PACKAGE.deb... --into STORE_DIR [--json] | fhs layer import PACKAGE.deb --as LAYER_DIR",
     run: async (debs, o) => {
-      if (debs.length === 0 || typeof o.into !== "string" || o.into === "") {
+      const as = typeof o.as === "string" && o.as !== "" ? o.as : undefined;
+      if (debs.length === 0 || (as === undefined && (typeof o.into !== "string" || o.into === "")) || (as !== undefined && (debs.length > 1 || o.into !== undefined))) {
         throw new FhsError(`usage: ${subcommands.import!.usage}`);
       }
       const { importDeb } = await import("../debimport.js");
       const results = [];
       for (const deb of debs) {
-        const r = await importDeb(deb, o.into);
+        const r = await importDeb(deb, as === undefined ? o.into! : dirname(as), { as });
         results.push(r);
         if (!o.json) {
           for (const n of r.notes) if (r.created) process.stderr.write(`fhs: note: ${r.layer}: ${n}\n`);
@@ -67,6 +70,7 @@ export function register(cli: CAC): void {
     .command("layer <action> [...args]", `Layers: ${Object.keys(subcommands).join(", ")}`)
     .usage(`layer <action> [...args]\n\n${Object.values(subcommands).map((s) => `  ${s.usage}`).join("\n")}`)
     .option("--into <dir>", "Store directory for the layers (import, fetch)")
+    .option("--as <dir>", "import: one .deb as exactly this new directory (a Nix build's $out)")
     .option("--set <file>", "Where fetch writes the layer set (default: STORE_DIR/<names joined by +>.set.json)")
     .option("--base", "fetch: add Debian's Essential packages and their closure (the default; --no-base leaves them out)")
     .option("--with <pkg>", "fetch: one more package in apt's solution as a dependency, not part of the package (repeatable; e.g. what Debian only recommends)")

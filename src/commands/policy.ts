@@ -49,6 +49,17 @@ const subcommands: Record<string, Sub> = {
       return r.exitCode;
     },
   },
+  config: {
+    usage: "fhs policy config [FILE.json] -o FILE.bin",
+    run: async (args, options) => {
+      const out = options.o as string | undefined;
+      if (!out || args.length > 1) throw new FhsError("usage: fhs policy config [FILE.json] -o FILE.bin");
+      const { writeCompiledConfig } = await import("../policy/config.js");
+      const n = writeCompiledConfig(args[0], out);
+      console.log(`compiled ${args[0] ?? "the default config"} to ${out} (${n} records)`);
+      return 0;
+    },
+  },
   init: {
     usage: "fhs policy init DIR",
     run: async (args) => {
@@ -66,7 +77,7 @@ export function register(cli: CAC): void {
   cli
     .command("policy <action> [...args]", `Policy toolchain: ${Object.keys(subcommands).join(", ")}`)
     .usage(`policy <action> [...args]\n\n${Object.values(subcommands).map((s) => `  ${s.usage}`).join("\n")}`)
-    .option("-o <file>", "Output file (policy build)")
+    .option("-o <file>", "Output file (policy build, policy config)")
     .option("--policy <file>", "The policy module cases run against (check, test); default: DIR/policy.wasm, else the built-in policy")
     .option("--format <format>", "Report format (check, test): human, json or junit", { default: "human" })
     .action((action: string, args: string[], options: Record<string, unknown>) => {

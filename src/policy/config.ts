@@ -1,9 +1,10 @@
 // The policy config: JSON that a packager writes (policies/default.json is the
 // default), compiled into records that travel in the package's manifest and
 // reach the policy at every launch. The JSON is never parsed per exec.
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { policiesDir } from "../paths.js";
-import type { Rec } from "./records.js";
+import { encodeRecords, type Rec } from "./records.js";
 import { loadJsonChecked } from "./schemas.js";
 
 /** Where a view's /etc comes from (docs/ARCHITECTURE.md, "Which directories come from layers"). */
@@ -54,4 +55,13 @@ export function configRecords(c: PolicyConfig): Rec[] {
   for (const [cls, sev] of Object.entries(c.conflicts.severities)) recs.push(["severity", cls, sev]);
   for (const o of c.conflicts.overrides) recs.push(["override", o.path, o.severity]);
   return recs;
+}
+
+/** Writes the config at `path` (default: the default config) compiled to
+ * records, the form `fhs-launcher manifest` copies into a manifest (Nix
+ * builds, docs/NIX.md); returns how many records. */
+export function writeCompiledConfig(path: string | undefined, out: string): number {
+  const recs = configRecords(loadConfig(path ?? defaultConfigPath));
+  writeFileSync(out, encodeRecords(recs));
+  return recs.length;
 }

@@ -96,13 +96,20 @@ const infoMemo = new Map<string, DebPackage>();
 function showPackages(names: readonly string[]): Map<string, DebPackage> {
   ensureLists();
   const r = spawnSync("apt-cache", ["show", "--no-all-versions", ...names], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-  const out = new Map<string, DebPackage>();
+  const found: DebPackage[] = [];
   for (const stanza of (r.stdout ?? "").split(/\n\n+/)) {
     const f = (k: string) => new RegExp(`^${k}: (.*)$`, "m").exec(stanza)?.[1]?.trim();
     const p = f("Package"), v = f("Version"), a = f("Architecture");
     if (!p || !v || !a) continue;
     if (a !== arch() && a !== "all") continue;
-    if (!out.has(p)) out.set(p, { package: p, version: v, architecture: a, file: `${p}_${v.replaceAll(":", "%3a")}_${a}.deb` });
+    found.push({ package: p, version: v, architecture: a, file: `${p}_${v.replaceAll(":", "%3a")}_${a}.deb` });
+  }
+  // A name is a package (its candidate) or PACKAGE=VERSION (that version).
+  const out = new Map<string, DebPackage>();
+  for (const n of names) {
+    const [p, v] = n.split("=");
+    const d = found.find((x) => x.package === p && (v === undefined || x.version === v));
+    if (d) out.set(n, d);
   }
   return out;
 }
@@ -205,6 +212,20 @@ function ensureDebSrc(): void {
   writeFileSync(`${DEB_SRC_LIST}.tmp`, stanzas.join("\n"), { mode: 0o644 });
   renameSync(`${DEB_SRC_LIST}.tmp`, DEB_SRC_LIST);
   run("apt-get", ["update", "-qq"]);
+}
+
+/** PACKAGE=VERSION of the version a Debian archive mirror (a .../debian or
+ * .../debian-security repository) offers first (apt-cache madison lists by
+ * priority): not a third-party repository's, such as the nodesource nodejs
+ * a machine may have installed. */
+export function debianArchiveVersion(pkg: string): string {
+  ensureLists();
+  const line = run("apt-cache", ["madison", pkg])
+    .split("\n")
+    .find((l) => /\/debian(-security)? \S+( \S+)? Packages$/.test(l.trim()));
+  const version = line?.split("|")[1]?.trim();
+  if (!version) throw new Error(`debian test helper: the Debian archive has no ${pkg}`);
+  return `${pkg}=${version}`;
 }
 
 /** The upstream release tarball of a source package (its .orig.tar.*, or the

@@ -1,15 +1,10 @@
-// Nix for tests: layers into the store, and the compiled manifest that
-// nix/default.nix's fhsRun hands to the launcher. The manifest's records hold
-// NUL bytes, which a Nix string cannot, so it is written here, with the same
-// code as `fhs env`, and imported into the store as a file.
+// Nix for tests: layers into the machine's store, under names the store
+// accepts, remembered between runs so a second run adds nothing.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import { inspectLayer } from "../../src/layers.js";
-import { encodeManifest, MANIFEST_VERSION } from "../../src/manifest.js";
-import { defaultConfigPath, loadConfig } from "../../src/policy/config.js";
-import { readPolicyModule } from "../../src/policy/validate.js";
+import { cacheRoot } from "./debian.js";
 
 /** The environment for Nix commands: the machine's store, opened directly
  * (a session's NIX_REMOTE=daemon would need a running nix-daemon). */
@@ -28,36 +23,33 @@ export function storeName(name: string): string {
   return name.replace(/[^A-Za-z0-9+._?=-]/g, "_");
 }
 
+// Layer directory -> store path, for layers already added (checked valid on use).
+const addedFile = join(cacheRoot, "nix-added.json");
+
 /** Adds each layer directory to the store (under a name the store accepts)
  * and returns the store paths, in order. */
 export function addLayers(layers: readonly string[]): string[] {
+  const added: Record<string, string> = existsSync(addedFile) ? JSON.parse(readFileSync(addedFile, "utf8")) : {};
+  const known = layers.map((l) => added[l]).filter((p): p is string => !!p);
+  const invalid = new Set(known.length ? nixRun("nix-store", ["--check-validity", "--print-invalid", ...known]).split("\n") : []);
   const staging = mkdtempSync(join(tmpdir(), "fhs-nix-layers-"));
   try {
-    return layers.map((layer) => {
-      const named = join(staging, storeName(basename(layer)));
-      // The store path is named after the directory added: a copy under a valid name.
-      cpSync(layer, named, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
-      return nixRun("nix-store", ["--add", named]);
+    const out = layers.map((layer) => {
+      const have = added[layer];
+      if (have && !invalid.has(have)) return have;
+      const name = storeName(basename(layer));
+      let from = layer;
+      if (name !== basename(layer)) {
+        // The store path is named after the directory added: a copy under a valid name.
+        from = join(staging, name);
+        cpSync(layer, from, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      }
+      return (added[layer] = nixRun("nix-store", ["--add", from]));
     });
+    writeFileSync(`${addedFile}.${process.pid}`, JSON.stringify(added, null, 1));
+    renameSync(`${addedFile}.${process.pid}`, addedFile);
+    return out;
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
-}
-
-/** The compiled manifest of a view of `layers` (store paths), using the
- * policy at `policy` (nix/default.nix's `policy`, a store path). */
-export function writeNixManifest(file: string, opts: { name: string; layers: string[]; policy: string }): void {
-  const policy = readPolicyModule(opts.policy);
-  writeFileSync(
-    file,
-    encodeManifest({
-      fhsManifest: MANIFEST_VERSION,
-      package: opts.name,
-      layers: opts.layers.map((l) => inspectLayer(l)),
-      policy: { path: opts.policy, sha256: policy.sha256, source: "default" },
-      config: loadConfig(defaultConfigPath),
-      programs: [],
-      launcher: "",
-    }),
-  );
 }

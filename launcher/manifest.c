@@ -1,0 +1,109 @@
+/* fhs-launcher manifest OUT NAME POLICY CONFIG LAYER...: writes the compiled
+ * manifest of a view of LAYER... (docs/ABI.md), the file `fhs-launcher env`
+ * reads. It exists for Nix: a Nix string cannot hold the NUL bytes that
+ * records are made of, and inside a build sandbox the static launcher may be
+ * the only program there is, so the first view of a Nix build (the one that
+ * runs the CLI) has its manifest written by the launcher. Every other
+ * manifest is written by the CLI (src/manifest.ts); the records, the layer
+ * inspection and their order are the same, and a test compares the bytes.
+ *
+ * CONFIG is the policy config compiled to records (`fhs policy config`,
+ * build/config.bin); it is checked to be a record stream and copied. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "launch.h"
+#include "abi.h"
+#include "records.h"
+#include "sha256.h"
+#include "util.h"
+
+
+
+/* A directory entry of the layer that is a directory itself (a symlink is not). */
+static bool has_dir(int layer_fd, const char *name)
+{
+  struct stat st;
+  return fstatat(layer_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Appends LAYER's `layer PATH LAYOUT DIRS` record, inspected as
+ * src/layers.ts inspectLayer does: a layer with a usr/ directory is an FHS
+ * layer (usr, and etc and opt when they are directories), anything else is a
+ * Nix output (its top is a /usr). */
+static void add_layer(recbuf_t *out, const char *path)
+{
+  if (path[0] != '/') die(FHS_EXIT_SETUP, "layer %s: not an absolute path", path);
+  /* The launcher opens layers following no symlink in any component, so the
+   * path the manifest records must be the real one. */
+  cleanup_free char *real = realpath(path, NULL);
+  if (!real) die_errno(FHS_EXIT_SETUP, "layer %s", path);
+  if (strcmp(real, path)) die(FHS_EXIT_SETUP, "layer %s: not its real path (%s); give that", path, real);
+  cleanup_fd int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) die_errno(FHS_EXIT_SETUP, "layer %s", path);
+  struct stat st;
+  if (fstatat(fd, "usr", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno != ENOENT) die_errno(FHS_EXIT_SETUP, "layer %s: usr", path);
+    recbuf_record(out, "layer", path, "nix", "usr", NULL);
+    return;
+  }
+  if (!S_ISDIR(st.st_mode)) die(FHS_EXIT_SETUP, "layer %s: usr is not a directory", path);
+  static const char *const unmerged[] = {"bin", "sbin", "lib", "lib64"};
+  for (size_t i = 0; i < sizeof unmerged / sizeof *unmerged; i++) {
+    if (fstatat(fd, unmerged[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISLNK(st.st_mode))
+      die(FHS_EXIT_SETUP, "layer %s: has a top-level %s/ beside usr/; merge it into usr/%s (fhs layer import does this)", path,
+          unmerged[i], unmerged[i]);
+  }
+  const char *dirs = has_dir(fd, "etc") ? (has_dir(fd, "opt") ? "usr,etc,opt" : "usr,etc") : (has_dir(fd, "opt") ? "usr,opt" : "usr");
+  recbuf_record(out, "layer", path, "fhs", dirs, NULL);
+}
+
+int manifest_main(int argc, char **argv)
+{
+  if (argc < 7) die(FHS_EXIT_SETUP, "usage: fhs-launcher manifest OUT NAME POLICY.wasm CONFIG.bin LAYER...");
+  const char *out_path = argv[2], *name = argv[3], *policy = argv[4], *config = argv[5];
+  if (argc - 6 > FHS_MAX_LAYERS) die(FHS_EXIT_SETUP, "manifest %s: %d layers, more than %d", out_path, argc - 6, FHS_MAX_LAYERS);
+  if (policy[0] != '/') die(FHS_EXIT_SETUP, "policy %s: not an absolute path", policy);
+
+  size_t plen = 0, clen = 0;
+  cleanup_free uint8_t *wasm = read_file(policy, FHS_MODULE_SIZE_CAP, &plen);
+  if (!wasm) die(FHS_EXIT_POLICY, "policy %s: cannot read: %s", policy, read_error(errno, FHS_MODULE_SIZE_CAP));
+  char sha[65];
+  sha256_hex(wasm, plen, sha);
+
+  cleanup_free uint8_t *conf = read_file(config, FHS_MANIFEST_SIZE_CAP, &clen);
+  if (!conf) die(FHS_EXIT_SETUP, "config %s: cannot read: %s", config, read_error(errno, FHS_MANIFEST_SIZE_CAP));
+  records_t recs;
+  if (records_parse_max(conf, clen, FHS_MANIFEST_RECORDS_CAP, &recs) < 0)
+    die(FHS_EXIT_SETUP, "config %s: not compiled config records (fhs policy config writes them)", config);
+  for (size_t i = 0; i < recs.n; i++) {
+    const char *k = recs.recs[i].fields[0];
+    /* Only config: the manifest's own records come from the arguments. */
+    if (!strcmp(k, "fhs-manifest") || !strcmp(k, "pkg") || !strcmp(k, "policy") || !strcmp(k, "layer") || !strcmp(k, "program") ||
+        !strcmp(k, "ldcache")) {
+      records_free(&recs);
+      die(FHS_EXIT_SETUP, "config %s: holds a %s record, which is not config", config, k);
+    }
+  }
+  records_free(&recs);
+
+  recbuf_t out = {0};
+  recbuf_record(&out, FHS_REC_FHS_MANIFEST, FHS_MANIFEST_FORMAT, NULL);
+  recbuf_record(&out, "pkg", name, NULL);
+  recbuf_record(&out, "policy", policy, sha, NULL);
+  for (int i = 6; i < argc; i++) add_layer(&out, argv[i]);
+  recbuf_bytes(&out, conf, clen);
+
+  /* O_EXCL: never over an existing file (in a Nix build, OUT is $out). */
+  cleanup_fd int fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+  if (fd < 0) die_errno(FHS_EXIT_SETUP, "manifest %s", out_path);
+  if (write_all(fd, out.buf, out.len) < 0 || fsync(fd) < 0) die_errno(FHS_EXIT_SETUP, "manifest %s: write", out_path);
+  free(out.buf);
+  return 0;
+}
