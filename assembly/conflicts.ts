@@ -2,7 +2,7 @@
 // that more than one layer provides, the first provider wins; this decides what
 // the collision is and how severe. The CLI sends only contested paths, the
 // libraries they resolve to and the version needs of the closure's consumers.
-import { RecordWriter } from "./records";
+import { RecordWriter, fail } from "./records";
 
 // Ranks: a path takes the worst class over its winner/loser pairs.
 const CLASSES: string[] = ["identical", "shadowed-compatible", "file-collision", "diamond-incompatible", "type-clash"];
@@ -37,13 +37,6 @@ function globMatch(g: string, s: string, gi: i32, si: i32): bool {
   return si == s.length;
 }
 
-function refuse(out: RecordWriter, msg: string): i32 {
-  // A refusal answers the reason alone, whatever was written before it.
-  out.len = 0;
-  out.record(["error", msg]);
-  return 1;
-}
-
 export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter): i32 {
   const sevClass = new Array<string>();
   const sevLevel = new Array<string>();
@@ -58,7 +51,7 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
     const n = r.length;
     if (k == "path" && n == 2) paths.push(i);
     else if (k == "prov" && (n == 4 || n == 5)) {
-      if (n == 5 && <i32>parseInt(r[4]) >= sonames.length) return refuse(out, "prov " + r[1] + ": no lib " + r[4]);
+      if (n == 5 && <i32>parseInt(r[4]) >= sonames.length) return fail(out, "prov " + r[1] + ": no lib " + r[4]);
     } else if (k == "lib" && n >= 2) {
       sonames.push(r[1]);
       defs.push(r.slice(2));
@@ -68,13 +61,13 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
       sevLevel.push(r[2]);
     } else if (k == "override" && n == 3) overrides.push(r);
     else if (k != "overlay" && k != "etc-from" && k != "etc-host" && k != "never-bind" && k != "setenv" && k != "wrap-dir") {
-      return refuse(out, "conflicts: unexpected record " + k + " with " + n.toString() + " fields");
+      return fail(out, "conflicts: unexpected record " + k + " with " + n.toString() + " fields");
     }
   }
   const levels = new Array<string>(CLASSES.length);
   for (let c = 0; c < CLASSES.length; c++) {
     const at = sevClass.lastIndexOf(CLASSES[c]);
-    if (at < 0) return refuse(out, "conflicts: no severity for class " + CLASSES[c]);
+    if (at < 0) return fail(out, "conflicts: no severity for class " + CLASSES[c]);
     levels[c] = sevLevel[at];
   }
 
@@ -86,7 +79,7 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
       const r = input[j];
       provs.push(new Prov(r[1], r[2], r[3], r.length == 5 ? <i32>parseInt(r[4]) : -1));
     }
-    if (provs.length < 2) return refuse(out, "path " + path + ": needs at least two prov records");
+    if (provs.length < 2) return fail(out, "path " + path + ": needs at least two prov records");
     const w = provs[0];
     let cls: i32 = 0;
     let libPair = false;
