@@ -13,7 +13,7 @@
 //                  is gone was left by a killed build, and the next build
 //                  in the same parent removes it (docs/RELIABILITY.md)
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, statSync, writeFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
@@ -22,6 +22,7 @@ import { defaultPolicyWasm, dynamicLauncherPath, requireLauncher } from "./paths
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
 import { readPolicyModule } from "./policy/validate.js";
+import { removeTree } from "./tree.js";
 
 /** COMMAND ran and failed (non-zero exit or a signal). */
 export const EXIT_BUILD_FAILED = 3;
@@ -49,29 +50,6 @@ export interface BuildResult {
 }
 
 const TARBALL = /\.(tar|tar\.gz|tgz|tar\.xz|txz|tar\.bz2|tbz2?|tar\.zst|tzst)$/;
-
-/** Removes a staging tree, including the overlay's mode-000 work dir. */
-export function removeTree(path: string): void {
-  if (!existsSync(path)) return;
-  const stack = [path];
-  while (stack.length) {
-    const p = stack.pop()!;
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch {
-      continue;
-    }
-    if (!st.isDirectory()) continue;
-    try {
-      chmodSync(p, 0o700);
-      for (const e of readdirSync(p)) stack.push(join(p, e));
-    } catch {
-      // Not ours to fix; rmSync reports it.
-    }
-  }
-  rmSync(path, { recursive: true, force: true });
-}
 
 /** The directories the layers show in /usr (the first provider of a path
  * decides its type), created in the upper dir before the build. Layer files

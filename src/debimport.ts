@@ -29,7 +29,6 @@ import {
   readFileSync,
   readlinkSync,
   renameSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -41,6 +40,7 @@ import { extract as tarExtract, type Header } from "tar-stream";
 import xz from "xz-decompress";
 import { FhsError } from "./errors.js";
 import { inspectLayer } from "./layers.js";
+import { removeTree } from "./tree.js";
 
 /** Top-level directories that merged-/usr systems keep under usr/. */
 export const MERGED_DIRS = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] as const;
@@ -154,13 +154,6 @@ export async function importDeb(debPath: string, storeDir: string): Promise<DebL
   inspectLayer(layer);
   result.created = true;
   return result;
-}
-
-/** Imports several .debs in order; stops at the first error. */
-export async function importDebs(debPaths: readonly string[], storeDir: string): Promise<DebLayer[]> {
-  const out: DebLayer[] = [];
-  for (const p of debPaths) out.push(await importDeb(p, storeDir));
-  return out;
 }
 
 /** <package>_<version>_<arch>, as Debian names .deb files: an epoch's ':' is
@@ -444,18 +437,4 @@ function makeReadOnly(root: string, top = true): void {
   };
   walk(root);
   chmodSync(root, top ? 0o555 : 0o755);
-}
-
-/** Removes a (maybe read-only) tree. */
-export function removeTree(root: string): void {
-  const open = (dir: string) => {
-    try {
-      chmodSync(dir, 0o755);
-    } catch {
-      return;
-    }
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) open(join(dir, e.name));
-  };
-  open(root);
-  rmSync(root, { recursive: true, force: true });
 }

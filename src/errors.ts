@@ -1,6 +1,6 @@
 // One error type for the whole library. Commands catch it once, at the CLI
 // boundary, print `fhs: <message>` on one line and exit with `exitCode`.
-// Exit codes are an API (docs/CLI.md):
+// Exit codes are an API (README.md, "Commands and exit codes"):
 //   0 ok, 1 check found violations, 2 usage / input / internal error.
 export const EXIT_OK = 0;
 export const EXIT_VIOLATIONS = 1;

@@ -1,5 +1,5 @@
 // Limits every policy module is held to, identical in both hosts. The launcher's
-// copies live in launcher/limits.h; test/limits.test.ts checks they agree.
+// copies live in launcher/limits.h; test/foundation.test.ts checks they agree.
 
 /** The policy ABI version this fhs speaks. */
 export const ABI_VERSION = 1;
