@@ -22,7 +22,7 @@ import { defaultPolicyWasm, dynamicLauncherPath, requireLauncher } from "./paths
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
 import { readPolicyModule } from "./policy/validate.js";
-import { compressionOf, decompress, decompressionMessage, walkTar } from "./tar.js";
+import { compressionOf, decompress, decompressionMessage, symlinkOnTheWay, walkTar } from "./tar.js";
 import { removeTree } from "./tree.js";
 
 /** COMMAND ran and failed (non-zero exit or a signal). */
@@ -148,10 +148,8 @@ export async function unpackSource(tarball: Buffer, dir: string, fail: (cause: s
   const target = (name: string): string => {
     const parts = name.split("/").filter((p) => p !== "" && p !== ".");
     if (parts.includes("..")) fail(`unsafe path '${name}'`);
-    for (let i = 1; i < parts.length; i++) {
-      const st = lstatOrNull(join(dir, ...parts.slice(0, i)));
-      if (st?.isSymbolicLink()) fail(`'${name}' would be written through the symlink '${parts.slice(0, i).join("/")}'`);
-    }
+    const link = symlinkOnTheWay(dir, parts.join("/"));
+    if (link !== undefined) fail(`'${name}' would be written through the symlink '${link}'`);
     return join(dir, ...parts);
   };
   try {

@@ -8,7 +8,8 @@
 //     (lib64 -> usr/lib64) are dropped, the view provides them;
 //   - relative symlinks and hard links are re-aimed at the moved paths;
 //   - setuid/setgid bits are dropped; device nodes and fifos are skipped;
-//   - nothing is written outside the layer (no absolute or `..` names).
+//   - nothing is written outside the layer (no absolute or `..` names, no
+//     entry below one of the package's own symlinks).
 // The layer is built under STORE/.tmp-XXXX and renamed into place, then made
 // read-only, like a Nix store path. Everything runs as an unprivileged user.
 //
@@ -36,7 +37,7 @@ import { dirname, join, posix, resolve } from "node:path";
 import { Readable } from "node:stream";
 import { FhsError } from "./errors.js";
 import { inspectLayer } from "./layers.js";
-import { decompress, decompressionMessage, readAll, walkTar, type Compression, type Header } from "./tar.js";
+import { decompress, decompressionMessage, readAll, symlinkOnTheWay, walkTar, type Compression, type Header } from "./tar.js";
 import { removeTree } from "./tree.js";
 
 /** Top-level directories that merged-/usr systems keep under usr/. */
@@ -327,6 +328,9 @@ async function extractData(tar: Buffer, root: string, notes: string[], fail: (ca
       notes.push(`skipped ${h.type} /${rel}`);
       return;
     }
+    // A symlink of the package on the way would take the write outside the layer.
+    const link = symlinkOnTheWay(root, dest);
+    if (link !== undefined) fail(`/${rel} would be written through the package's symlink /${link}`);
     if (h.type !== "directory") mkdirSync(dirname(abs), { recursive: true, mode: 0o755 });
     const clash = (why: string) => fail(`both /${previous} and /${rel} are in the package and ${why}`);
     switch (h.type) {
@@ -362,6 +366,8 @@ async function extractData(tar: Buffer, root: string, notes: string[], fail: (ca
       case "link": {
         const linkRel = cleanName(h.linkname ?? "", fail);
         const linkAbs = join(root, normalizePath(linkRel));
+        const through = symlinkOnTheWay(root, normalizePath(linkRel));
+        if (through !== undefined) fail(`hard link /${rel} points through the package's symlink /${through}`);
         const st = lstatOrNull(abs);
         if (st) {
           if (!st.isFile() || !readFileSync(abs).equals(readFileSync(linkAbs))) clash("they differ");

@@ -7,6 +7,8 @@
 // (no `..`, nothing written through a symlink) instead of a second program
 // with rules of its own. Bodies are held in memory one entry at a time; the
 // archive itself is streamed.
+import { lstatSync } from "node:fs";
+import { join } from "node:path";
 import { PassThrough, Readable, Transform } from "node:stream";
 import { createGunzip } from "node:zlib";
 import { Decompress as ZstdDecompress } from "fzstd";
@@ -107,4 +109,20 @@ export async function walkTar(tar: Readable, onEntry: (h: Header, body: Buffer) 
     for await (const c of entry) body.push(c as Buffer);
     await onEntry(entry.header, Buffer.concat(body));
   }
+}
+
+/** The first directory on the way to root/rel that is a symlink (an earlier
+ * entry of the archive), or undefined. Writing there would land wherever it
+ * points: outside the tree being unpacked. */
+export function symlinkOnTheWay(root: string, rel: string): string | undefined {
+  const parts = rel.split("/");
+  for (let i = 1; i < parts.length; i++) {
+    const at = parts.slice(0, i).join("/");
+    try {
+      if (lstatSync(join(root, at)).isSymbolicLink()) return at;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
