@@ -39,7 +39,12 @@ type ValueOf<S extends OptionSpec> = S extends { repeatable: true }
 /** A command's parsed options: one field per declared option, and what followed `--`. */
 export type OptionsOf<C extends CommandSpec> = { -readonly [K in keyof C["options"]]: ValueOf<C["options"][K]> } & { "--": string[] };
 
+// Options several commands share, word for word.
 const layerSet = { flag: "--layers-from <set>", description: "A layer set (fhs layer fetch): all its layers, after the --layer ones (repeatable)", repeatable: true } as const;
+const customPolicy = { flag: "--policy <file>", description: "A custom policy module (.wasm)" } as const;
+const policyConfig = { flag: "--config <file>", description: "A policy config (.json); default policies/default.json" } as const;
+const reportPolicy = { flag: "--policy <file>", description: "Policy module; default build/policy.wasm" } as const;
+const stats = { flag: "--stats", description: "Print timings to stderr" } as const;
 
 export const layerUsages = {
   import: "fhs layer import PACKAGE.deb... --into STORE_DIR [--json]",
@@ -95,8 +100,8 @@ export const COMMANDS = {
     options: {
       layer: { flag: "--layer <dep>", description: "A runtime dependency layer (repeatable, in order)", repeatable: true },
       layersFrom: { ...layerSet, description: "A layer set (fhs layer fetch): its layers after the --layer ones, leaving out its requested packages, which DIR holds (repeatable)" },
-      policy: { flag: "--policy <file>", description: "A custom policy module (.wasm)" },
-      config: { flag: "--config <file>", description: "A policy config (.json); default policies/default.json" },
+      policy: customPolicy,
+      config: policyConfig,
       json: { flag: "--json", description: "Print the manifest as JSON" },
     },
   },
@@ -128,9 +133,9 @@ export const COMMANDS = {
       layersFrom: layerSet,
       pkg: { flag: "--pkg <dir>", description: "A wrapped package: its manifest's layers (repeatable; before --layer layers)", repeatable: true },
       config: { flag: "--config <file>", description: "Policy config for severities and overrides; default policies/default.json" },
-      policy: { flag: "--policy <file>", description: "Policy module; default build/policy.wasm" },
+      policy: reportPolicy,
       json: { flag: "--json", description: "Print the report as JSON (policies/schema/conflict-report.schema.json)" },
-      stats: { flag: "--stats", description: "Print timings to stderr" },
+      stats,
     },
   },
   checkInstall: {
@@ -140,9 +145,9 @@ export const COMMANDS = {
       into: { flag: "--into <dir>", description: "The existing set or view: layers or wrapped packages (repeatable, in order)", repeatable: true },
       layersFrom: { ...layerSet, description: "A layer set (fhs layer fetch): its layers join the existing set, after the --into ones (repeatable)" },
       config: { flag: "--config <file>", description: "Policy config; default: PKG's own (wrapped) or policies/default.json" },
-      policy: { flag: "--policy <file>", description: "Policy module; default build/policy.wasm" },
+      policy: reportPolicy,
       json: { flag: "--json", description: "Print the report as JSON" },
-      stats: { flag: "--stats", description: "Print timings to stderr" },
+      stats,
     },
   },
   build: {
@@ -155,8 +160,8 @@ export const COMMANDS = {
       layer: { flag: "--layer <dep>", description: "A build dependency layer (repeatable, in order)", repeatable: true },
       layersFrom: layerSet,
       src: { flag: "--src <path>", description: "Source: a tarball (gz, xz, bz2, zst) is unpacked, a directory copied, into /build" },
-      policy: { flag: "--policy <file>", description: "A custom policy module (.wasm)" },
-      config: { flag: "--config <file>", description: "A policy config (.json); default policies/default.json" },
+      policy: customPolicy,
+      config: policyConfig,
       network: { flag: "--network", description: "Let the build reach the network (default: loopback only)" },
       sourceDateEpoch: { flag: "--source-date-epoch <n>", description: "SOURCE_DATE_EPOCH and OUT's timestamps (default 315532800)" },
     },
@@ -169,8 +174,8 @@ export const COMMANDS = {
       layer: { flag: "--layer <dep>", description: "A layer in the view (repeatable, in order)", repeatable: true },
       layersFrom: layerSet,
       pkg: { flag: "--pkg <dir>", description: "A wrapped package: its layers join the view (repeatable)", repeatable: true },
-      policy: { flag: "--policy <file>", description: "A custom policy module (.wasm)" },
-      config: { flag: "--config <file>", description: "A policy config (.json); default policies/default.json" },
+      policy: customPolicy,
+      config: policyConfig,
     },
   },
   cache: {
