@@ -101,7 +101,9 @@ export async function readAll(stream: Readable): Promise<Buffer> {
  * body. pax and GNU long-name headers are folded into the entries. Throws
  * the reader's (or onEntry's) error. */
 export async function walkTar(tar: Readable, onEntry: (h: Header, body: Buffer) => void | Promise<void>): Promise<void> {
-  const ex = tarExtract();
+  // Old v7 headers (no ustar or GNU magic) are tar too, checksummed like the
+  // others: automake's `make dist` writes them (GNU hello 2.10's release).
+  const ex = tarExtract({ allowUnknownFormat: true });
   tar.on("error", (e: Error) => ex.destroy(e));
   tar.pipe(ex);
   for await (const entry of ex) {

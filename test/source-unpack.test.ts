@@ -56,7 +56,7 @@ describe("fhs build --src: one tar reader, as GNU tar unpacks", () => {
     chmodSync(join(top, "doc", "ro"), 0o555);
   });
 
-  for (const [how, flag] of [["none", []], ["gzip", ["-z"]], ["xz", ["-J"]], ["bzip2", ["-j"]], ["zstd", ["--zstd"]]] as const) {
+  for (const [how, flag] of [["none", []], ["v7", ["--format=v7"]], ["gzip", ["-z"]], ["xz", ["-J"]], ["bzip2", ["-j"]], ["zstd", ["--zstd"]]] as const) {
     it(`${how}: the same tree as GNU tar's, setuid dropped`, async () => {
       const tarball = join(work, `src-${how}.tar`);
       execFileSync("tar", ["-cf", tarball, ...flag, "-C", src, "hello-2.10"]);
