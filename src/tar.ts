@@ -103,7 +103,8 @@ export async function readAll(stream: Readable): Promise<Buffer> {
 export async function walkTar(tar: Readable, onEntry: (h: Header, body: Buffer) => void | Promise<void>): Promise<void> {
   // Old v7 headers (no ustar or GNU magic) are tar too, checksummed like the
   // others: automake's `make dist` writes them (GNU hello 2.10's release).
-  const ex = tarExtract({ allowUnknownFormat: true });
+  // (tar-stream's typings lag its options.)
+  const ex = tarExtract({ allowUnknownFormat: true } as Parameters<typeof tarExtract>[0]);
   tar.on("error", (e: Error) => ex.destroy(e));
   tar.pipe(ex);
   for await (const entry of ex) {
