@@ -2,7 +2,7 @@
 // that more than one layer provides, the first provider wins; this decides what
 // the collision is and how severe. The CLI sends only contested paths, the
 // libraries they resolve to and the version needs of the closure's consumers.
-import { RecordWriter } from "./records";
+import { RecordWriter, fail } from "./records";
 
 // Ranks: a path takes the worst class over its winner/loser pairs. Each
 // class is what glibc's ld.so does with the winner (docs/CONFLICTS.md).
@@ -60,13 +60,6 @@ function globMatch(g: string, s: string, gi: i32, si: i32): bool {
   return si == s.length;
 }
 
-function refuse(out: RecordWriter, msg: string): i32 {
-  // A refusal answers the reason alone, whatever was written before it.
-  out.len = 0;
-  out.record(["error", msg]);
-  return 1;
-}
-
 export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter): i32 {
   const sevClass = new Array<string>();
   const sevLevel = new Array<string>();
@@ -83,9 +76,9 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
     const n = r.length;
     if (k == "path" && n == 2) paths.push(i);
     else if (k == "prov" && (n == 4 || n == 5)) {
-      if (n == 5 && <i32>parseInt(r[4]) >= sonames.length) return refuse(out, "prov " + r[1] + ": no lib " + r[4]);
+      if (n == 5 && <i32>parseInt(r[4]) >= sonames.length) return fail(out, "prov " + r[1] + ": no lib " + r[4]);
     } else if (k == "unbound" && n == 8) {
-      if (r[6] != "load" && r[6] != "lazy") return refuse(out, "unbound " + r[1] + ": binding " + r[6] + " is neither load nor lazy");
+      if (r[6] != "load" && r[6] != "lazy") return fail(out, "unbound " + r[1] + ": binding " + r[6] + " is neither load nor lazy");
     } else if (k == "unversioned" && n == 2) unversioned.push(<i32>parseInt(r[1]));
     else if (k == "generated" && n == 2) generated.push(r[1]);
     else if (k == "alt") continue; // read with its path
@@ -98,7 +91,7 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
       sevLevel.push(r[2]);
     } else if (k == "override" && n == 3) overrides.push(r);
     else if (k != "overlay" && k != "etc-from" && k != "etc-host" && k != "never-bind" && k != "setenv" && k != "wrap-dir") {
-      return refuse(out, "conflicts: unexpected record " + k + " with " + n.toString() + " fields");
+      return fail(out, "conflicts: unexpected record " + k + " with " + n.toString() + " fields");
     }
   }
   const levels = new Array<string>(CLASSES.length);
@@ -107,7 +100,7 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
     const later = LATER_CLASSES.indexOf(CLASSES[c]);
     if (at >= 0) levels[c] = sevLevel[at];
     else if (later >= 0) levels[c] = LATER_LEVELS[later];
-    else return refuse(out, "conflicts: no severity for class " + CLASSES[c]);
+    else return fail(out, "conflicts: no severity for class " + CLASSES[c]);
   }
 
   for (let p = 0; p < paths.length; p++) {
@@ -124,14 +117,14 @@ export function classifyConflicts(input: Array<Array<string>>, out: RecordWriter
     const alts = new Array<Prov>();
     for (; j0 < input.length && input[j0][0] == "alt"; j0++) {
       const r = input[j0];
-      if (r.length != 4 || <i32>parseInt(r[3]) >= sonames.length) return refuse(out, "alt " + r[1] + ": needs LAYER SHA256 LIB, a lib that was sent");
+      if (r.length != 4 || <i32>parseInt(r[3]) >= sonames.length) return fail(out, "alt " + r[1] + ": needs LAYER SHA256 LIB, a lib that was sent");
       alts.push(new Prov(r[1], "file", r[2], <i32>parseInt(r[3])));
     }
     // The references the winner cannot bind (facts the CLI read from the
     // consumers' dynamic symbols and relocations), right after the providers.
     const unbound = new Array<Array<string>>();
     for (; j0 < input.length && input[j0][0] == "unbound"; j0++) unbound.push(input[j0]);
-    if (provs.length + alts.length < 2) return refuse(out, "path " + path + ": needs at least two prov records");
+    if (provs.length + alts.length < 2) return fail(out, "path " + path + ": needs at least two prov records");
     const w = provs[0];
     let cls: i32 = 0;
     let libPair = false;

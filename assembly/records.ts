@@ -36,6 +36,13 @@ export class RecordWriter {
   }
 }
 
+/** Answers a refusal: the reason alone, whatever was written before it. */
+export function fail(out: RecordWriter, message: string): i32 {
+  out.len = 0;
+  out.record(["error", message]);
+  return 1;
+}
+
 /** Parses records; returns null when the bytes are not well-formed. */
 export function parseRecords(ptr: usize, len: i32): Array<Array<string>> | null {
   const out = new Array<Array<string>>();

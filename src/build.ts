@@ -13,7 +13,7 @@
 //                  is gone was left by a killed build, and the next build
 //                  in the same parent removes it (docs/RELIABILITY.md)
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
@@ -23,6 +23,8 @@ import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
 import { readPolicyModule } from "./policy/validate.js";
 import { EXIT, LAUNCHER_EXIT } from "./abi.js";
+import { compressionOf, decompress, decompressionMessage, symlinkOnTheWay, walkTar } from "./tar.js";
+import { removeTree } from "./tree.js";
 
 /** 1980-01-01, as Nix and reproducible-builds.org tools default to. */
 export const DEFAULT_SOURCE_DATE_EPOCH = 315532800;
@@ -46,29 +48,6 @@ export interface BuildResult {
 }
 
 const TARBALL = /\.(tar|tar\.gz|tgz|tar\.xz|txz|tar\.bz2|tbz2?|tar\.zst|tzst)$/;
-
-/** Removes a staging tree, including the overlay's mode-000 work dir. */
-export function removeTree(path: string): void {
-  if (!existsSync(path)) return;
-  const stack = [path];
-  while (stack.length) {
-    const p = stack.pop()!;
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch {
-      continue;
-    }
-    if (!st.isDirectory()) continue;
-    try {
-      chmodSync(p, 0o700);
-      for (const e of readdirSync(p)) stack.push(join(p, e));
-    } catch {
-      // Not ours to fix; rmSync reports it.
-    }
-  }
-  rmSync(path, { recursive: true, force: true });
-}
 
 /** The directories the layers show in /usr (the first provider of a path
  * decides its type), created in the upper dir before the build. Layer files
@@ -129,7 +108,7 @@ export function normalizeTimes(root: string, epoch: number): void {
 }
 
 /** Unpacks or copies --src into dir; returns the view path the build starts in. */
-function prepareSource(src: string, dir: string): string {
+async function prepareSource(src: string, dir: string): Promise<string> {
   const abs = resolve(src);
   let st;
   try {
@@ -143,14 +122,84 @@ function prepareSource(src: string, dir: string): string {
     return `/build/${name}`;
   }
   if (!TARBALL.test(abs)) throw new FhsError(`source ${src}: neither a directory nor a tarball (.tar, .tar.gz, .tar.xz, .tar.bz2, .tar.zst)`);
-  // GNU tar recognizes gzip, xz, bzip2 and zstd by their magic numbers.
-  const r = spawnSync("tar", ["-xf", abs, "-C", dir, "--no-same-owner", "--delay-directory-restore"], { encoding: "utf8" });
-  if (r.error) throw new FhsError(`source ${src}: cannot run tar: ${r.error.message}`);
-  if (r.status !== 0) throw new FhsError(`source ${src}: cannot unpack: ${(r.stderr || "").trim().split("\n").pop()}`);
+  await unpackSource(readFileSync(abs), dir, (cause) => {
+    throw new FhsError(`source ${src}: cannot unpack: ${cause}`);
+  });
   // A release tarball holds one top directory (hello-2.10/): start there.
   const top = readdirSync(dir);
   if (top.length === 1 && lstatSync(join(dir, top[0]!)).isDirectory()) return `/build/${top[0]}`;
   return "/build";
+}
+
+/** Unpacks a source tarball (gzip, xz, bzip2, zstd or none, told by its
+ * first bytes) into dir, as an unprivileged GNU tar would: the caller's
+ * ownership, modes less the umask and setuid/setgid, mtimes kept, directory
+ * modes and times set last (a read-only directory is filled first).
+ * Refused: a name with `..`, an entry that would be written through a
+ * symlink (GNU tar guards the same way), a hard link to what is not an
+ * earlier entry. Devices and fifos are skipped: a build has no use for them. */
+export async function unpackSource(tarball: Buffer, dir: string, fail: (cause: string) => never): Promise<void> {
+  const umask = process.umask();
+  const dirs: [string, number, Date | undefined][] = [];
+  // The path of each entry below dir, checked: no `..`, no symlink on the way.
+  const target = (name: string): string => {
+    const parts = name.split("/").filter((p) => p !== "" && p !== ".");
+    if (parts.includes("..")) fail(`unsafe path '${name}'`);
+    const link = symlinkOnTheWay(dir, parts.join("/"));
+    if (link !== undefined) fail(`'${name}' would be written through the symlink '${link}'`);
+    return join(dir, ...parts);
+  };
+  try {
+    await walkTar(decompress(tarball, compressionOf(tarball)), (h, body) => {
+      const abs = target(h.name);
+      if (abs === dir) return;
+      const mode = (h.mode ?? 0o644) & 0o777 & ~umask;
+      if (h.type !== "directory") {
+        mkdirSync(dirname(abs), { recursive: true, mode: 0o755 });
+        // A later entry of the same name replaces the earlier one, as in GNU tar.
+        const old = lstatOrNull(abs);
+        if (old?.isDirectory()) fail(`'${h.name}' is a directory earlier in the archive`);
+        if (old) rmSync(abs);
+      }
+      switch (h.type) {
+        case "directory":
+          mkdirSync(abs, { recursive: true, mode: 0o700 });
+          dirs.push([abs, mode, h.mtime]);
+          return;
+        case "file":
+        case "contiguous-file":
+          writeFileSync(abs, body, { mode: 0o600 });
+          chmodSync(abs, mode);
+          break;
+        case "symlink":
+          symlinkSync(h.linkname ?? "", abs);
+          break;
+        case "link":
+          linkSync(target(h.linkname ?? ""), abs);
+          return;
+        default:
+          return;
+      }
+      if (h.mtime) lutimesSync(abs, h.mtime, h.mtime);
+    });
+  } catch (e) {
+    if (e instanceof FhsError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    fail(code === "ENOENT" && (e as NodeJS.ErrnoException).syscall === "link" ? `a hard link points to what is not in the archive before it` : decompressionMessage(e as Error));
+  }
+  // Deepest first: setting a directory's time after its children were written.
+  for (const [abs, mode, mtime] of dirs.reverse()) {
+    chmodSync(abs, mode);
+    if (mtime) lutimesSync(abs, mtime, mtime);
+  }
+}
+
+function lstatOrNull(p: string) {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
 }
 
 const INTERRUPTS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -250,7 +299,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     const work = join(staging, "work");
     const scratch = join(staging, "build");
     for (const d of [upper, work, scratch]) mkdirSync(d, { mode: 0o755 });
-    const cwd = opts.src !== undefined ? prepareSource(opts.src, scratch) : "/build";
+    const cwd = opts.src !== undefined ? await prepareSource(opts.src, scratch) : "/build";
     const created = precreateSkeleton(layers.map(usrDir), upper);
     const input: Rec[] = [
       ["fhs-build", "1"],

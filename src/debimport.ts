@@ -8,7 +8,8 @@
 //     (lib64 -> usr/lib64) are dropped, the view provides them;
 //   - relative symlinks and hard links are re-aimed at the moved paths;
 //   - setuid/setgid bits are dropped; device nodes and fifos are skipped;
-//   - nothing is written outside the layer (no absolute or `..` names).
+//   - nothing is written outside the layer (no absolute or `..` names, no
+//     entry below one of the package's own symlinks).
 // The layer is built under STORE/.tmp-XXXX and renamed into place, then made
 // read-only, like a Nix store path. Everything runs as an unprivileged user.
 //
@@ -29,18 +30,15 @@ import {
   readFileSync,
   readlinkSync,
   renameSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { dirname, join, posix, resolve } from "node:path";
 import { Readable } from "node:stream";
-import { gunzipSync } from "node:zlib";
-import { decompress as zstdDecompress } from "fzstd";
-import { extract as tarExtract, type Header } from "tar-stream";
-import xz from "xz-decompress";
 import { FhsError } from "./errors.js";
 import { inspectLayer } from "./layers.js";
+import { decompress, decompressionMessage, readAll, symlinkOnTheWay, walkTar, type Compression, type Header } from "./tar.js";
+import { removeTree } from "./tree.js";
 
 /** Top-level directories that merged-/usr systems keep under usr/. */
 export const MERGED_DIRS = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] as const;
@@ -161,13 +159,6 @@ export async function importDeb(debPath: string, storeDir: string, opts: { as?: 
   return result;
 }
 
-/** Imports several .debs in order; stops at the first error. */
-export async function importDebs(debPaths: readonly string[], storeDir: string): Promise<DebLayer[]> {
-  const out: DebLayer[] = [];
-  for (const p of debPaths) out.push(await importDeb(p, storeDir));
-  return out;
-}
-
 /** <package>_<version>_<arch>, as Debian names .deb files: an epoch's ':' is
  * written %3a, since ':' separates lowerdirs in overlay mount options. */
 export function layerName(pkg: string, version: string, arch: string): string {
@@ -257,51 +248,22 @@ function readAr(buf: Buffer, fail: (cause: string) => never): ArMember[] {
   return members;
 }
 
+/** A member's tar, decompressed as its name says (data.tar.xz). */
 async function decompressMember(m: ArMember, fail: (cause: string) => never): Promise<Buffer> {
+  const how: Record<string, Compression> = { "": "none", ".gz": "gzip", ".xz": "xz", ".zst": "zstd" };
   const ext = m.name.slice(m.name.indexOf(".tar") + 4);
+  if (!Object.hasOwn(how, ext)) return fail(`unsupported compression of ${m.name}`);
   try {
-    switch (ext) {
-      case "":
-        return m.data;
-      case ".gz":
-        return gunzipSync(m.data);
-      case ".zst":
-        return Buffer.from(zstdDecompress(m.data));
-      case ".xz": {
-        const chunks: Buffer[] = [];
-        const stream = new xz.XzReadableStream(new Blob([new Uint8Array(m.data)]).stream());
-        for await (const c of Readable.fromWeb(stream as Parameters<typeof Readable.fromWeb>[0])) chunks.push(c as Buffer);
-        return Buffer.concat(chunks);
-      }
-    }
+    return await readAll(decompress(m.data, how[ext]!));
   } catch (e) {
-    return fail(`corrupt ${m.name} (${xzMessage((e as Error).message)})`);
+    return fail(`corrupt ${m.name} (${decompressionMessage(e as Error)})`);
   }
-  return fail(`unsupported compression of ${m.name}`);
 }
 
-/** xz-embedded's return codes (xz.h), for errors that otherwise give only a number. */
-const XZ_ERRORS = ["", "", "unsupported integrity check", "out of memory", "memory limit reached", "not xz data", "unsupported xz options", "compressed data is corrupt", "compressed data is truncated"];
-function xzMessage(message: string): string {
-  const code = /get_next_output failed with error code (\d+)/.exec(message)?.[1];
-  return (code && XZ_ERRORS[Number(code)]) || message;
-}
-
-/** Walks a tar held in memory; calls onEntry for every entry with its body. */
-async function walkTar(
-  tar: Buffer,
-  what: string,
-  fail: (cause: string) => never,
-  onEntry: (h: Header, body: Buffer) => void | Promise<void>,
-): Promise<void> {
-  const ex = tarExtract();
-  Readable.from([tar]).pipe(ex);
+/** Walks a tar held in memory; a tar that cannot be read is `corrupt WHAT`. */
+async function walkArchive(tar: Buffer, what: string, fail: (cause: string) => never, onEntry: (h: Header, body: Buffer) => void | Promise<void>): Promise<void> {
   try {
-    for await (const entry of ex) {
-      const chunks: Buffer[] = [];
-      for await (const c of entry) chunks.push(c as Buffer);
-      await onEntry(entry.header, Buffer.concat(chunks));
-    }
+    await walkTar(Readable.from([tar]), onEntry);
   } catch (e) {
     if (e instanceof FhsError) throw e;
     fail(`corrupt ${what} (${(e as Error).message})`);
@@ -311,7 +273,7 @@ async function walkTar(
 /** The control archive's regular files, by name (control, postinst, …). */
 async function readControlFiles(tar: Buffer, fail: (cause: string) => never): Promise<Map<string, Buffer>> {
   const files = new Map<string, Buffer>();
-  await walkTar(tar, "control archive", fail, (h, body) => {
+  await walkArchive(tar, "control archive", fail, (h, body) => {
     const name = h.name.replace(/^\.?\//, "");
     if (h.type !== "file" || !/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name)) return;
     files.set(name, body);
@@ -359,7 +321,7 @@ async function extractData(tar: Buffer, root: string, notes: string[], fail: (ca
   // Where each archive path ended up, for hard links and the bin/ vs usr/bin check.
   const origin = new Map<string, string>();
   const fileModes: [string, number][] = [];
-  await walkTar(tar, "data archive", fail, (h, body) => {
+  await walkArchive(tar, "data archive", fail, (h, body) => {
     const rel = cleanName(h.name, fail);
     if (rel === "") return;
     const isTop = !rel.includes("/");
@@ -371,6 +333,9 @@ async function extractData(tar: Buffer, root: string, notes: string[], fail: (ca
       notes.push(`skipped ${h.type} /${rel}`);
       return;
     }
+    // A symlink of the package on the way would take the write outside the layer.
+    const link = symlinkOnTheWay(root, dest);
+    if (link !== undefined) fail(`/${rel} would be written through the package's symlink /${link}`);
     if (h.type !== "directory") mkdirSync(dirname(abs), { recursive: true, mode: 0o755 });
     const clash = (why: string) => fail(`both /${previous} and /${rel} are in the package and ${why}`);
     switch (h.type) {
@@ -406,6 +371,8 @@ async function extractData(tar: Buffer, root: string, notes: string[], fail: (ca
       case "link": {
         const linkRel = cleanName(h.linkname ?? "", fail);
         const linkAbs = join(root, normalizePath(linkRel));
+        const through = symlinkOnTheWay(root, normalizePath(linkRel));
+        if (through !== undefined) fail(`hard link /${rel} points through the package's symlink /${through}`);
         const st = lstatOrNull(abs);
         if (st) {
           if (!st.isFile() || !readFileSync(abs).equals(readFileSync(linkAbs))) clash("they differ");
@@ -449,18 +416,4 @@ function makeReadOnly(root: string, top = true): void {
   };
   walk(root);
   chmodSync(root, top ? 0o555 : 0o755);
-}
-
-/** Removes a (maybe read-only) tree. */
-export function removeTree(root: string): void {
-  const open = (dir: string) => {
-    try {
-      chmodSync(dir, 0o755);
-    } catch {
-      return;
-    }
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) open(join(dir, e.name));
-  };
-  open(root);
-  rmSync(root, { recursive: true, force: true });
 }

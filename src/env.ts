@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { existsSync, lstatSync, mkdtempSync, writeFileSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { removeTree } from "./build.js";
+import { removeTree } from "./tree.js";
 import { cachedViewLdCache } from "./ldcache.js";
 import { cachedViewState } from "./state.js";
 import { FhsError } from "./errors.js";

@@ -18,10 +18,6 @@ export const dynamicLauncherPath = join(buildDir, "fhs-launcher");
 export const launcherPath = process.env.FHS_LAUNCHER ?? staticLauncherPath;
 export const policiesDir = join(packageRoot, "policies");
 
-export function isBuilt(path: string): boolean {
-  return existsSync(path);
-}
-
 /** The launcher a command will use, checked to exist. */
 export function requireLauncher(override?: string): string {
   const launcher = resolve(override ?? launcherPath);

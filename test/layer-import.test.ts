@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -303,6 +303,20 @@ describe("fhs layer import normalizes what real packages may hold", () => {
     assert.equal(r.status, 2);
     assert.match(r.stderr, /unsafe path/);
     assert.ok(!existsSync(join(dir, "escaped")));
+  });
+  test("an entry below the package's own symlink is refused: nothing is written where it points", async () => {
+    const outside = join(dir, "outside");
+    mkdirSync(outside);
+    const deb = join(dir, "through.deb");
+    await makeDeb(deb, [
+      { name: "./usr/share/x", type: "symlink", linkname: outside },
+      { name: "./usr/share/x/evil", body: "x" },
+    ]);
+    const r = runCli(["layer", "import", "--into", join(dir, "through-store"), deb]);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, `fhs: ${deb}: /usr/share/x/evil would be written through the package's symlink /usr/share/x\n`);
+    assert.deepEqual(readdirSync(outside), []);
+    assert.deepEqual(readdirSync(join(dir, "through-store")), []);
   });
 });
 

@@ -236,3 +236,38 @@ describe("a packager's custom policy: init, build, test, wrap --policy, launch",
   });
 });
 
+
+describe("docs/POLICY.md's policy API example, as it stands", () => {
+  let dir: string;
+  before(() => {
+    dir = testDir("fhs-doc-policy-");
+    // Each block the doc marks `<!-- example: FILE -->` is written to FILE.
+    const doc = readFileSync(join(repoRoot, "docs/POLICY.md"), "utf8");
+    const blocks = [...doc.matchAll(/<!-- example: (\S+) -->\n```\w*\n([\s\S]*?)\n```/g)];
+    assert.deepEqual(blocks.map((b) => b[1]), ["policy.ts", "tests/no-config-scripts.json"]);
+    mkdirSync(join(dir, "tests"));
+    for (const [, file, text] of blocks) writeFileSync(join(dir, file!), `${text}\n`);
+  });
+
+  it("compiles, and its case passes in both hosts; the built-in policy fails the case", () => {
+    const b = runCli(["policy", "build", "policy.ts", "-o", "policy.wasm"], { cwd: dir });
+    assert.equal(b.status, 0, b.stderr);
+    const t = runCli(["policy", "test", "."], { cwd: dir });
+    assert.equal(t.status, 0, t.stdout + t.stderr);
+    assert.match(t.stdout, /^PASS sdl2-config stays unwrapped/m);
+    const builtin = runCli(["policy", "test", ".", "--policy", join(repoRoot, "build/policy.wasm")], { cwd: dir });
+    assert.equal(builtin.status, 1, "the case must tell the example from the built-in policy");
+    assert.match(builtin.stdout, /\+ wrap bin\/sdl2-config/);
+  });
+
+  it("a compile error names file:line:column on one line, exit 2, nothing written", () => {
+    const src = readFileSync(join(dir, "policy.ts"), "utf8");
+    const line = src.split("\n").findIndex((l) => l.includes("super.wraps")) + 1;
+    const column = src.split("\n")[line - 1]!.indexOf("super.wraps") + 1;
+    writeFileSync(join(dir, "broken.ts"), src.replace("super.wraps", "super_wraps"));
+    const r = runCli(["policy", "build", "broken.ts", "-o", "broken.wasm"], { cwd: dir });
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, `fhs: policy broken.ts: compilation failed: broken.ts:${line}:${column}: Cannot find name 'super_wraps'. (TS2304)\n`);
+    assert.ok(!existsSync(join(dir, "broken.wasm")));
+  });
+});

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { CAC } from "cac";
+import type { Action, COMMANDS, OptionsOf } from "../cli-config.js";
 import { checkConflicts, collectSources, formatReport, mergeConfigs, type ConflictReport, type ConflictStats, type LayerSource } from "../conflicts.js";
 import { EXIT_OK, EXIT_VIOLATIONS, FhsError } from "../errors.js";
 import { layersFromSets } from "../layerset.js";
@@ -9,14 +9,8 @@ import { defaultPolicyWasm } from "../paths.js";
 import { loadConfig, type PolicyConfig } from "../policy/config.js";
 import { readPolicyModule } from "../policy/validate.js";
 
-const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
-
-interface Common {
-  json?: boolean;
-  config?: string;
-  policy?: string;
-  stats?: boolean;
-}
+/** The options conflicts and check-install share. */
+type Common = Pick<OptionsOf<typeof COMMANDS.conflicts | typeof COMMANDS.checkInstall>, "json" | "config" | "policy" | "stats">;
 
 /** Progress on a TTY, and only once a scan has taken more than a moment. */
 function progressReporter(): { progress: (msg: string) => void; done: () => void } {
@@ -72,39 +66,19 @@ function split(dirs: string[]): { pkgs: string[]; layers: string[] } {
   return { pkgs, layers };
 }
 
-export function register(cli: CAC): void {
-  cli
-    .command("conflicts", "Report paths that more than one layer provides: who wins, who loses, what breaks")
-    .option("--layer <dir>", "A layer (repeatable, in order: the first provider of a path wins)")
-    .option("--layers-from <set>", "A layer set (fhs layer fetch): all its layers, after the --layer ones (repeatable)")
-    .option("--pkg <dir>", "A wrapped package: its manifest's layers (repeatable; before --layer layers)")
-    .option("--config <file>", "Policy config for severities and overrides; default policies/default.json")
-    .option("--policy <file>", "Policy module; default build/policy.wasm")
-    .option("--json", "Print the report as JSON (policies/schema/conflict-report.schema.json)")
-    .option("--stats", "Print timings to stderr")
-    .action(async (o: Common & { layer?: unknown; layersFrom?: unknown; pkg?: unknown }) => {
-      const layers = [...list(o.layer), ...layersFromSets(list(o.layersFrom))];
-      const pkgs = list(o.pkg);
-      if (layers.length + pkgs.length === 0) throw new FhsError("usage: fhs conflicts [--layer DIR]... [--layers-from SET]... [--pkg WRAPPED_DIR]...");
-      const { sources, configs } = collectSources({ layers, pkgs });
-      return run("conflicts", sources, configs, o);
-    });
+export const conflicts: Action<"conflicts"> = (_args, o) => {
+  const layers = [...o.layer, ...layersFromSets(o.layersFrom)];
+  if (layers.length + o.pkg.length === 0) throw new FhsError("usage: fhs conflicts [--layer DIR]... [--layers-from SET]... [--pkg WRAPPED_DIR]...");
+  const { sources, configs } = collectSources({ layers, pkgs: o.pkg });
+  return run("conflicts", sources, configs, o);
+};
 
-  cli
-    .command("check-install <pkg>", "Report what installing PKG (wrapped package or layer) into a set of layers would break")
-    .option("--into <dir>", "The existing set or view: layers or wrapped packages (repeatable, in order)")
-    .option("--layers-from <set>", "A layer set (fhs layer fetch): its layers join the existing set, after the --into ones (repeatable)")
-    .option("--config <file>", "Policy config; default: PKG's own (wrapped) or policies/default.json")
-    .option("--policy <file>", "Policy module; default build/policy.wasm")
-    .option("--json", "Print the report as JSON")
-    .option("--stats", "Print timings to stderr")
-    .action(async (pkg: string, o: Common & { into?: unknown; layersFrom?: unknown }) => {
-      const into = [...list(o.into), ...layersFromSets(list(o.layersFrom))];
-      if (into.length === 0) throw new FhsError("usage: fhs check-install PKG --into PROFILE_OR_VIEW... [--layers-from SET]...");
-      // PKG's layers go on top, as when a wrapped program is launched inside the view.
-      const mine = collectSources({ ...split([pkg]), installing: true });
-      const sources = [...mine.sources];
-      for (const d of into) sources.push(...collectSources(split([d])).sources);
-      return run("check-install", sources, mine.configs, o);
-    });
-}
+export const checkInstall: Action<"checkInstall"> = ([pkg], o) => {
+  const into = [...o.into, ...layersFromSets(o.layersFrom)];
+  if (into.length === 0) throw new FhsError("usage: fhs check-install PKG --into PROFILE_OR_VIEW... [--layers-from SET]...");
+  // PKG's layers go on top, as when a wrapped program is launched inside the view.
+  const mine = collectSources({ ...split([pkg!]), installing: true });
+  const sources = [...mine.sources];
+  for (const d of into) sources.push(...collectSources(split([d])).sources);
+  return run("check-install", sources, mine.configs, o);
+};

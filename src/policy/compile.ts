@@ -2,7 +2,7 @@
 // The default policy (assembly/index.ts) and packagers' custom ones go through
 // this one function, so they are held to the same runtime and limits.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import asc from "assemblyscript/asc";
 import { FhsError } from "../errors.js";
 import { packageRoot } from "../paths.js";
@@ -19,31 +19,55 @@ export const POLICY_ASC_FLAGS: readonly string[] = [
   "--maximumMemory", String(LIMITS.memoryCapPages),
 ];
 
+/** At most this many compile errors in the one-line message. */
+const ERRORS_SHOWN = 3;
+
 /** asc looks a package import up as node_modules/PKG/FILE.ts in every
  * ancestor directory. `import ... from "fhs/policy"` in a custom policy means
  * the built-in policy's source shipped with this fhs (assembly/), wherever the
  * packager's directory is. */
-function readSource(name: string, baseDir: string): string | null {
+function sourcePath(name: string, baseDir: string): string {
   const m = /(?:^|\/)node_modules\/fhs\/(.+)$/.exec(name);
-  const file = m ? join(packageRoot, "assembly", m[1]!) : resolve(baseDir, name);
-  try {
-    return readFileSync(file, "utf8");
-  } catch {
-    return null;
-  }
+  return m ? join(packageRoot, "assembly", m[1]!) : resolve(baseDir, name);
+}
+
+/** Line and column (both from 1) of a character offset. */
+function position(text: string, offset: number): string {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return `${line}:${offset - before.lastIndexOf("\n")}`;
 }
 
 export async function compilePolicy(entry: string, outFile: string): Promise<void> {
   mkdirSync(dirname(outFile), { recursive: true });
-  let stderr = "";
+  // Every source asc read, by the name it reports diagnostics under, so an
+  // error can say file:line:column (asc reports character offsets).
+  const texts = new Map<string, { file: string; text: string }>();
+  const errors: string[] = [];
   const { error } = await asc.main([entry, "-o", outFile, ...POLICY_ASC_FLAGS], {
-    readFile: readSource,
-    stderr: { write: (s: string | Uint8Array) => { stderr += String(s); return true; } } as never,
+    readFile: (name: string, baseDir: string) => {
+      const file = sourcePath(name, baseDir);
+      try {
+        const text = readFileSync(file, "utf8");
+        texts.set(name, { file, text });
+        return text;
+      } catch {
+        return null;
+      }
+    },
+    reportDiagnostic: (d) => {
+      if (d.category !== 3) return; // errors only: warnings do not fail a build
+      const r = d.range;
+      const src = r && (texts.get(r.source.normalizedPath) ?? [...texts.entries()].find(([n]) => n.endsWith(r.source.normalizedPath))?.[1]);
+      const where = r ? `${src ? relative(process.cwd(), src.file) : r.source.normalizedPath}${src ? `:${position(src.text, r.start)}` : ""}: ` : "";
+      errors.push(`${where}${d.message} (TS${d.code})`);
+    },
+    stderr: { write: () => true } as never,
     stdout: { write: () => true } as never,
   });
   if (error) {
-    const detail = stderr.trim().split("\n").filter((l) => /ERROR|error/.test(l)).slice(0, 3).join("; ");
-    throw new FhsError(`policy ${entry}: compilation failed: ${detail || error.message}`);
+    const more = errors.length > ERRORS_SHOWN ? `; and ${errors.length - ERRORS_SHOWN} more` : "";
+    throw new FhsError(`policy ${entry}: compilation failed: ${errors.slice(0, ERRORS_SHOWN).join("; ") || error.message}${more}`);
   }
   writeFileSync(outFile, mergeDataSegments(readFileSync(outFile)));
 }

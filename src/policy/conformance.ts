@@ -2,7 +2,7 @@
 // policy dir), each run through both hosts. A difference between the Node host
 // and the launcher's wasm3 host is a failure in itself, whatever the case
 // expects.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { diffLines } from "diff";
 import { FhsError } from "../errors.js";
@@ -228,12 +228,6 @@ export async function runSuite(files: readonly string[], opts: RunOptions | ((fi
     result.outcomes.push(await runCase(c, typeof opts === "function" ? opts(file) : opts));
   }
   return result;
-}
-
-/** The policy module a case directory is tested against: its own policy.wasm, if it has one. */
-export function policyForDir(dir: string, fallback: string): string {
-  const own = join(dir, "policy.wasm");
-  return existsSync(own) ? own : fallback;
 }
 
 // ---------------------------------------------------------------- reports

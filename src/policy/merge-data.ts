@@ -7,105 +7,43 @@
 // of the policy's cost per launch. One segment with the zeros written out
 // costs a few hundred bytes of module size and one evaluation.
 //
-// Only the shape asc emits is rewritten: active segments of memory 0 with an
-// `i32.const` offset. Anything else is returned unchanged.
+// The module is read and written by Binaryen, the library asc compiles with
+// (no second wasm reader here). Only the shape asc emits is rewritten: active
+// segments of the one memory at constant offsets. Anything else is returned
+// unchanged.
+import binaryen from "assemblyscript/binaryen";
 
-function readLeb(b: Uint8Array, p: number): [number, number] {
-  let r = 0;
-  let s = 0;
-  let x: number;
-  do {
-    x = b[p++]!;
-    r += (x & 0x7f) * 2 ** s;
-    s += 7;
-  } while (x & 0x80);
-  return [r, p];
+/** binaryen.js's data segment calls, which its typings do not declare yet. */
+interface DataSegments {
+  getNumDataSegments(): number;
+  getDataSegmentByIndex(index: number): number;
+  getDataSegmentInfo(segment: number): { offset: number | null; data: ArrayBuffer; passive: boolean };
 }
 
-function readSleb(b: Uint8Array, p: number): [number, number] {
-  let r = 0;
-  let s = 0;
-  let x: number;
-  do {
-    x = b[p++]!;
-    r |= (x & 0x7f) << s;
-    s += 7;
-  } while (x & 0x80);
-  if (s < 32 && x & 0x40) r |= -1 << s;
-  return [r, p];
-}
-
-/** Unsigned LEB128, as the wasm binary format writes sizes and counts. */
-export function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n) byte |= 0x80;
-    out.push(byte);
-  } while (n);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && !(byte & 0x40)) || (n === -1 && byte & 0x40)) {
-      out.push(byte);
-      return out;
+export function mergeDataSegments(bytes: Uint8Array): Uint8Array {
+  const m = binaryen.readBinary(bytes);
+  try {
+    m.setFeatures(binaryen.Features.All);
+    const data = m as unknown as DataSegments;
+    const n = data.getNumDataSegments();
+    if (n < 2 || !m.hasMemory()) return bytes;
+    const segments: { offset: number; data: Uint8Array }[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = data.getDataSegmentInfo(data.getDataSegmentByIndex(i));
+      if (s.passive || s.offset === null) return bytes;
+      segments.push({ offset: s.offset, data: new Uint8Array(s.data) });
     }
-    out.push(byte | 0x80);
+    const start = Math.min(...segments.map((s) => s.offset));
+    const end = Math.max(...segments.map((s) => s.offset + s.data.length));
+    const merged = new Uint8Array(end - start);
+    for (const s of segments) merged.set(s.data, s.offset - start);
+    // Memory "0", as asc names it, keeps its limits and its export (which
+    // refers to it by that name); setMemory replaces its segments.
+    const mem = m.getMemoryInfo("0");
+    if (mem.max === undefined) return bytes;
+    m.setMemory(mem.initial, mem.max, null, [{ offset: m.i32.const(start), data: merged, passive: false }], mem.shared, mem.is64, "0");
+    return m.emitBinary();
+  } finally {
+    m.dispose();
   }
-}
-
-export function mergeDataSegments(module: Uint8Array): Uint8Array {
-  const sections: { id: number; body: Uint8Array }[] = [];
-  let p = 8;
-  while (p < module.length) {
-    const id = module[p++]!;
-    let size: number;
-    [size, p] = readLeb(module, p);
-    sections.push({ id, body: module.subarray(p, p + size) });
-    p += size;
-  }
-  const data = sections.find((s) => s.id === 11);
-  if (!data) return module;
-
-  const segments: { offset: number; bytes: Uint8Array }[] = [];
-  const b = data.body;
-  let q: number;
-  let count: number;
-  [count, q] = readLeb(b, 0);
-  for (let i = 0; i < count; i++) {
-    // Flag 0: active, memory 0, offset expression follows.
-    if (b[q++] !== 0 || b[q++] !== 0x41) return module;
-    let offset: number;
-    [offset, q] = readSleb(b, q);
-    if (b[q++] !== 0x0b) return module;
-    let len: number;
-    [len, q] = readLeb(b, q);
-    segments.push({ offset, bytes: b.subarray(q, q + len) });
-    q += len;
-  }
-  if (segments.length < 2) return module;
-  const start = Math.min(...segments.map((s) => s.offset));
-  const end = Math.max(...segments.map((s) => s.offset + s.bytes.length));
-  const merged = new Uint8Array(end - start);
-  for (const s of segments) merged.set(s.bytes, s.offset - start);
-
-  const body = Uint8Array.from([...leb(1), 0, 0x41, ...sleb(start), 0x0b, ...leb(merged.length)]);
-  const newData = new Uint8Array(body.length + merged.length);
-  newData.set(body);
-  newData.set(merged, body.length);
-
-  const out: number[] = [...module.subarray(0, 8)];
-  for (const s of sections) {
-    // The data count section must agree with the data section.
-    const sectionBody = s.id === 11 ? newData : s.id === 12 ? Uint8Array.from(leb(1)) : s.body;
-    out.push(s.id, ...leb(sectionBody.length));
-    for (const x of sectionBody) out.push(x);
-  }
-  return Uint8Array.from(out);
 }

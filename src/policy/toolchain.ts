@@ -1,6 +1,7 @@
 // `fhs policy build|check|test|init`: the library behind the commands. Exit
-// codes follow conftest and OPA: 0 all passed, 1 a check or case failed, 2 a
-// usage, load or internal error.
+// codes are the CLI's (src/errors.ts), as conftest's: 0 all passed, 1 a check
+// or case failed, 2 a usage, load or internal error. (`opa test` has the
+// reverse: 1 for an error, 2 for a failed test.)
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { Ajv2020 } from "ajv/dist/2020.js";
@@ -8,7 +9,6 @@ import { EXIT_OK, EXIT_USAGE, EXIT_VIOLATIONS, FhsError } from "../errors.js";
 import { defaultPolicyWasm, launcherPath, policiesDir } from "../paths.js";
 import { compilePolicy } from "./compile.js";
 import { displayPath, findCaseFiles, formatHuman, formatJson, formatJunit, runSuite, type SuiteResult } from "./conformance.js";
-import { ABI_VERSION } from "../abi.js";
 import { formatProblem, parseJsonWithPositions, SchemaError, schemaProblems, type SchemaName } from "./schemas.js";
 import { checkPolicyModule } from "./validate.js";
 
@@ -230,64 +230,34 @@ export function initPolicy(dir: string): string[] {
   return files.map(([name]) => join(dir, name));
 }
 
-const POLICY_TEMPLATE = `// This package's own fhs policy. It speaks the policy ABI (docs/ABI.md) and
-// answers every request the built-in policy does, by asking the built-in
-// policy first ("fhs/..." imports are the built-in policy's source, shipped
-// with fhs). Then it adds one rule: a view binds only the host directories in
-// ALLOWED_BINDS, a sandbox the JSON config cannot express (it lists the dirs
-// that are never bound, not the only ones that are).
+const POLICY_TEMPLATE = `// This package's own fhs policy: the built-in decisions, but one. A view
+// binds only the host directories in ALLOWED_BINDS, a sandbox the JSON config
+// cannot express (it lists the dirs that are never bound, not the only ones
+// that are). "fhs/..." imports are the built-in policy's source, shipped with
+// fhs: the Policy class has one method per decision, and this one overrides
+// bindHost. The API: docs/POLICY.md, "The policy API".
 //
 //   fhs policy build policy.ts -o policy.wasm   compile and check the rules
 //   fhs policy test .                           run tests/ in both hosts
 //   fhs wrap PKG --policy policy.wasm           ship it with a package
-import { evaluate } from "fhs/policy";
-import { RecordWriter, parseRecords } from "fhs/records";
+import { serve } from "fhs/exports";
+import { HostEntry, LaunchFacts } from "fhs/facts";
+import { Policy } from "fhs/policy";
 
-const ALLOWED_BINDS = ["/dev", "/etc", "/home", "/nix", "/proc", "/run", "/sys", "/tmp", "/var"];
+// The ABI a host calls (docs/ABI.md); fhs_eval below answers with this policy.
+export { fhs_abi, fhs_alloc, fhs_result_ptr, fhs_result_len } from "fhs/exports";
 
-let resultPtr: usize = 0;
-let resultLen: i32 = 0;
+const ALLOWED_BINDS = ["dev", "etc", "home", "nix", "proc", "run", "sys", "tmp", "var"];
 
-export function fhs_abi(): i32 {
-  return ${ABI_VERSION};
-}
-
-export function fhs_alloc(len: i32): usize {
-  return heap.alloc(<usize>len);
-}
-
-export function fhs_result_ptr(): usize {
-  return resultPtr;
-}
-
-export function fhs_result_len(): i32 {
-  return resultLen;
+class OnlyAllowedBinds extends Policy {
+  /** A host directory is bound when the built-in policy binds it and it is allowed. */
+  bindHost(f: LaunchFacts, h: HostEntry): bool {
+    return super.bindHost(f, h) && (h.type != "dir" || ALLOWED_BINDS.includes(h.name));
+  }
 }
 
 export function fhs_eval(ptr: usize, len: i32): i32 {
-  const input = parseRecords(ptr, len);
-  let out = new RecordWriter();
-  let status: i32 = 1;
-  if (input == null) out.record(["error", "input is not a well-formed record stream"]);
-  else {
-    status = evaluate(input, out);
-    if (status == 0 && input[0].length == 2 && input[0][1] == "launch") out = onlyAllowedBinds(out);
-  }
-  resultPtr = out.buf.dataStart;
-  resultLen = out.len;
-  return status;
-}
-
-/** The built-in plan, without the binds this package does not allow. */
-function onlyAllowedBinds(plan: RecordWriter): RecordWriter {
-  const recs = parseRecords(plan.buf.dataStart, plan.len)!;
-  const out = new RecordWriter();
-  for (let i = 0; i < recs.length; i++) {
-    const r = recs[i];
-    if (r[0] == "rbind" && !ALLOWED_BINDS.includes(r[1])) continue;
-    out.record(r);
-  }
-  return out;
+  return serve(ptr, len, new OnlyAllowedBinds());
 }
 `;
 

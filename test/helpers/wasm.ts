@@ -2,8 +2,6 @@
 // the AssemblyScript compiler will not produce (SIMD, shared memory, tags...).
 // Every module follows the ABI unless told otherwise, so each test changes
 // exactly one thing.
-import { leb } from "../../src/policy/merge-data.js";
-
 type Sig = [number[], number[]];
 
 export interface ModuleSpec {
@@ -26,6 +24,18 @@ export interface ModuleSpec {
 }
 
 const I32 = 0x7f;
+
+/** Unsigned LEB128, as the wasm binary format writes sizes and counts. */
+function leb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n) byte |= 0x80;
+    out.push(byte);
+  } while (n);
+  return out;
+}
 
 const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
 const str = (s: string) => { const b = [...Buffer.from(s)]; return [...leb(b.length), ...b]; };

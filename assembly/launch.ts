@@ -1,0 +1,207 @@
+// The launch policy: which view a wrapped program runs in (docs/ABI.md,
+// "req launch"). Pure computation over the facts the host gathered
+// (facts.ts); the launcher validates the plan against fixed invariants and
+// carries it out. Each decision is a small exported function; planLaunch
+// composes them through a Policy (policy.ts), whose methods a custom policy
+// overrides one at a time.
+import { HostEntry, LaunchFacts } from "./facts";
+import { Layer, contains, dedupe, includesAll, sources, viewId } from "./layers";
+import { RecordWriter, fail } from "./records";
+import { Policy } from "./policy";
+
+// MAX_LAYERS: overlay refuses a 501st lower layer (OVL_MAX_STACK).
+// HOST_ETC_IN_VIEW: where a view keeps the host's /etc for the launches nested
+// in it: OverlayFS stacks at most 2 deep, so a nested /etc overlay takes the
+// original host's /etc as its lowest lower, never the current view's overlay.
+import { HOST_ETC_IN_VIEW, MAX_LAYERS } from "./abi";
+
+/** Merged /usr: the classic top-level names are links into it. */
+const USR_LINKS = ["bin", "sbin", "lib", "lib64"];
+
+/** Inside a view only when all three agree: IN_NIX_FHS is set, the root is
+ * the read-only tmpfs only a launcher creates, and its marker carries the
+ * same id. A stray IN_NIX_FHS=1 in a host shell matches none of them, so the
+ * run stays pure. */
+export function isInside(f: LaunchFacts): bool {
+  return f.envMarker != "" && f.markerRoot && f.markerId == f.envMarker && f.view.length > 0;
+}
+
+/** Fast path (inside a view): the package adds nothing to the view it is
+ * already in, and its program is the one at /usr there (no layer above
+ * shadows it; the launcher checks and says `shadowed REL`). */
+export function isFastPath(f: LaunchFacts): bool {
+  return !f.shadowed && includesAll(f.view, f.layers);
+}
+
+/** The view's layers. Inside a view, the package's go on top of the current
+ * view's: one flat list of the original layer directories, so overlay
+ * stacking depth is 2 and a nested view never stacks on the parent's /usr. */
+export function viewLayersOf(f: LaunchFacts, inside: bool): Layer[] {
+  return inside ? dedupe(f.layers.concat(f.view)) : dedupe(f.layers);
+}
+
+/** The host's /etc: in a view that kept it (the marker says where), that
+ * copy; else the current root's, unless the config never binds it. "" for none. */
+export function hostEtcOf(f: LaunchFacts): string {
+  if (contains(f.neverBind, "etc")) return "";
+  if (f.markerRoot && f.markerHostEtc == HOST_ETC_IN_VIEW) return f.markerHostEtc;
+  for (let i = 0; i < f.hosts.length; i++) if (f.hosts[i].name == "etc") return f.hosts[i].type == "dir" ? "/etc" : "";
+  return "";
+}
+
+/** Where /etc comes from: the config's choice, except that the kernel refuses
+ * an overlay over a host /etc with mounts below it (a container runtime's
+ * resolv.conf, hosts, hostname) that a new user namespace may not uncover:
+ * there the layers' etc cannot go over the host's, so /etc is the host's,
+ * bound as it is, with those mounts. */
+export function etcFromOf(f: LaunchFacts, hostEtc: string): string {
+  return f.etcFrom == "layers+host" && f.hostEtcMounted && hostEtc != "" ? "host" : f.etcFrom;
+}
+
+/** Whether /DIR (usr, etc, opt) is made from the layers when some layer has
+ * it: /usr always, /opt when the config asks, /etc unless it is the host's. */
+export function overlaysDir(f: LaunchFacts, dir: string, etcFrom: string): bool {
+  if (dir == "opt") return contains(f.overlays, dir);
+  if (dir == "etc") return etcFrom != "host";
+  return true;
+}
+
+/** The machine's own files under /etc (users, names, DNS, time zone) that stay
+ * the host's whatever the layers hold: the config's list, where the host has them. */
+export function etcLinksOf(f: LaunchFacts): string[] {
+  const out = new Array<string>();
+  for (let e = 0; e < f.etcHost.length; e++) if (contains(f.hostEtcHas, f.etcHost[e])) out.push(f.etcHost[e]);
+  return out;
+}
+
+/** Whether a host top-level entry the view does not make itself is bound
+ * into it: all of them but those the config never binds. */
+export function bindsHostEntry(f: LaunchFacts, h: HostEntry): bool {
+  return !contains(f.neverBind, h.name);
+}
+
+export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
+  if (f.layers.length == 0) return fail(out, "the package has no layers");
+  const inside = p.inside(f);
+  if (inside && p.fastPath(f)) {
+    out.record(["plan", "fast"]);
+    writeEnv(out, p.environment(f));
+    return 0;
+  }
+  const layers = p.viewLayers(f, inside);
+  if (layers.length > MAX_LAYERS) {
+    return fail(out, "the view needs " + layers.length.toString() + " layers; OverlayFS allows at most " + MAX_LAYERS.toString());
+  }
+  const id = viewId(layers);
+  out.record(["plan", "view"]);
+
+  const hostEtc = p.hostEtc(f);
+  const etcFrom = p.etcFrom(f, hostEtc);
+
+  // /usr, /etc, /opt from the layers, as decided, when some layer has them.
+  const overlaid = new Array<string>();
+  const dirs = ["usr", "etc", "opt"];
+  let etcFromLayers = false;
+  for (let d = 0; d < dirs.length; d++) {
+    const dir = dirs[d];
+    if (!p.overlays(f, dir, etcFrom)) continue;
+    const lowers = sources(layers, dir);
+    if (lowers.length == 0) {
+      if (dir == "usr") return fail(out, "no layer provides /usr");
+      continue;
+    }
+    overlaid.push(dir);
+    if (dir == "etc") {
+      etcFromLayers = true;
+      if (etcFrom == "layers+host" && hostEtc != "") {
+        // The layers' defaults over the host's /etc, and the machine's own
+        // files each a link into the host's /etc kept at HOST_ETC_IN_VIEW,
+        // which the launcher puts on top of this overlay. Links, not file
+        // binds: a bind (like an overlay lower) keeps showing a file the
+        // host has since replaced by rename, as resolv.conf is.
+        const links = p.etcLinks(f);
+        for (let e = 0; e < links.length; e++) out.record(["etc-link", links[e]]);
+        lowers.push(hostEtc);
+      }
+    }
+    // A read-only overlay needs two lowers; one layer is a read-only bind.
+    if (lowers.length == 1) out.record(["bind-ro", "/" + dir, lowers[0]]);
+    else out.record((["overlay", "/" + dir] as string[]).concat(lowers));
+  }
+
+  for (let i = 0; i < USR_LINKS.length; i++) out.record(["symlink", "/" + USR_LINKS[i], "usr/" + USR_LINKS[i]]);
+
+  // Every other host top-level entry is bound (a link made again), so writes
+  // land on real filesystems; sorted so the plan does not depend on readdir order.
+  const hosts = byName(f.hosts);
+  let boundVar = false;
+  for (let i = 0; i < hosts.length; i++) {
+    const h = hosts[i];
+    const name = h.name;
+    if (contains(overlaid, name) || contains(USR_LINKS, name) || name == ".fhs" || !p.bindHost(f, h)) continue;
+    if (name == "etc") {
+      if (hostEtc != "") out.record(["rbind", "/etc", hostEtc]);
+    } else if (h.type == "dir") {
+      out.record(["rbind", "/" + name, "/" + name]);
+      if (name == "var") boundVar = true;
+    } else if (h.type == "link") out.record(["symlink", "/" + name, h.target]);
+  }
+
+  // Install-time state under /var/lib (src/state.ts): the generated layers'
+  // var/lib over the host's, read-only, where programs look for it. The rest
+  // of /var stays the host's, as writable as it was. A nested view keeps its
+  // parent's /var/lib (it comes with the rbind of /var): OverlayFS stacks
+  // only 2 deep, and the host's /var/lib is not kept apart in a view.
+  if (!inside && boundVar) {
+    const varLowers = sources(layers, "var/lib");
+    if (varLowers.length > 0) out.record((["var-lib"] as string[]).concat(varLowers));
+  }
+
+  // The view's ld.so.cache, computed at wrap time for the package's layers,
+  // over the host's (which describes the host's libraries). Only where /etc
+  // is the host's and has one to bind over; when /etc comes from the layers,
+  // their own cache (if any) is what the view shows.
+  // Nested, the view's libraries are the package's on top of the current
+  // view's: the launcher binds the union of both caches (made once per layer
+  // list) instead of the package's alone.
+  const etcHasHost = hostEtc != "" && (!etcFromLayers || etcFrom == "layers+host");
+  if (f.ldCache != "" && f.hostHasLdCache && etcHasHost) {
+    out.record([inside ? "ldcache-union" : "bind-file", "/etc/ld.so.cache", f.ldCache]);
+  }
+
+  // The marker nested launches read, and the variable that must match it.
+  out.record(["view-id", id]);
+  for (let i = 0; i < layers.length; i++) out.record(["view", layers[i].path, layers[i].layout, layers[i].dirs]);
+  // Every view keeps the host's /etc for the launches nested in it (read-only,
+  // under the marker's directory). Not the view's own /etc: an overlay cannot
+  // be over a directory with mounts below it that the nested user namespace
+  // may not uncover (the kernel refuses: "failed to clone lowerpath"), and
+  // the view's /etc has the ld.so.cache bound in it; nor over the view's /etc
+  // overlay (OverlayFS stacks 2 deep). Bound under the marker's directory
+  // and named in the marker, after the view's layers.
+  if (hostEtc != "") out.record(["host-etc", hostEtc]);
+  out.record(["setenv", "IN_NIX_FHS", id]);
+  writeEnv(out, p.environment(f));
+  return 0;
+}
+
+/** The entries sorted by name. Insertion sort: a root holds a few dozen
+ * entries (and AssemblyScript has no closures for a comparator). */
+function byName(hosts: HostEntry[]): HostEntry[] {
+  const sorted = new Array<HostEntry>();
+  for (let i = 0; i < hosts.length; i++) {
+    let j = sorted.length;
+    sorted.push(hosts[i]);
+    while (j > 0 && sorted[j - 1].name > hosts[i].name) {
+      sorted[j] = sorted[j - 1];
+      j--;
+    }
+    sorted[j] = hosts[i];
+  }
+  return sorted;
+}
+
+/** `setenv` records from key, value pairs. */
+export function writeEnv(out: RecordWriter, env: string[]): void {
+  for (let i = 0; i + 1 < env.length; i += 2) out.record(["setenv", env[i], env[i + 1]]);
+}
