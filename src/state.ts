@@ -51,6 +51,8 @@ interface DebPackage {
   interests: string[];
   /** Trigger names it activates when configured (`activate*` lines). */
   activates: string[];
+  /** `Multi-Arch: same`: dpkg keys its database files by PKG:ARCH. */
+  multiArchSame: boolean;
 }
 
 export interface StateOptions {
@@ -96,7 +98,24 @@ exit 0`,
   "systemd-sysusers": "exit 0",
   "start-stop-daemon": "exit 0",
   "ldconfig": "# The view's ld.so.cache is fhs's own (src/ldcache.ts).\nexit 0",
+  chown: unmappedOwnerForgiven("chown"),
+  chgrp: unmappedOwnerForgiven("chgrp"),
 };
+
+/** chown and chgrp run for real; only the kernel's refusal to give a file to
+ * a user the state view cannot map (EINVAL: the scripts' namespace maps its
+ * root alone, so `chown postgres /var/lib/postgresql` after `adduser` fails)
+ * is forgiven, since ownership is not state: every file of a layer belongs
+ * to whoever made it. Any other failure (an unknown user, a missing file)
+ * fails as it would on Debian. */
+function unmappedOwnerForgiven(tool: string): string {
+  return `# Ownership by a user the view cannot map is not state (src/state.ts).
+out=$(/usr/bin/${tool} "$@" 2>&1) && exit 0
+rc=$?
+if [ -n "$out" ] && ! printf '%s\\n' "$out" | grep -qv ': Invalid argument$'; then exit 0; fi
+printf '%s\\n' "$out" >&2
+exit $rc`;
+}
 
 /** Runs each planned maintainer script as dpkg would, from dpkg's info
  * directory; one status line each. */
@@ -116,8 +135,10 @@ exit 0
 /** Packages whose scripts are not run: usrmerge converts a system to merged
  * /usr, which every view is by construction; base-files makes the machine's
  * top-level directories (/home, /mnt, /srv…) and root's dotfiles, which a
- * view takes from the host. */
-const SKIPPED = new Set(["usrmerge", "base-files"]);
+ * view takes from the host; ssl-cert generates the machine's "snakeoil" key
+ * pair, a secret of one machine (random, so never the same bytes twice, and
+ * a private key has no place in a shareable layer). */
+const SKIPPED = new Set(["usrmerge", "base-files", "ssl-cert"]);
 
 /** Trigger names fhs handles itself: the view's ld.so.cache is made at wrap time. */
 const OWN_TRIGGERS = new Set(["ldconfig"]);
@@ -174,7 +195,7 @@ export function statePackages(layers: Layer[]): DebPackage[] {
       } catch {
         // No triggers file.
       }
-      out.push({ name, dir, arch: control.get("Architecture") ?? "all", version: control.get("Version") ?? "", interests, activates });
+      out.push({ name, dir, arch: control.get("Architecture") ?? "all", version: control.get("Version") ?? "", interests, activates, multiArchSame: control.get("Multi-Arch") === "same" });
     }
   }
   return out.reverse();
@@ -220,6 +241,39 @@ function dpkgStatus(pkgs: DebPackage[]): string {
       return [first, "Status: install ok installed", ...rest].join("\n") + "\n";
     })
     .join("\n");
+}
+
+/** dpkg's file list of a package (`/var/lib/dpkg/info/PKG.list`), for the
+ * scripts that ask `dpkg -L` what their package installed: python's postinst
+ * byte-compiles exactly `dpkg -L libpython3.11-stdlib`'s .py files, and
+ * py3compile -p does the same for every python package. The list is the
+ * package's md5sums (its regular files, by the paths the .deb has) and
+ * conffiles, with their parent directories, as dpkg would list them; links
+ * are not in it (md5sums has none; a layer may hold several packages'
+ * files, so its tree cannot say whose a link is). */
+function dpkgFileList(p: DebPackage): string | undefined {
+  const files = new Set<string>();
+  const add = (path: string) => {
+    const clean = path.replace(/^\.?\/*/, "/").replace(/\/+$/, "");
+    if (clean === "/" || clean.includes("\n")) return;
+    files.add(clean);
+    for (let d = dirname(clean); d !== "/"; d = dirname(d)) files.add(d);
+  };
+  try {
+    for (const line of readFileSync(join(p.dir, "md5sums"), "utf8").split("\n")) {
+      const m = /^[0-9a-f]{32} [ *](.+)$/.exec(line);
+      if (m) add(m[1]!);
+    }
+  } catch {
+    // No md5sums: only conffiles, if any.
+  }
+  try {
+    for (const line of readFileSync(join(p.dir, "conffiles"), "utf8").split("\n")) if (line.startsWith("/")) add(line.trim().replace(/^remove-on-upgrade\s+/, ""));
+  } catch {
+    // No conffiles.
+  }
+  if (files.size === 0) return undefined;
+  return ["/.", ...[...files].sort()].join("\n") + "\n";
 }
 
 /** Removes overlay's whiteouts (a deletion a layer cannot carry) and strips
@@ -292,6 +346,8 @@ export function makeState(opts: StateOptions): StateResult {
     }
     chmodSync(d("var/tmp"), 0o1777);
     writeFileSync(d("var/lib/dpkg/status"), dpkgStatus(pkgs));
+    // The multiarch database layout, where PKG:ARCH.list is looked for.
+    writeFileSync(d("var/lib/dpkg/info/format"), "1\n");
     mkdirSync(d("etc/alternatives"), { recursive: true, mode: 0o755 });
     // Directory times are what a cache (fontconfig's) may record.
     normalizeTimes(d("usr"), epoch);
@@ -305,6 +361,9 @@ export function makeState(opts: StateOptions): StateResult {
         copyFileSync(join(p.dir, f), to);
         chmodSync(to, 0o755);
       }
+      // dpkg names a Multi-Arch: same package's database files PKG:ARCH.
+      const list = dpkgFileList(p);
+      if (list) writeFileSync(d(`var/lib/dpkg/info/${p.multiArchSame ? `${p.name}:${p.arch}` : p.name}.list`), list);
     }
     for (const [name, body] of Object.entries(STUBS)) writeFileSync(d(`build/stubs/${name}`), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
     writeFileSync(d("build/run.sh"), DRIVER, { mode: 0o755 });
