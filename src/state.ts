@@ -26,7 +26,7 @@
 // the caller only when the config says state is required (state.required).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { DEFAULT_SOURCE_DATE_EPOCH, normalizeTimes, precreateSkeleton, pruneSkeleton, removeTree } from "./build.js";
@@ -276,6 +276,59 @@ function dpkgFileList(p: DebPackage): string | undefined {
   return ["/.", ...[...files].sort()].join("\n") + "\n";
 }
 
+/** The files the layers ship under /var, copied into the state view's
+ * staged /var (the first layer's, as a view shows them): scripts read them
+ * (aspell-en's postinst builds its dictionary hashes only for the
+ * languages /var/lib/aspell/*.compat names) and may rewrite them. Returns
+ * each copy's relative path and its source. */
+function stageShippedVar(layers: Layer[], varDir: string): Map<string, string> {
+  const shipped = new Map<string, string>();
+  const walk = (root: string, rel: string) => {
+    let entries;
+    try {
+      entries = readdirSync(join(root, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        walk(root, r);
+        continue;
+      }
+      const to = join(varDir, r);
+      if (shipped.has(r) || lexists(to)) continue;
+      const from = join(root, r);
+      if (e.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
+      else if (e.isFile()) {
+        copyFileSync(from, to);
+        chmodSync(to, (lstatSync(from).mode & 0o7777) | 0o200);
+      } else continue;
+      shipped.set(r, from);
+    }
+  };
+  for (const l of layers) if (l.layout === "fhs") walk(join(l.path, "var"), "");
+  return shipped;
+}
+
+/** Shipped /var files the scripts left as they were: they stay their
+ * layer's, the state layer keeps only what changed. */
+function dropUnchangedShipped(varDir: string, shipped: Map<string, string>): void {
+  for (const [rel, from] of shipped) {
+    const at = join(varDir, rel);
+    let same = false;
+    try {
+      const a = lstatSync(at);
+      const b = lstatSync(from);
+      if (a.isSymbolicLink() && b.isSymbolicLink()) same = readlinkSync(at) === readlinkSync(from);
+      else if (a.isFile() && b.isFile()) same = a.size === b.size && readFileSync(at).equals(readFileSync(from));
+    } catch {
+      continue; // removed by a script: nothing to keep
+    }
+    if (same) rmSync(at, { force: true });
+  }
+}
+
 /** Removes overlay's whiteouts (a deletion a layer cannot carry) and strips
  * its xattrs; returns the deleted paths. */
 function cleanUpper(launcher: string, upper: string): string[] {
@@ -341,6 +394,7 @@ export function makeState(opts: StateOptions): StateResult {
     const usrCreated = precreateSkeleton(opts.layers.map(usrDir), d("usr"));
     const etcCreated = precreateSkeleton(opts.layers.filter((l) => l.dirs.includes("etc")).map((l) => join(l.path, "etc")), d("etc"));
     precreateSkeleton(opts.layers.filter((l) => l.layout === "fhs").map((l) => join(l.path, "var")), d("var"));
+    const shippedVar = stageShippedVar(opts.layers, d("var"));
     for (const v of ["var/lib/dpkg/alternatives", "var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers", "var/cache", "var/log", "var/tmp"]) {
       mkdirSync(join(staging, v), { recursive: true, mode: 0o755 });
     }
@@ -444,6 +498,7 @@ export function makeState(opts: StateOptions): StateResult {
       for (const rel of cleanUpper(opts.launcher, d(dir))) report(`install-time state: a script deleted /${dir}/${rel}; a layer cannot delete, the view keeps it`);
       pruneSkeleton(d(dir), created);
     }
+    dropUnchangedShipped(d("var"), shippedVar);
     dropPaths(staging, ETC_DROPPED);
     dropPaths(staging, VAR_DROPPED);
     if (existsSync(d("var/lib/dpkg"))) dropPaths(d("var/lib/dpkg"), readdirSync(d("var/lib/dpkg")).filter((n) => !DPKG_KEPT.has(n)));
@@ -464,7 +519,7 @@ export function makeState(opts: StateOptions): StateResult {
     renameSync(layerDir, opts.out);
     const layer = inspectLayer(opts.out);
     // State under var/lib is shown where programs look (the view's /var/lib).
-    if (existsSync(join(opts.out, "var", "lib"))) layer.dirs.push("var/lib");
+    if (existsSync(join(opts.out, "var", "lib")) && !layer.dirs.includes("var/lib")) layer.dirs.push("var/lib");
     return { layer, failures };
   } finally {
     removeTree(staging);
@@ -514,7 +569,7 @@ export function cachedViewState(layers: Layer[], opts: Omit<StateOptions, "layer
   const out = join(dir, key);
   const described = (): Layer => {
     const l = inspectLayer(out);
-    if (existsSync(join(out, "var", "lib"))) l.dirs.push("var/lib");
+    if (existsSync(join(out, "var", "lib")) && !l.dirs.includes("var/lib")) l.dirs.push("var/lib");
     return l;
   };
   if (existsSync(join(out, "usr"))) return described();
