@@ -150,14 +150,20 @@ const SKIPPED = new Set(["usrmerge", "base-files", "ssl-cert"]);
 /** Trigger names fhs handles itself: the view's ld.so.cache is made at wrap time. */
 const OWN_TRIGGERS = new Set(["ldconfig"]);
 
+/** dbus's copy of the machine id (see ETC_DROPPED). */
+const MACHINE_ID_DBUS = "var/lib/dbus/machine-id";
+
 /** What of /var is state. dpkg's database is an input fhs generated (from
  * the control files), logs and temporary files are not state, and the
  * loader's aux cache holds inode numbers. */
-const VAR_DROPPED = ["var/log", "var/tmp", "var/backups", "var/spool", "var/mail", "var/run", "var/lock", "var/cache/ldconfig", "var/cache/debconf"];
+const VAR_DROPPED = ["var/log", "var/tmp", "var/backups", "var/spool", "var/mail", "var/run", "var/lock", "var/cache/ldconfig", "var/cache/debconf", MACHINE_ID_DBUS];
 /** Of /var/lib/dpkg, only the alternatives' database is kept. */
 const DPKG_KEPT = new Set(["alternatives"]);
-/** /etc files that are locks or backups, or fhs's own (ld.so.cache). */
-const ETC_DROPPED = new Set(["etc/ld.so.cache", "etc/.pwd.lock", "etc/passwd-", "etc/group-", "etc/shadow-", "etc/gshadow-", "etc/subuid-", "etc/subgid-"]);
+/** /etc files that are locks or backups, fhs's own (ld.so.cache), or the
+ * machine's identity, which dbus's postinst generates at random: a view
+ * shows the host's (hostBinds.etc), and one machine's id has no place in a
+ * shareable layer that must be the same bytes at every wrap. */
+const ETC_DROPPED = new Set(["etc/machine-id", "etc/ld.so.cache", "etc/.pwd.lock", "etc/passwd-", "etc/group-", "etc/shadow-", "etc/gshadow-", "etc/subuid-", "etc/subgid-"]);
 
 function controlFields(text: string): Map<string, string> {
   const fields = new Map<string, string>();
