@@ -98,31 +98,7 @@ exit 0`,
   "systemd-sysusers": "exit 0",
   "start-stop-daemon": "exit 0",
   "ldconfig": "# The view's ld.so.cache is fhs's own (src/ldcache.ts).\nexit 0",
-  chown: unmappedOwnerForgiven("chown"),
-  chgrp: unmappedOwnerForgiven("chgrp"),
 };
-
-/** chown and chgrp run for real; only the kernel's refusal to give a file to
- * a user the state view cannot map (EINVAL: the scripts' namespace maps its
- * root alone, so `chown postgres /var/lib/postgresql` after `adduser` fails)
- * is forgiven, since ownership is not state: every file of a layer belongs
- * to whoever made it. Any other failure (an unknown user, a missing file)
- * fails as it would on Debian. */
-function unmappedOwnerForgiven(tool: string): string {
-  return `# Ownership by a user the view cannot map is not state (src/state.ts).
-# Shell alone: the layers need not hold grep.
-out=$(/usr/bin/${tool} "$@" 2>&1) && exit 0
-rc=$?
-forgiven=yes
-while IFS= read -r line; do
-  case "$line" in *": Invalid argument") ;; *) forgiven=no ;; esac
-done <<EOF
-$out
-EOF
-[ -n "$out" ] && [ "$forgiven" = yes ] && exit 0
-printf '%s\\n' "$out" >&2
-exit $rc`;
-}
 
 /** Runs each planned maintainer script as dpkg would, from dpkg's info
  * directory; one status line each. */

@@ -97,7 +97,8 @@ describe("install-time state from fixture packages", () => {
       [
         "#!/bin/sh",
         "set -e",
-        // A system user's uid the state view cannot map (EINVAL): forgiven.
+        // A system user's uid the state view cannot map: without the build
+        // view's filter, EINVAL and the script stops here (set -e).
         "chown 4242:4242 /var/lib/fhs-own",
         "cat /var/lib/fhs-own/shipped > /var/lib/fhs-own/seen",
         // An unknown user is still an error.
