@@ -24,6 +24,10 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -32,6 +36,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -147,6 +152,54 @@ static NORETURN void build_init(char **cmd, int status_fd, int alive_fd, int rep
   }
 }
 
+#if defined(__x86_64__)
+#define FHS_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define FHS_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "the build view's ownership filter needs this architecture's AUDIT_ARCH"
+#endif
+
+/* userns-root: the build's user namespace maps its root alone, so giving a
+ * file to any other user or group fails with EINVAL: adduser's chown of a
+ * system user's home (it then removes the user again), pwconv's root:shadow,
+ * `install -o`, dpkg-statoverride. Ownership is not what a build or an
+ * install-time state keeps (every file it writes belongs to the caller, and
+ * the CLI keeps no owner), so in such a view the chown family succeeds
+ * without effect: a seccomp filter answers those calls with 0, for this
+ * process and everything it starts. It can only take an effect away, never
+ * grant one; no_new_privs, which an unprivileged filter needs, is what a
+ * build view wants anyway (nothing in it may gain privileges by exec). */
+static void ownership_changes_as_noops(void)
+{
+  static const unsigned int calls[] = {
+#ifdef SYS_chown
+      SYS_chown,
+#endif
+#ifdef SYS_lchown
+      SYS_lchown,
+#endif
+      SYS_fchown, SYS_fchownat,
+  };
+  enum { NCALLS = sizeof calls / sizeof calls[0] };
+  struct sock_filter f[4 + 2 * NCALLS + 1];
+  size_t n = 0;
+  /* Another ABI's numbers mean other calls: allowed as they are. */
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+  f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FHS_AUDIT_ARCH, 1, 0);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+  for (size_t i = 0; i < NCALLS; i++) {
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, calls[i], 0, 1);
+    /* SECCOMP_RET_ERRNO with errno 0: the call returns 0, not run. */
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | 0);
+  }
+  f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+  struct sock_fprog prog = {.len = (unsigned short)n, .filter = f};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die_errno(FHS_EXIT_SETUP, "prctl(PR_SET_NO_NEW_PRIVS) for the build view");
+  if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die_errno(FHS_EXIT_SETUP, "seccomp filter making ownership changes no-ops in the build view");
+}
+
 /* Runs COMMAND as described above; returns only by ending like COMMAND. */
 static NORETURN void run_build(char **cmd, int status_fd, pid_t cli)
 {
@@ -252,6 +305,7 @@ int build_main(int argc, char **argv)
   umask(022);
   for (size_t i = 0; i < plan.n; i++) {
     const plan_op_t *op = &plan.ops[i];
+    if (op->op == FHS_OP_USERNS_ROOT) ownership_changes_as_noops();
     if (op->op == FHS_OP_CHDIR && chdir(op->args[0]) < 0) die_errno(FHS_EXIT_SETUP, "chdir %s in the build view", op->args[0]);
     if (op->op == FHS_OP_CLEARENV && clearenv() != 0) die(FHS_EXIT_SETUP, "clearenv failed");
     if (op->op == FHS_OP_SETENV && setenv(op->args[0], op->args[1], 1) < 0) die_errno(FHS_EXIT_SETUP, "setenv %s", op->args[0]);

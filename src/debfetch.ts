@@ -224,8 +224,11 @@ function makePackageDir(dir: string, layers: string[]): void {
           }
           continue;
         }
-        // The first layer that provides a path keeps it, as in a view.
-        cpSync(join(layer, name), join(tmp, name), { recursive: true, force: false, errorOnExist: false, verbatimSymlinks: true });
+        // The first layer that provides a path keeps it, as in a view. Times
+        // are the .deb's, as in the layer: what install-time state records
+        // of a file (a .pyc holds its source's mtime) must not depend on
+        // when the package was made.
+        cpSync(join(layer, name), join(tmp, name), { recursive: true, force: false, errorOnExist: false, verbatimSymlinks: true, preserveTimestamps: true });
         makeWritable(join(tmp, name));
       }
     }

@@ -14,7 +14,9 @@ export interface Layer {
   path: string;
   layout: Layout;
   /** The view directories this layer provides: usr always, etc and opt for FHS trees that have them. */
-  /** var/lib only for a generated state layer (src/state.ts), shown over the host's /var/lib. */
+  /** var/lib for a generated state layer (src/state.ts) and for an FHS tree
+   * whose var/lib holds files (aspell-en ships /var/lib/aspell, units its
+   * currency table), shown over the host's /var/lib. */
   dirs: ("usr" | "etc" | "opt" | "var/lib")[];
 }
 
@@ -59,9 +61,23 @@ export function inspectLayer(input: string): Layer {
     }
     const dirs: Layer["dirs"] = ["usr"];
     for (const d of ["etc", "opt"] as const) if (names.has(d) && lstatSync(`${abs}/${d}`).isDirectory()) dirs.push(d);
+    // Empty directories (most packages' var/lib/<name>/) need no overlay.
+    if (names.has("var") && holdsFiles(`${abs}/var/lib`)) dirs.push("var/lib");
     return { path: abs, layout: "fhs", dirs };
   }
   return { path: abs, layout: "nix", dirs: ["usr"] };
+}
+
+/** True when the directory tree has an entry that is not a directory. */
+function holdsFiles(dir: string): boolean {
+  let entries;
+  try {
+    if (!lstatSync(dir).isDirectory()) return false;
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return false;
+  }
+  return entries.some((e) => !e.isDirectory() || holdsFiles(`${dir}/${e.name}`));
 }
 
 /** The directory a layer contributes to the view's /usr. */

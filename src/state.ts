@@ -26,7 +26,7 @@
 // the caller only when the config says state is required (state.required).
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { DEFAULT_SOURCE_DATE_EPOCH, normalizeTimes, precreateSkeleton, pruneSkeleton } from "./build.js";
@@ -52,6 +52,8 @@ interface DebPackage {
   interests: string[];
   /** Trigger names it activates when configured (`activate*` lines). */
   activates: string[];
+  /** `Multi-Arch: same`: dpkg keys its database files by PKG:ARCH. */
+  multiArchSame: boolean;
 }
 
 export interface StateOptions {
@@ -117,20 +119,28 @@ exit 0
 /** Packages whose scripts are not run: usrmerge converts a system to merged
  * /usr, which every view is by construction; base-files makes the machine's
  * top-level directories (/home, /mnt, /srv…) and root's dotfiles, which a
- * view takes from the host. */
-const SKIPPED = new Set(["usrmerge", "base-files"]);
+ * view takes from the host; ssl-cert generates the machine's "snakeoil" key
+ * pair, a secret of one machine (random, so never the same bytes twice, and
+ * a private key has no place in a shareable layer). */
+const SKIPPED = new Set(["usrmerge", "base-files", "ssl-cert"]);
 
 /** Trigger names fhs handles itself: the view's ld.so.cache is made at wrap time. */
 const OWN_TRIGGERS = new Set(["ldconfig"]);
 
+/** dbus's copy of the machine id (see ETC_DROPPED). */
+const MACHINE_ID_DBUS = "var/lib/dbus/machine-id";
+
 /** What of /var is state. dpkg's database is an input fhs generated (from
  * the control files), logs and temporary files are not state, and the
  * loader's aux cache holds inode numbers. */
-const VAR_DROPPED = ["var/log", "var/tmp", "var/backups", "var/spool", "var/mail", "var/run", "var/lock", "var/cache/ldconfig", "var/cache/debconf"];
+const VAR_DROPPED = ["var/log", "var/tmp", "var/backups", "var/spool", "var/mail", "var/run", "var/lock", "var/cache/ldconfig", "var/cache/debconf", MACHINE_ID_DBUS];
 /** Of /var/lib/dpkg, only the alternatives' database is kept. */
 const DPKG_KEPT = new Set(["alternatives"]);
-/** /etc files that are locks or backups, or fhs's own (ld.so.cache). */
-const ETC_DROPPED = new Set(["etc/ld.so.cache", "etc/.pwd.lock", "etc/passwd-", "etc/group-", "etc/shadow-", "etc/gshadow-", "etc/subuid-", "etc/subgid-"]);
+/** /etc files that are locks or backups, fhs's own (ld.so.cache), or the
+ * machine's identity, which dbus's postinst generates at random: a view
+ * shows the host's (hostBinds.etc), and one machine's id has no place in a
+ * shareable layer that must be the same bytes at every wrap. */
+const ETC_DROPPED = new Set(["etc/machine-id", "etc/ld.so.cache", "etc/.pwd.lock", "etc/passwd-", "etc/group-", "etc/shadow-", "etc/gshadow-", "etc/subuid-", "etc/subgid-"]);
 
 function controlFields(text: string): Map<string, string> {
   const fields = new Map<string, string>();
@@ -175,7 +185,7 @@ export function statePackages(layers: Layer[]): DebPackage[] {
       } catch {
         // No triggers file.
       }
-      out.push({ name, dir, arch: control.get("Architecture") ?? "all", version: control.get("Version") ?? "", interests, activates });
+      out.push({ name, dir, arch: control.get("Architecture") ?? "all", version: control.get("Version") ?? "", interests, activates, multiArchSame: control.get("Multi-Arch") === "same" });
     }
   }
   return out.reverse();
@@ -221,6 +231,92 @@ function dpkgStatus(pkgs: DebPackage[]): string {
       return [first, "Status: install ok installed", ...rest].join("\n") + "\n";
     })
     .join("\n");
+}
+
+/** dpkg's file list of a package (`/var/lib/dpkg/info/PKG.list`), for the
+ * scripts that ask `dpkg -L` what their package installed: python's postinst
+ * byte-compiles exactly `dpkg -L libpython3.11-stdlib`'s .py files, and
+ * py3compile -p does the same for every python package. The list is the
+ * package's md5sums (its regular files, by the paths the .deb has) and
+ * conffiles, with their parent directories, as dpkg would list them; links
+ * are not in it (md5sums has none; a layer may hold several packages'
+ * files, so its tree cannot say whose a link is). */
+function dpkgFileList(p: DebPackage): string | undefined {
+  const files = new Set<string>();
+  const add = (path: string) => {
+    const clean = path.replace(/^\.?\/*/, "/").replace(/\/+$/, "");
+    if (clean === "/" || clean.includes("\n")) return;
+    files.add(clean);
+    for (let d = dirname(clean); d !== "/"; d = dirname(d)) files.add(d);
+  };
+  try {
+    for (const line of readFileSync(join(p.dir, "md5sums"), "utf8").split("\n")) {
+      const m = /^[0-9a-f]{32} [ *](.+)$/.exec(line);
+      if (m) add(m[1]!);
+    }
+  } catch {
+    // No md5sums: only conffiles, if any.
+  }
+  try {
+    for (const line of readFileSync(join(p.dir, "conffiles"), "utf8").split("\n")) if (line.startsWith("/")) add(line.trim().replace(/^remove-on-upgrade\s+/, ""));
+  } catch {
+    // No conffiles.
+  }
+  if (files.size === 0) return undefined;
+  return ["/.", ...[...files].sort()].join("\n") + "\n";
+}
+
+/** The files the layers ship under /var, copied into the state view's
+ * staged /var (the first layer's, as a view shows them): scripts read them
+ * (aspell-en's postinst builds its dictionary hashes only for the
+ * languages /var/lib/aspell/*.compat names) and may rewrite them. Returns
+ * each copy's relative path and its source. */
+function stageShippedVar(layers: Layer[], varDir: string): Map<string, string> {
+  const shipped = new Map<string, string>();
+  const walk = (root: string, rel: string) => {
+    let entries;
+    try {
+      entries = readdirSync(join(root, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        walk(root, r);
+        continue;
+      }
+      const to = join(varDir, r);
+      if (shipped.has(r) || lexists(to)) continue;
+      const from = join(root, r);
+      if (e.isSymbolicLink()) symlinkSync(readlinkSync(from), to);
+      else if (e.isFile()) {
+        copyFileSync(from, to);
+        chmodSync(to, (lstatSync(from).mode & 0o7777) | 0o200);
+      } else continue;
+      shipped.set(r, from);
+    }
+  };
+  for (const l of layers) if (l.layout === "fhs") walk(join(l.path, "var"), "");
+  return shipped;
+}
+
+/** Shipped /var files the scripts left as they were: they stay their
+ * layer's, the state layer keeps only what changed. */
+function dropUnchangedShipped(varDir: string, shipped: Map<string, string>): void {
+  for (const [rel, from] of shipped) {
+    const at = join(varDir, rel);
+    let same = false;
+    try {
+      const a = lstatSync(at);
+      const b = lstatSync(from);
+      if (a.isSymbolicLink() && b.isSymbolicLink()) same = readlinkSync(at) === readlinkSync(from);
+      else if (a.isFile() && b.isFile()) same = a.size === b.size && readFileSync(at).equals(readFileSync(from));
+    } catch {
+      continue; // removed by a script: nothing to keep
+    }
+    if (same) rmSync(at, { force: true });
+  }
 }
 
 /** Removes overlay's whiteouts (a deletion a layer cannot carry) and strips
@@ -288,11 +384,14 @@ export function makeState(opts: StateOptions): StateResult {
     const usrCreated = precreateSkeleton(opts.layers.map(usrDir), d("usr"));
     const etcCreated = precreateSkeleton(opts.layers.filter((l) => l.dirs.includes("etc")).map((l) => join(l.path, "etc")), d("etc"));
     precreateSkeleton(opts.layers.filter((l) => l.layout === "fhs").map((l) => join(l.path, "var")), d("var"));
+    const shippedVar = stageShippedVar(opts.layers, d("var"));
     for (const v of ["var/lib/dpkg/alternatives", "var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers", "var/cache", "var/log", "var/tmp"]) {
       mkdirSync(join(staging, v), { recursive: true, mode: 0o755 });
     }
     chmodSync(d("var/tmp"), 0o1777);
     writeFileSync(d("var/lib/dpkg/status"), dpkgStatus(pkgs));
+    // The multiarch database layout, where PKG:ARCH.list is looked for.
+    writeFileSync(d("var/lib/dpkg/info/format"), "1\n");
     mkdirSync(d("etc/alternatives"), { recursive: true, mode: 0o755 });
     // Directory times are what a cache (fontconfig's) may record.
     normalizeTimes(d("usr"), epoch);
@@ -306,6 +405,9 @@ export function makeState(opts: StateOptions): StateResult {
         copyFileSync(join(p.dir, f), to);
         chmodSync(to, 0o755);
       }
+      // dpkg names a Multi-Arch: same package's database files PKG:ARCH.
+      const list = dpkgFileList(p);
+      if (list) writeFileSync(d(`var/lib/dpkg/info/${p.multiArchSame ? `${p.name}:${p.arch}` : p.name}.list`), list);
     }
     for (const [name, body] of Object.entries(STUBS)) writeFileSync(d(`build/stubs/${name}`), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
     writeFileSync(d("build/run.sh"), DRIVER, { mode: 0o755 });
@@ -386,6 +488,7 @@ export function makeState(opts: StateOptions): StateResult {
       for (const rel of cleanUpper(opts.launcher, d(dir))) report(`install-time state: a script deleted /${dir}/${rel}; a layer cannot delete, the view keeps it`);
       pruneSkeleton(d(dir), created);
     }
+    dropUnchangedShipped(d("var"), shippedVar);
     dropPaths(staging, ETC_DROPPED);
     dropPaths(staging, VAR_DROPPED);
     if (existsSync(d("var/lib/dpkg"))) dropPaths(d("var/lib/dpkg"), readdirSync(d("var/lib/dpkg")).filter((n) => !DPKG_KEPT.has(n)));
@@ -406,7 +509,7 @@ export function makeState(opts: StateOptions): StateResult {
     renameSync(layerDir, opts.out);
     const layer = inspectLayer(opts.out);
     // State under var/lib is shown where programs look (the view's /var/lib).
-    if (existsSync(join(opts.out, "var", "lib"))) layer.dirs.push("var/lib");
+    if (existsSync(join(opts.out, "var", "lib")) && !layer.dirs.includes("var/lib")) layer.dirs.push("var/lib");
     return { layer, failures };
   } finally {
     removeTree(staging);
@@ -456,7 +559,7 @@ export function cachedViewState(layers: Layer[], opts: Omit<StateOptions, "layer
   const out = join(dir, key);
   const described = (): Layer => {
     const l = inspectLayer(out);
-    if (existsSync(join(out, "var", "lib"))) l.dirs.push("var/lib");
+    if (existsSync(join(out, "var", "lib")) && !l.dirs.includes("var/lib")) l.dirs.push("var/lib");
     return l;
   };
   if (existsSync(join(out, "usr"))) return described();

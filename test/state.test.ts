@@ -25,6 +25,9 @@ function fixtureDeb(dir: string, name: string, files: Record<string, [number, st
     mkdirSync(join(root, rel, ".."), { recursive: true });
     writeFileSync(join(root, rel), text, { mode });
   }
+  // As debhelper makes it: what dpkg -L lists.
+  const sums = Object.entries(files).map(([rel, [, text]]) => `${createHash("md5").update(text).digest("hex")}  ${rel}\n`);
+  writeFileSync(join(root, "DEBIAN/md5sums"), sums.join(""));
   const deb = join(dir, `${name}_1.0_all.deb`);
   execFileSync("dpkg-deb", ["--root-owner-group", "-Zgzip", "--build", root, deb], { stdio: "ignore" });
   return deb;
@@ -62,8 +65,9 @@ describe("install-time state from fixture packages", () => {
     '#!/bin/sh\nset -e\nmkdir -p /var/lib/fhs-fixture\necho "configured as uid $(id -u): $DPKG_MAINTSCRIPT_PACKAGE $1" > /var/lib/fhs-fixture/seen\nupdate-alternatives --quiet --install /usr/bin/fhs-editor fhs-editor /usr/libexec/fhs-fixture/editor 50\n',
   );
   const badDeb = fixtureDeb(work, "fhs-fixture-bad", {}, '#!/bin/sh\necho "cannot frobnicate" >&2\nexit 3\n');
-  // The fixtures need a shell, mkdir and id, update-alternatives (dpkg) and a libc.
-  const base = debLayers(["dash", "coreutils", "dpkg", "libc6", "libselinux1", "libpcre2-8-0", "libacl1", "libattr1", "libgmp10", "libcap2"]);
+  // The fixtures need a shell, mkdir and id, update-alternatives and
+  // dpkg-query (dpkg, libmd0) and a libc.
+  const base = debLayers(["dash", "coreutils", "dpkg", "libmd0", "libc6", "libselinux1", "libpcre2-8-0", "libacl1", "libattr1", "libgmp10", "libcap2"]);
   give(work);
   chmodSync(work, 0o755);
   const imported = runCliUnprivileged(["layer", "import", "--json", "--into", store, okDeb, badDeb]);
@@ -80,6 +84,50 @@ describe("install-time state from fixture packages", () => {
     const r = runCliUnprivileged(["wrap", pkg, "--policy", testArtifacts().policy, ...extra, "--layer", badLayer!, ...base.flatMap((l) => ["--layer", l])], { env: env() });
     return { pkg, r };
   };
+
+  it("a postinst reads the files its package ships under /var and rewrites one, asks dpkg-query -L for its files, gives a file to an unmapped user; the view shows the shipped and the rewritten files at /var/lib", () => {
+    const ownDeb = fixtureDeb(
+      work,
+      "fhs-fixture-own",
+      {
+        "usr/bin/fhs-own-show": [0o755, "#!/bin/sh\ncd /var/lib/fhs-own && cat seen listed rewritten kept\n"],
+        "var/lib/fhs-own/shipped": [0o644, "shipped\n"],
+        "var/lib/fhs-own/rewritten": [0o644, "original\n"],
+        "var/lib/fhs-own/kept": [0o644, "kept as shipped\n"],
+      },
+      [
+        "#!/bin/sh",
+        "set -e",
+        // A system user's uid the state view cannot map: without the build
+        // view's filter, EINVAL and the script stops here (set -e).
+        "chown 4242:4242 /var/lib/fhs-own",
+        "cat /var/lib/fhs-own/shipped > /var/lib/fhs-own/seen",
+        // An unknown user is still an error.
+        "chown fhs-no-such-user /var/lib/fhs-own/seen 2>/dev/null || echo 'unknown user refused' >> /var/lib/fhs-own/seen",
+        "dpkg-query -L fhs-fixture-own > /var/lib/fhs-own/listed",
+        "echo rewritten > /var/lib/fhs-own/rewritten",
+        "",
+      ].join("\n"),
+    );
+    give(work);
+    const r0 = runCliUnprivileged(["layer", "import", "--json", "--into", store, ownDeb]);
+    assert.equal(r0.status, 0, r0.stderr);
+    const ownLayer = (JSON.parse(r0.stdout) as { layer: string }[])[0]!.layer;
+    const pkg = join(work, "own");
+    cpSync(ownLayer, pkg, { recursive: true, verbatimSymlinks: true });
+    execFileSync("chmod", ["-R", "u+w", pkg]);
+    execFileSync("rm", [join(pkg, ".fhs/deb.json")]);
+    give(pkg);
+    const r = runCliUnprivileged(["wrap", pkg, "--policy", testArtifacts().policy, ...base.flatMap((l) => ["--layer", l])], { env: env() });
+    assert.equal(r.status, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /fhs-fixture-own/);
+    const run = runUnprivileged([join(pkg, "usr/bin/fhs-own-show")], { cwd: work });
+    assert.equal(run.status, 0, run.stderr);
+    const listed = ["/.", "/usr", "/usr/bin", "/usr/bin/fhs-own-show", "/var", "/var/lib", "/var/lib/fhs-own", "/var/lib/fhs-own/kept", "/var/lib/fhs-own/rewritten", "/var/lib/fhs-own/shipped"];
+    assert.equal(run.stdout, `shipped\nunknown user refused\n${listed.join("\n")}\nrewritten\nkept as shipped\n`);
+    // The state layer holds what the script changed; what it left as shipped stays the package's.
+    assert.deepEqual(readdirSync(join(pkg, ".fhs/state/var/lib/fhs-own")).sort(), ["listed", "rewritten", "seen"]);
+  });
 
   it("a failing postinst is one line naming the package and the script; the wrap succeeds; the other scripts' state is in the view", () => {
     const { pkg, r } = wrapFixture("pkg1");
