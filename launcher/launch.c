@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <linux/stat.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -190,18 +191,24 @@ static bool rel_path_ok(const char *p);
  * container runtimes bind resolv.conf, hosts, hostname): the kernel refuses
  * an overlay over a directory with mounts below it that a new user namespace
  * may not uncover. */
+/* statx by its system call: musl (the static launcher's libc) has no wrapper. */
+static int sys_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
+{
+  return (int)syscall(SYS_statx, dirfd, path, flags, mask, sx);
+}
+
 static void add_host_etc_files(recbuf_t *in, const records_t *manifest, const char *host_etc)
 {
   char path[PATH_MAX];
   struct statx sx;
-  bool have_etc_id = statx(AT_FDCWD, host_etc, 0, STATX_MNT_ID, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID);
+  bool have_etc_id = sys_statx(AT_FDCWD, host_etc, 0, STATX_MNT_ID, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID);
   uint64_t etc_id = have_etc_id ? sx.stx_mnt_id : 0;
   bool mounted = false;
   for (size_t i = 0; i < manifest->n; i++) {
     const record_t *r = &manifest->recs[i];
     if (r->nfields != 2 || strcmp(r->fields[0], "etc-host") || !rel_path_ok(r->fields[1])) continue;
     int m = snprintf(path, sizeof path, "%s/%s", host_etc, r->fields[1]);
-    if (m <= 0 || (size_t)m >= sizeof path || statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) continue;
+    if (m <= 0 || (size_t)m >= sizeof path || sys_statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) continue;
     recbuf_record(in, "host-etc-file", r->fields[1], NULL);
     if (have_etc_id && (sx.stx_mask & STATX_MNT_ID) && sx.stx_mnt_id != etc_id) mounted = true;
   }

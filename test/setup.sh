@@ -10,8 +10,10 @@ set -euo pipefail
 # nix-bin, nix-setup-systemd (its nixbld build users): test/nix.test.ts;
 # libcap2-bin (setcap): test/security-launcher.test.ts; clang-14 and
 # libclang-rt-14-dev (libFuzzer, sanitizer runtimes): test/fuzz.test.ts;
-# attr (setfattr): overlay xattrs on fixture layers, test/reliability-cli.test.ts.
-DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev nix-bin nix-setup-systemd libcap2-bin clang-14 libclang-rt-14-dev attr)
+# attr (setfattr): overlay xattrs on fixture layers, test/reliability-cli.test.ts;
+# musl-tools: the static launcher is linked with musl when it is there
+# (launcher/Makefile; install it before `npm ci` builds the launcher).
+DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev nix-bin nix-setup-systemd libcap2-bin clang-14 libclang-rt-14-dev attr musl-tools)
 TEST_USER=fhs-test
 
 missing=()
