@@ -9,7 +9,7 @@
 // Each figure is the median of the runs of a C runner (test/bench/runner.c)
 // that fork+execs the command and waits, so Node adds nothing to the timing.
 // Rounds of all commands are interleaved to spread machine noise evenly.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
@@ -90,6 +90,16 @@ const cli = join(repoRoot, "dist/cli.js");
 const inView = (target: string) => [process.execPath, cli, "env", "--pkg", pkg10, "--", runner, "RUNS", target];
 add({ name: "inview-direct", argv: inView(rawTrue), inView: true });
 add({ name: "inview-fast", argv: inView(wrapped10), inView: true });
+
+// The price of one more exec, the fast path's floor: the same static program
+// linked with glibc (the step above) and with musl, as the launcher is when
+// musl-gcc is there (launcher/Makefile).
+const hasMusl = spawnSync("sh", ["-c", "command -v musl-gcc"]).status === 0;
+if (hasMusl) {
+  const stepMusl = join(testArtifacts().root, "step-musl");
+  execFileSync("musl-gcc", ["-O2", "-static", "-o", stepMusl, join(repoRoot, "test/bench/step.c")]);
+  add({ name: "direct-step-musl", argv: [stepMusl] });
+}
 
 // --- Layer sweep: a static program (it needs no libc layer), padded with
 // synthetic layers; the same view by fhs, the floor and bubblewrap.
@@ -260,7 +270,8 @@ Raw figures: [bench/results/${date}.json](../bench/results/${date}.json).
 | bubblewrap 0.12 building the same view as fhs | ${fmt(m.bwrap)} |
 | inside a view: direct exec | ${fmt(m["inview-direct"])} |
 | inside a view: wrapper, fast path | ${fmt(m["inview-fast"])} |
-| direct exec of a static program | ${fmt(m["direct-step"])} |
+| direct exec of a static program (glibc) | ${fmt(m["direct-step"])} |
+| direct exec of the same static program linked with musl | ${fmt(m["direct-step-musl"])} |
 | fhs wrapper, static program, ${lMax} layers | ${fmt(m[`layers-fhs-${lMax}`])} |
 | kernel floor, same ${lMax} layers | ${fmt(m[`layers-floor-${lMax}`])} |
 | nesting depth 1, fhs / floor | ${fmt(m["depth-fhs-1"])} / ${fmt(m["depth-floor-1"])} |
