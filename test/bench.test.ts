@@ -49,7 +49,7 @@ describe("launch benchmark, smoke run", { skip: !isRoot && !mustWork ? "needs ro
       assert.ok(Number.isFinite(res.medians[name]) && res.medians[name]! > 0, `no median for ${name}`);
     assert.equal(res.targets.length, 8);
     for (const t of res.targets) assert.ok(Number.isFinite(t.result), `no figure for ${t.figure}`);
-    assert.deepEqual(res.layerSeries.map((p) => p.layers), [1, 10]);
+    assert.deepEqual(res.layerSeries.map((p) => p.layers), [2, 10]);
     for (const p of [...res.layerSeries, ...res.depthSeries]) assert.ok(Number.isFinite(p.fhs) && Number.isFinite(p.floor));
 
     for (const chart of ["layers.svg", "depth.svg"]) {

@@ -26,7 +26,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? (smoke ? 3 : 200));
 /** Runs for each point of the charts' sweeps (many points, each cheaper to estimate). */
 const SWEEP_RUNS = Number(process.env.BENCH_SWEEP_RUNS ?? (smoke ? 2 : 60));
 const ROUNDS = smoke ? 1 : 5;
-const LAYER_POINTS = smoke ? [1, 10] : [1, 10, 50, 100, 300, 500];
+/** Layers in the view. A wrapped package's smallest view has 2: its programs
+ * layer (.fhs/raw) and its own dir; the rest are dependencies. */
+const LAYER_POINTS = smoke ? [2, 10] : [2, 10, 50, 100, 300, 500];
 const DEPTHS = smoke ? [1, 2] : Array.from({ length: 16 }, (_, i) => i + 1);
 const outDir = process.env.BENCH_OUT ?? repoRoot;
 const cacheDir = process.env.FHS_BENCH_CACHE ?? "/var/cache/fhs-bench";
@@ -105,10 +107,11 @@ if (hasMusl) {
 // synthetic layers; the same view by fhs, the floor and bubblewrap.
 const direct = staticProgram("step", join(repoRoot, "test/bench/step.c"));
 add({ name: "direct-step", argv: [direct] });
-const synth = syntheticLayers(Math.max(...LAYER_POINTS) - 1);
+const synth = syntheticLayers(Math.max(...LAYER_POINTS) - 2);
 for (const n of LAYER_POINTS) {
-  const pkg = wrapPackage(makePackage({ "bin/step": { from: step } }, `step${n}`), synth.slice(0, n - 1));
+  const pkg = wrapPackage(makePackage({ "bin/step": { from: step } }, `step${n}`), synth.slice(0, n - 2));
   const plan = planOf(join(pkg, "usr/bin/step"));
+  if (usrLayers(plan).length !== n) throw new Error(`bench: the view of step${n} has ${usrLayers(plan).length} layers`);
   add({ name: `layers-fhs-${n}`, argv: [join(pkg, "usr/bin/step")], runs: SWEEP_RUNS });
   add({ name: `layers-floor-${n}`, argv: [floor, ...usrLayers(plan), "--", "/usr/bin/step"], runs: SWEEP_RUNS });
   add({ name: `layers-bwrap-${n}`, argv: [...bwrapView(plan), join(pkg, ".fhs/raw/bin/step")], runs: SWEEP_RUNS });
@@ -119,10 +122,11 @@ for (const n of LAYER_POINTS) {
 // level so far (the view fhs makes there: flat, one overlay).
 const chainPkgs = Array.from({ length: Math.max(...DEPTHS) }, (_, i) => wrapPackage(makePackage({ [`bin/s${i}`]: { from: step } }, `s${i}`)));
 const chainWrappers = chainPkgs.map((p, i) => join(p, `usr/bin/s${i}`));
-const chainUsr = chainPkgs.map((p) => join(p, ".fhs/raw"));
+// Each package's view layers (its programs layer and its own dir), as its plan names them.
+const chainUsr = chainWrappers.map((w) => usrLayers(planOf(w)));
 for (const d of DEPTHS) {
   add({ name: `depth-fhs-${d}`, argv: [...chainWrappers.slice(0, d), direct], runs: SWEEP_RUNS });
-  const floorChain = Array.from({ length: d }, (_, i) => [floor, ...chainUsr.slice(0, i + 1).reverse(), "--"]).flat();
+  const floorChain = Array.from({ length: d }, (_, i) => [floor, ...chainUsr.slice(0, i + 1).reverse().flat(), "--"]).flat();
   add({ name: `depth-floor-${d}`, argv: [...floorChain, direct], runs: SWEEP_RUNS });
 }
 
