@@ -6,8 +6,8 @@
 # meson into a cache outside the repository. apt's sources are not touched:
 # no deb-src entry is added, even for a moment, so `apt-get source` on this
 # machine answers afterwards exactly as before.
-# Prints the path of the built bwrap. Needs root for apt-get install (the
-# build tools).
+# Prints the path of the built bwrap. Needs root for apt-get install (curl
+# and the build tools).
 set -euo pipefail
 VERSION=0.12.0
 SHA256=9760d007363e3abba7c747489910f9f82d9fca53ba3bd3282e396fa3c97a3314
@@ -16,6 +16,7 @@ cache=${FHS_BENCH_CACHE:-/var/cache/fhs-bench}/bwrap-src
 bin="$cache/bubblewrap-$VERSION/_build/bwrap"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl meson ninja-build libcap-dev pkg-config >&2
 mkdir -p "$cache"
 cd "$cache"
 tarball="bubblewrap_$VERSION.orig.tar.xz"
@@ -28,7 +29,6 @@ if ! echo "$SHA256  $tarball" | sha256sum -c --quiet - >&2; then
   echo "get-bwrap: $tarball: sha256 mismatch, removed" >&2
   exit 1
 fi
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq meson ninja-build libcap-dev pkg-config >&2
 rm -rf "bubblewrap-$VERSION"
 tar xf "$tarball"
 cd "bubblewrap-$VERSION"
