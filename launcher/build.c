@@ -357,20 +357,22 @@ int overlay_clean_main(int argc, char **argv)
 static size_t check_root_len;
 static const char *check_layer;
 
+/* Plain nftw (no FTW_ACTIONRETVAL, a glibc extension musl lacks): a
+ * non-zero return ends the walk at the first finding. */
 static int check_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
   (void)type;
   const char *rel = path[check_root_len] ? path + check_root_len + 1 : ".";
   /* A layer's own metadata (.fhs/) is never part of a view. */
-  if (ftw->level == 1 && S_ISDIR(st->st_mode) && !strcmp(path + ftw->base, ".fhs")) return FTW_SKIP_SUBTREE;
+  if ((ftw->level == 1 && S_ISDIR(st->st_mode) && !strcmp(rel, ".fhs")) || !strncmp(rel, ".fhs/", 5)) return 0;
   if (S_ISCHR(st->st_mode) && major(st->st_rdev) == 0 && minor(st->st_rdev) == 0) {
     recbuf_record(&found, "whiteout", check_layer, rel, NULL);
-    return FTW_STOP;
+    return 1;
   }
   char names[8192];
   ssize_t n = llistxattr(path, names, sizeof names);
   if (n < 0) {
-    if (errno == ENOTSUP) return FTW_CONTINUE;
+    if (errno == ENOTSUP) return 0;
     die_errno(FHS_EXIT_SETUP, "list xattrs of %s", path);
   }
   /* trusted.* names are listed only to a caller with CAP_SYS_ADMIN; an
@@ -378,9 +380,9 @@ static int check_one(const char *path, const struct stat *st, int type, struct F
   for (char *name = names; name < names + n; name += strlen(name) + 1) {
     if (strncmp(name, "user.overlay.", 13) && strncmp(name, "trusted.overlay.", 16)) continue;
     recbuf_record(&found, "xattr", check_layer, rel, name, NULL);
-    return FTW_STOP;
+    return 1;
   }
-  return FTW_CONTINUE;
+  return 0;
 }
 
 int overlay_check_main(int argc, char **argv)
@@ -389,7 +391,7 @@ int overlay_check_main(int argc, char **argv)
   for (int i = 2; i < argc && !found.len; i++) {
     check_layer = argv[i];
     check_root_len = strlen(argv[i]);
-    if (nftw(argv[i], check_one, 64, FTW_PHYS | FTW_ACTIONRETVAL) < 0) die_errno(FHS_EXIT_SETUP, "walk %s", argv[i]);
+    if (nftw(argv[i], check_one, 64, FTW_PHYS) < 0) die_errno(FHS_EXIT_SETUP, "walk %s", argv[i]);
   }
   if (found.len && write_all(STDOUT_FILENO, found.buf, found.len) < 0) die_errno(FHS_EXIT_SETUP, "write stdout");
   return 0;

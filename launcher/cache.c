@@ -37,25 +37,41 @@ static bool cache_dir(char *dir, size_t n)
   return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid && !(st.st_mode & 022);
 }
 
-static bool plan_cache_path(const char *module_sha, const uint8_t *in, size_t inlen, char *out, size_t n)
+/* The module file as the kernel knows it: a write, a replacement or a
+ * chmod changes its ctime or inode (and a user cannot set a ctime), so a
+ * module changed since its plan was cached misses the cache and is read,
+ * hashed and refused as ever. */
+bool module_identity(const char *path, char *out, size_t n)
+{
+  struct stat st;
+  if (stat(path, &st) < 0) return false;
+  int m = snprintf(out, n, "%llx:%llx:%llx:%lld.%ld:%lld.%ld", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                   (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec,
+                   st.st_ctim.tv_nsec);
+  return m > 0 && (size_t)m < n;
+}
+
+static bool plan_cache_path(const char *module_sha, const char *module_id, const uint8_t *in, size_t inlen, char *out, size_t n)
 {
   char dir[PATH_MAX];
   if (!cache_dir(dir, sizeof dir)) return false;
   char key[65];
-  uint8_t *keyed = xmalloc(64 + inlen);
+  size_t idlen = strlen(module_id);
+  uint8_t *keyed = xmalloc(64 + idlen + 1 + inlen);
   memcpy(keyed, module_sha, 64);
-  memcpy(keyed + 64, in, inlen);
-  sha256_hex(keyed, 64 + inlen, key);
+  memcpy(keyed + 64, module_id, idlen + 1);
+  memcpy(keyed + 64 + idlen + 1, in, inlen);
+  sha256_hex(keyed, 64 + idlen + 1 + inlen, key);
   free(keyed);
   int m = snprintf(out, n, "%s/%s", dir, key);
   return m > 0 && (size_t)m < n;
 }
 
-bool plan_cache_lookup(const char *module_sha, const uint8_t *in, size_t inlen, char *file, size_t n,
-                              policy_result_t *res)
+bool plan_cache_lookup(const char *module_sha, const char *module_id, const uint8_t *in, size_t inlen, char *file, size_t n,
+                       policy_result_t *res)
 {
   file[0] = 0;
-  if (!plan_cache_path(module_sha, in, inlen, file, n)) {
+  if (!module_id || !plan_cache_path(module_sha, module_id, in, inlen, file, n)) {
     file[0] = 0;
     return false;
   }

@@ -9,11 +9,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <linux/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "abi.h"
@@ -104,16 +106,22 @@ const char *manifest_value(const records_t *recs, const char *kind)
   return NULL;
 }
 
+void policy_record(const records_t *recs, const char *what, const char **path, const char **want)
+{
+  *path = *want = NULL;
+  for (size_t i = 0; i < recs->n; i++)
+    if (!strcmp(recs->recs[i].fields[0], FHS_REC_POLICY) && recs->recs[i].nfields == 3) {
+      *path = recs->recs[i].fields[1];
+      *want = recs->recs[i].fields[2];
+    }
+  if (!*path) die(FHS_EXIT_SETUP, "%s names no policy", what);
+}
+
 uint8_t *read_verified_policy(const records_t *recs, const char *what, const char **path_out, size_t *len_out,
                               const char **sha_out)
 {
-  const char *path = NULL, *want = NULL;
-  for (size_t i = 0; i < recs->n; i++)
-    if (!strcmp(recs->recs[i].fields[0], FHS_REC_POLICY) && recs->recs[i].nfields == 3) {
-      path = recs->recs[i].fields[1];
-      want = recs->recs[i].fields[2];
-    }
-  if (!path) die(FHS_EXIT_SETUP, "%s names no policy", what);
+  const char *path, *want;
+  policy_record(recs, what, &path, &want);
   uint8_t *wasm = read_file(path, FHS_MODULE_SIZE_CAP, len_out);
   if (!wasm) die(FHS_EXIT_POLICY, "policy %s: cannot read: %s", path, read_error(errno, FHS_MODULE_SIZE_CAP));
   char sha[65];
@@ -123,6 +131,12 @@ uint8_t *read_verified_policy(const records_t *recs, const char *what, const cha
   *path_out = path;
   if (sha_out) *sha_out = want;
   return wasm;
+}
+
+/* statx by its system call: musl (the static launcher's libc) has no wrapper. */
+static int sys_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
+{
+  return (int)syscall(SYS_statx, dirfd, path, flags, mask, sx);
 }
 
 /* ------------------------------------------------------------ input facts */
@@ -208,14 +222,14 @@ static void add_host_etc_files(recbuf_t *in, const records_t *manifest, const ch
 {
   char path[PATH_MAX];
   struct statx sx;
-  bool have_etc_id = statx(AT_FDCWD, host_etc, 0, STATX_MNT_ID, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID);
+  bool have_etc_id = sys_statx(AT_FDCWD, host_etc, 0, STATX_MNT_ID, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID);
   uint64_t etc_id = have_etc_id ? sx.stx_mnt_id : 0;
   bool mounted = false;
   for (size_t i = 0; i < manifest->n; i++) {
     const record_t *r = &manifest->recs[i];
     if (r->nfields != 2 || strcmp(r->fields[0], FHS_REC_ETC_HOST) || !rel_path_ok(r->fields[1])) continue;
     int m = snprintf(path, sizeof path, "%s/%s", host_etc, r->fields[1]);
-    if (m <= 0 || (size_t)m >= sizeof path || statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) continue;
+    if (m <= 0 || (size_t)m >= sizeof path || sys_statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) continue;
     recbuf_record(in, FHS_REC_HOST_ETC_FILE, r->fields[1], NULL);
     if (have_etc_id && (sx.stx_mask & STATX_MNT_ID) && sx.stx_mnt_id != etc_id) mounted = true;
   }

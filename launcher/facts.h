@@ -21,6 +21,8 @@ const char *manifest_value(const records_t *recs, const char *kind);
 /* Reads the module the `policy PATH SHA256` record of `recs` names and checks
  * its hash: wasm3 trusts its input, so only a module the CLI validated may
  * reach it. `what` names the records' file in messages. Exits 122/125. */
+/* The manifest's `policy PATH SHA256` record; exits 125 when there is none. */
+void policy_record(const records_t *recs, const char *what, const char **path, const char **want);
 uint8_t *read_verified_policy(const records_t *recs, const char *what, const char **path_out, size_t *len_out,
                               const char **sha_out);
 

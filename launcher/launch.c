@@ -106,8 +106,11 @@ typedef struct {
   facts_t facts;
 } launch_t;
 
-/* Identity is known; reads the manifest and the module, gathers the facts. */
-static void gather(launch_t *L, const char *pkg, const char *relprog, const char *mpath, const uint8_t *inside, size_t inside_len)
+/* Identity is known; reads the manifest and gathers the facts. The module
+ * is read and verified here when `module` is set; a launch reads it only
+ * when the plan cache misses (read_module). */
+static void gather(launch_t *L, const char *pkg, const char *relprog, const char *mpath, const uint8_t *inside, size_t inside_len,
+                   bool module)
 {
   verdict_t v;
   L->pkg = pkg;
@@ -115,7 +118,8 @@ static void gather(launch_t *L, const char *pkg, const char *relprog, const char
   load_manifest(pkg, mpath, &L->manifest);
   /* Before the policy sees them: a layer is one directory, named one way. */
   if (!allow_layers(&L->allowed, &L->manifest, FHS_REC_LAYER, &v)) die_verdict(&v);
-  L->wasm = read_verified_policy(&L->manifest, mpath, &L->policy_path, &L->wlen, &L->policy_sha);
+  if (module) L->wasm = read_verified_policy(&L->manifest, mpath, &L->policy_path, &L->wlen, &L->policy_sha);
+  else policy_record(&L->manifest, mpath, &L->policy_path, &L->policy_sha);
   gather_launch_facts(&L->facts, pkg, relprog, &L->manifest, inside, inside_len);
 }
 
@@ -141,15 +145,18 @@ int launch(const char *pkg, const char *relprog, char **argv)
   /* Facts. */
   launch_t L = {0};
   char *mpath = env_manifest ? xstrdup(env_manifest) : xasprintf("%s/" FHS_MANIFEST_BIN, pkg);
-  gather(&L, pkg, relprog, mpath, NULL, 0);
+  gather(&L, pkg, relprog, mpath, NULL, 0, false);
   recbuf_t *in = &L.facts.in;
 
   /* The plan: cached for exactly this module and input, else the policy's. */
   policy_result_t res;
   long long t_policy = timing ? now_ns() : 0;
   char cache_file[PATH_MAX];
-  bool cached = plan_cache_lookup(L.policy_sha, in->buf, in->len, cache_file, sizeof cache_file, &res);
+  char module_id[160];
+  bool have_id = module_identity(L.policy_path, module_id, sizeof module_id);
+  bool cached = plan_cache_lookup(L.policy_sha, have_id ? module_id : NULL, in->buf, in->len, cache_file, sizeof cache_file, &res);
   if (!cached) {
+    L.wasm = read_verified_policy(&L.manifest, mpath, &L.policy_path, &L.wlen, &L.policy_sha);
     policy_eval(L.policy_path, L.wasm, L.wlen, in->buf, in->len, &res);
     if (res.status == 0) plan_cache_store(cache_file, &res);
   }
@@ -228,7 +235,7 @@ int plan_main(int argc, char **argv)
   size_t ilen = 0;
   cleanup_free uint8_t *view = inside ? read_stdin(&ilen) : NULL;
   launch_t L = {0};
-  gather(&L, pkg, rel, mpath, view, ilen);
+  gather(&L, pkg, rel, mpath, view, ilen, true);
   policy_result_t res;
   policy_eval(L.policy_path, L.wasm, L.wlen, L.facts.in.buf, L.facts.in.len, &res);
   if (write_all(STDOUT_FILENO, res.bytes, res.len) < 0) die_errno(FHS_EXIT_SETUP, "write stdout");

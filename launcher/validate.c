@@ -52,14 +52,22 @@ static bool list_has(const char *list, const char *item, size_t itemlen)
 }
 
 /* A layer source is a manifest or view layer itself (Nix layout), or its
- * usr/etc/opt subdirectory (FHS layout), as the layer's own record says. */
-static bool layer_source_ok(const allowed_t *a, const char *src)
+ * usr/etc/opt subdirectory (FHS layout), as the layer's own record says.
+ * The answer does not depend on where the search starts; *hint (where the
+ * last match was, plus one) makes it start there, because an overlay names
+ * its layers in the allowed list's order: one comparison per layer instead
+ * of a scan of the list, which with 300 layers was ~5% of a launch. */
+static bool layer_source_ok(const allowed_t *a, const char *src, size_t *hint)
 {
-  for (size_t i = 0; i < a->n; i++) {
+  for (size_t k = 0; k < a->n; k++) {
+    size_t i = (*hint + k) % a->n;
     size_t l = strlen(a->paths[i]);
     if (strncmp(src, a->paths[i], l)) continue;
-    if (src[l] == 0 && !strcmp(a->layouts[i], "nix")) return true;
-    if (src[l] == '/' && !strcmp(a->layouts[i], "fhs") && list_has(a->dirs[i], src + l + 1, strlen(src + l + 1))) return true;
+    if ((src[l] == 0 && !strcmp(a->layouts[i], "nix")) ||
+        (src[l] == '/' && !strcmp(a->layouts[i], "fhs") && list_has(a->dirs[i], src + l + 1, strlen(src + l + 1)))) {
+      *hint = i + 1;
+      return true;
+    }
   }
   return false;
 }
@@ -119,6 +127,7 @@ typedef struct {
   /* etc-link ops wait for the /etc overlay over the host's /etc they go on top of. */
   size_t pending_links, links;
   bool has_host_etc, var_bound, var_lib_done;
+  size_t hint; /* layer_source_ok's */
 } walk_t;
 
 static bool check_op(const plan_ctx_t *c, const plan_op_t *op, walk_t *w, verdict_t *v)
@@ -167,7 +176,7 @@ static bool check_op(const plan_ctx_t *c, const plan_op_t *op, walk_t *w, verdic
     if (!w->var_bound || w->var_lib_done) return refuse_op(v, c->policy, op, "var-lib needs the host's /var bound before it, and comes once");
     for (size_t f = 0; f < n; f++) {
       size_t l = strlen(a[f]);
-      if (l < 8 || strcmp(a[f] + l - 8, "/var/lib") || !layer_source_ok(al, a[f]))
+      if (l < 8 || strcmp(a[f] + l - 8, "/var/lib") || !layer_source_ok(al, a[f], &w->hint))
         return refuse_op(v, c->policy, op, "a source is not a layer's var/lib");
     }
     w->var_lib_done = true;
@@ -179,14 +188,14 @@ static bool check_op(const plan_ctx_t *c, const plan_op_t *op, walk_t *w, verdic
      * defaults over the machine's own files, all read-only. */
     bool over_host = !strcmp(a[0], "/etc") && host_etc_ok(c, a[n - 1]);
     for (size_t f = 1; f < n; f++)
-      if (!(over_host && f == n - 1) && !layer_source_ok(al, a[f]))
+      if (!(over_host && f == n - 1) && !layer_source_ok(al, a[f], &w->hint))
         return refuse_op(v, c->policy, op, "a lower layer is not one of the manifest's or the current view's layers");
     if (w->pending_links && !over_host) return refuse_op(v, c->policy, op, "etc-link ops must precede the /etc overlay over the host's /etc");
     w->pending_links = 0;
     return true;
   }
   case FHS_OP_BIND_RO:
-    if (!layer_source_ok(al, a[1])) return refuse_op(v, c->policy, op, "the source is not one of the manifest's or the current view's layers");
+    if (!layer_source_ok(al, a[1], &w->hint)) return refuse_op(v, c->policy, op, "the source is not one of the manifest's or the current view's layers");
     return true;
   case FHS_OP_RBIND: {
     /* Host dirs are bound as they are: nothing becomes writable that the
@@ -221,7 +230,7 @@ static bool check_op(const plan_ctx_t *c, const plan_op_t *op, walk_t *w, verdic
     if (n - 3 > FHS_MAX_LAYERS)
       return verdict(v, FHS_EXIT_PLAN, "build needs %zu layers; OverlayFS allows at most %d", n - 3, FHS_MAX_LAYERS);
     for (size_t f = 3; f < n; f++)
-      if (!layer_source_ok(al, a[f])) return refuse_op(v, c->policy, op, "a lower layer is not one of the build's layers");
+      if (!layer_source_ok(al, a[f], &w->hint)) return refuse_op(v, c->policy, op, "a lower layer is not one of the build's layers");
     return true;
   }
   case FHS_OP_BIND_RW: {

@@ -1,0 +1,64 @@
+// A smoke run of the launch benchmark (test/bench/launch.ts, BENCH_SMOKE=1):
+// every case runs a few times through the real runner, launcher, kernel
+// floor, bubblewrap and buildFHSEnv reconstruction, and the results file,
+// charts and results block are written to a scratch directory. Nothing is
+// asserted about speed: only that every figure was measured, and that the
+// benchmark left apt's configuration as it found it.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { isRoot, mustWork, repoRoot, testDir } from "./helpers/env.js";
+
+const aptConfig = () =>
+  ["/etc/apt/sources.list.d", "/etc/apt/apt.conf.d", "/etc/apt/preferences.d"].map((d) => {
+    try {
+      return readdirSync(d).map((f) => `${d}/${f}:${readFileSync(join(d, f), "utf8")}`);
+    } catch {
+      return [];
+    }
+  });
+
+describe("launch benchmark, smoke run", { skip: !isRoot && !mustWork ? "needs root (apt-get for bubblewrap's build tools)" : false }, () => {
+  it("measures every case, writes the results file, both charts and the results block, and leaves apt's sources alone", () => {
+    const before = aptConfig();
+    const out = testDir("fhs-bench-smoke-");
+    const r = spawnSync(process.execPath, ["--import", "tsx", join(repoRoot, "test/bench/launch.ts")], {
+      env: { ...process.env, BENCH_SMOKE: "1", BENCH_OUT: out },
+      cwd: repoRoot,
+      encoding: "utf8",
+      timeout: 30 * 60_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(aptConfig(), before, "the benchmark changed apt's configuration");
+
+    const files = readdirSync(join(out, "bench/results"));
+    assert.equal(files.length, 1);
+    const res = JSON.parse(readFileSync(join(out, "bench/results", files[0]!), "utf8")) as {
+      smoke: boolean;
+      machine: { cpus: number; kernel: string };
+      medians: Record<string, number>;
+      targets: { figure: string; result: number }[];
+      layerSeries: { layers: number; fhs: number; floor: number }[];
+      depthSeries: { depth: number; fhs: number; floor: number }[];
+    };
+    assert.equal(res.smoke, true);
+    assert.ok(res.machine.cpus > 0 && res.machine.kernel.length > 0);
+    for (const name of ["direct", "fhs", "fhs-cold", "floor", "bwrap", "inview-direct", "inview-fast", "buildfhsenv", "fhs-big", "state-with", "state-without", "depth-fhs-2", "depth-floor-2"])
+      assert.ok(Number.isFinite(res.medians[name]) && res.medians[name]! > 0, `no median for ${name}`);
+    assert.equal(res.targets.length, 8);
+    for (const t of res.targets) assert.ok(Number.isFinite(t.result), `no figure for ${t.figure}`);
+    assert.deepEqual(res.layerSeries.map((p) => p.layers), [2, 10]);
+    for (const p of [...res.layerSeries, ...res.depthSeries]) assert.ok(Number.isFinite(p.fhs) && Number.isFinite(p.floor));
+
+    for (const chart of ["layers.svg", "depth.svg"]) {
+      const svg = readFileSync(join(out, "docs/bench", chart), "utf8");
+      assert.match(svg, /^<svg /);
+      assert.match(svg, /fhs wrapper/);
+      assert.match(svg, /kernel floor \(in place\)/);
+    }
+    const doc = readFileSync(join(out, "docs/BENCHMARKS.md"), "utf8");
+    assert.match(doc, /<!-- results:begin[\s\S]*\| launcher peak RSS \|[\s\S]*<!-- results:end -->/);
+  });
+});
