@@ -67,7 +67,9 @@ static int walk(int root, const char *path, const char **why)
       bool stat_ok = fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
       if (stat_ok && S_ISLNK(st.st_mode))
         snprintf(why_buf, sizeof why_buf, "%.*s is a symlink; a layer is opened without following symlinks", prefix, path);
-      else if (e == ENOTDIR && stat_ok && S_ISDIR(st.st_mode))
+      else if (e == ENOTDIR && (!stat_ok || S_ISDIR(st.st_mode)))
+        /* Refused as a non-directory, yet now a directory or gone: it was
+         * swapped between the open and the stat. */
         snprintf(why_buf, sizeof why_buf, "%.*s changed while it was being opened", prefix, path);
       else if (e == ENOTDIR)
         snprintf(why_buf, sizeof why_buf, "%.*s is not a directory", prefix, path);

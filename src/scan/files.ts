@@ -19,6 +19,21 @@ export interface FileResult {
 }
 
 const CHUNK = 1 << 20;
+
+/** Reads LEN bytes at OFF of an open file, fewer only at its end (the ELF
+ * readers' view of a file). */
+function fdReader(fd: number): (off: number, len: number) => Buffer {
+  return (off, len) => {
+    const b = Buffer.allocUnsafe(len);
+    let got = 0;
+    while (got < len) {
+      const r = readSync(fd, b, got, len - got, off + got);
+      if (r === 0) break;
+      got += r;
+    }
+    return b.subarray(0, got);
+  };
+}
 let chunk: Buffer | undefined;
 
 export function scanFile(path: string, flags: number): FileResult {
@@ -49,17 +64,7 @@ export function scanFile(path: string, flags: number): FileResult {
       const n = readSync(fd, chunk, 0, 4, 0);
       if (isElf(chunk.subarray(0, n))) {
         if (size < 0) size = fstatSync(fd).size;
-        const readAt = (off: number, len: number): Buffer => {
-          const b = Buffer.allocUnsafe(len);
-          let got = 0;
-          while (got < len) {
-            const r = readSync(fd, b, got, len - got, off + got);
-            if (r === 0) break;
-            got += r;
-          }
-          return b.subarray(0, got);
-        };
-        res.elf = parseElf(readAt, size);
+        res.elf = parseElf(fdReader(fd), size);
       }
     }
     return res;
@@ -91,17 +96,7 @@ export function readElfSymbols(abs: string): ElfSymbols | { bad: string } {
   }
   try {
     const size = fstatSync(fd).size;
-    const readAt = (off: number, len: number): Buffer => {
-      const b = Buffer.allocUnsafe(len);
-      let got = 0;
-      while (got < len) {
-        const r = readSync(fd, b, got, len - got, off + got);
-        if (r === 0) break;
-        got += r;
-      }
-      return b.subarray(0, got);
-    };
-    const r = parseElfSymbols(readAt, size);
+    const r = parseElfSymbols(fdReader(fd), size);
     if (r === null) return { bad: "no dynamic section" };
     return "bad" in r ? r : r.syms;
   } finally {
