@@ -50,7 +50,7 @@ static void add_layer(recbuf_t *out, const char *path)
   struct stat st;
   if (fstatat(fd, "usr", &st, AT_SYMLINK_NOFOLLOW) < 0) {
     if (errno != ENOENT) die_errno(FHS_EXIT_SETUP, "layer %s: usr", path);
-    recbuf_record(out, "layer", path, "nix", "usr", NULL);
+    recbuf_record(out, FHS_REC_LAYER, path, "nix", "usr", NULL);
     return;
   }
   if (!S_ISDIR(st.st_mode)) die(FHS_EXIT_SETUP, "layer %s: usr is not a directory", path);
@@ -61,7 +61,7 @@ static void add_layer(recbuf_t *out, const char *path)
           unmerged[i], unmerged[i]);
   }
   const char *dirs = has_dir(fd, "etc") ? (has_dir(fd, "opt") ? "usr,etc,opt" : "usr,etc") : (has_dir(fd, "opt") ? "usr,opt" : "usr");
-  recbuf_record(out, "layer", path, "fhs", dirs, NULL);
+  recbuf_record(out, FHS_REC_LAYER, path, "fhs", dirs, NULL);
 }
 
 int manifest_main(int argc, char **argv)
@@ -85,8 +85,8 @@ int manifest_main(int argc, char **argv)
   for (size_t i = 0; i < recs.n; i++) {
     const char *k = recs.recs[i].fields[0];
     /* Only config: the manifest's own records come from the arguments. */
-    if (!strcmp(k, "fhs-manifest") || !strcmp(k, "pkg") || !strcmp(k, "policy") || !strcmp(k, "layer") || !strcmp(k, "program") ||
-        !strcmp(k, "ldcache")) {
+    if (!strcmp(k, FHS_REC_FHS_MANIFEST) || !strcmp(k, FHS_REC_PKG) || !strcmp(k, FHS_REC_POLICY) || !strcmp(k, FHS_REC_LAYER) ||
+        !strcmp(k, FHS_REC_PROGRAM) || !strcmp(k, FHS_REC_LDCACHE)) {
       records_free(&recs);
       die(FHS_EXIT_SETUP, "config %s: holds a %s record, which is not config", config, k);
     }
@@ -95,15 +95,22 @@ int manifest_main(int argc, char **argv)
 
   recbuf_t out = {0};
   recbuf_record(&out, FHS_REC_FHS_MANIFEST, FHS_MANIFEST_FORMAT, NULL);
-  recbuf_record(&out, "pkg", name, NULL);
-  recbuf_record(&out, "policy", policy, sha, NULL);
+  recbuf_record(&out, FHS_REC_PKG, name, NULL);
+  recbuf_record(&out, FHS_REC_POLICY, policy, sha, NULL);
   for (int i = 6; i < argc; i++) add_layer(&out, argv[i]);
   recbuf_bytes(&out, conf, clen);
 
   /* O_EXCL: never over an existing file (in a Nix build, OUT is $out). */
   cleanup_fd int fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
   if (fd < 0) die_errno(FHS_EXIT_SETUP, "manifest %s", out_path);
-  if (write_all(fd, out.buf, out.len) < 0 || fsync(fd) < 0) die_errno(FHS_EXIT_SETUP, "manifest %s: write", out_path);
+  if (write_all(fd, out.buf, out.len) < 0 || fsync(fd) < 0) {
+    /* Never a partial manifest left behind: one cut at a record boundary
+     * would read as a complete one with fewer layers. */
+    int e = errno;
+    unlink(out_path);
+    errno = e;
+    die_errno(FHS_EXIT_SETUP, "manifest %s: write", out_path);
+  }
   free(out.buf);
   return 0;
 }
