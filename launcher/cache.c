@@ -21,7 +21,9 @@
  *
  * Entries live in a directory only the caller owns (mode 0700, checked):
  * $XDG_RUNTIME_DIR/fhs-plans, else /tmp/fhs-plans-UID. The key is the
- * sha256 of the module's sha256 and the input. FHS_PLAN_CACHE=off disables it.
+ * sha256 of the module's sha256, the module file's identity (module_identity)
+ * and the input; on a hit the module is neither read nor hashed.
+ * FHS_PLAN_CACHE=off disables it.
  * Failures to read or write the cache are not errors: the policy runs. */
 static bool cache_dir(char *dir, size_t n)
 {
