@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { before, describe, it } from "node:test";
 import { compilePolicy } from "../src/policy/compile.js";
@@ -316,6 +316,27 @@ describe("policy-hash-mismatch: a policy module changed after wrap is refused be
     const before = world(runtime);
     assertRefused(launch([wrapper(pkg)], runtime), LAUNCHER_EXIT.policy, `policy ${file}: sha256 ${got} does not match the manifest's ${want}: the module changed after wrap`);
     assertNoResidue(before);
+  });
+
+  it("changed after a launch cached its plan, its mtime put back: the cache misses and the launch is refused (122)", () => {
+    const pkg = worldPackage("hash-cached-pkg");
+    const file = join(pkg, ".fhs/policy.wasm");
+    const runtime = testDir("fhs-runtime-");
+    // Whole seconds, so the same mtime can be put back exactly.
+    utimesSync(file, 1_000_000_000, 1_000_000_000);
+    const first = launch([wrapper(pkg)], runtime);
+    assert.equal(first.status, 0, first.stderr);
+    // A plan is cached: a hit would not read the module at all.
+    assert.ok(readdirSync(join(runtime, "fhs-plans")).length > 0, "no plan was cached");
+    const bytes = readFileSync(file);
+    const want = createHash("sha256").update(bytes).digest("hex");
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 1;
+    writeFileSync(file, bytes);
+    // Same size, same mtime: only the ctime (which no user can set) tells.
+    utimesSync(file, 1_000_000_000, 1_000_000_000);
+    assert.equal(statSync(file).mtimeMs, 1_000_000_000_000);
+    const got = createHash("sha256").update(bytes).digest("hex");
+    assertRefused(launch([wrapper(pkg)], runtime), LAUNCHER_EXIT.policy, `policy ${file}: sha256 ${got} does not match the manifest's ${want}: the module changed after wrap`);
   });
 });
 
