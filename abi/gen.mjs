@@ -92,6 +92,7 @@ function ts() {
   L.push(`export const UNFORWARDED_RECORDS: readonly string[] = ${lit(unforwarded)};`);
   L.push(`export const REQUESTS: readonly string[] = ${lit(abi.requests)};`);
   L.push(`export const PLAN_KINDS: readonly string[] = ${lit(abi.planKinds)};`);
+  L.push(`/** ${abi.conflictClasses.doc} */`, `export const CONFLICT_CLASSES: readonly string[] = ${lit(abi.conflictClasses.value)};`);
   return L.join("\n") + "\n";
 }
 
@@ -113,6 +114,14 @@ function asNames() {
   for (const [k, v] of entries(abi.paths)) L.push(`/** ${v.doc} */`, `export const PATH_${snake(k)}: string = ${JSON.stringify(v.value)};`);
   for (const k of allRecords) L.push(`export const REC_${snake(k)}: string = ${JSON.stringify(k)};`);
   for (const [k] of ops) L.push(`export const OP_${snake(k)}: string = ${JSON.stringify(k)};`);
+  return L.join("\n") + "\n";
+}
+
+// The conflict classes, for assembly/conflicts.ts alone: a module of their
+// own, so no other policy code pays for their strings.
+function asConflicts() {
+  const L = [`// ${HEAD}`, ""];
+  L.push(`/** ${abi.conflictClasses.doc} */`, `export const CONFLICT_CLASSES: string[] = ${JSON.stringify(abi.conflictClasses.value)};`);
   return L.join("\n") + "\n";
 }
 
@@ -142,4 +151,5 @@ put("launcher/abi.mk", mk());
 put("src/abi.ts", ts());
 put("assembly/abi.ts", as());
 put("assembly/abi-names.ts", asNames());
+put("assembly/abi-conflicts.ts", asConflicts());
 if (stale) process.exit(1);

@@ -2,22 +2,12 @@
 // that more than one layer provides, the first provider wins; this decides what
 // the collision is and how severe. The CLI sends only contested paths, the
 // libraries they resolve to and the version needs of the closure's consumers.
+import { CONFLICT_CLASSES } from "./abi-conflicts";
 import { RecordWriter, fail } from "./records";
 
 // Ranks: a path takes the worst class over its winner/loser pairs. Each
 // class is what glibc's ld.so does with the winner (docs/CONFLICTS.md).
-const CLASSES: string[] = [
-  "identical",
-  "state-override",
-  "shadowed-compatible",
-  "file-collision",
-  "state-collision",
-  "unversioned-shadow",
-  "missing-symbol-lazy",
-  "missing-symbol",
-  "diamond-incompatible",
-  "type-clash",
-];
+const CLASSES = CONFLICT_CLASSES; // abi/abi.json; the ranks below index it
 const STATE_OVERRIDE: i32 = 1;
 const SHADOWED: i32 = 2;
 const COLLISION: i32 = 3;

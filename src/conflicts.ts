@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { CONFLICT_CLASSES } from "./abi.js";
 import { FhsError } from "./errors.js";
 import { dedupeLayers, inspectLayer, type Layer } from "./layers.js";
 import { viewLibDirs } from "./ldcache.js";
@@ -18,19 +19,8 @@ import { readElfSymbols } from "./scan/files.js";
 
 export const REPORT_VERSION = 1;
 export const SEVERITIES = ["error", "warning", "info", "ok"] as const;
-/** The policy's class order, least severe first (assembly/conflicts.ts). */
-const CLASS_RANK = [
-  "identical",
-  "state-override",
-  "shadowed-compatible",
-  "file-collision",
-  "state-collision",
-  "unversioned-shadow",
-  "missing-symbol-lazy",
-  "missing-symbol",
-  "diamond-incompatible",
-  "type-clash",
-];
+/** The policy's class order, least severe first (abi/abi.json). */
+const CLASS_RANK = CONFLICT_CLASSES;
 export type Severity = (typeof SEVERITIES)[number];
 
 /** Where a layer came from on the command line. */
