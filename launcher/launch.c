@@ -233,7 +233,7 @@ int plan_main(int argc, char **argv)
   /* --inside: the view's records (view-id, view, host-etc) on stdin, as its
    * marker would hold them. */
   size_t ilen = 0;
-  cleanup_free uint8_t *view = inside ? read_stdin(&ilen) : NULL;
+  cleanup_free uint8_t *view = inside ? read_stdin("view records", FHS_MANIFEST_SIZE_CAP, &ilen) : NULL;
   launch_t L = {0};
   gather(&L, pkg, rel, mpath, view, ilen, true);
   policy_result_t res;

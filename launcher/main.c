@@ -53,7 +53,7 @@ static int cmd_eval(int argc, char **argv)
   size_t wlen = 0, ilen = 0;
   cleanup_free uint8_t *wasm = read_file(path, FHS_MODULE_SIZE_CAP, &wlen);
   if (!wasm) die(FHS_EXIT_POLICY, "policy %s: cannot read: %s", name, read_error(errno, FHS_MODULE_SIZE_CAP));
-  cleanup_free uint8_t *input = read_stdin(&ilen);
+  cleanup_free uint8_t *input = read_stdin("policy input", FHS_MANIFEST_SIZE_CAP, &ilen);
   policy_result_t res;
   policy_eval(name, wasm, wlen, input, ilen, &res);
   if (write_all(STDOUT_FILENO, res.bytes, res.len) < 0) die_errno(FHS_EXIT_SETUP, "write stdout");

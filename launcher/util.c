@@ -138,7 +138,7 @@ const char *base_name(const char *p)
   return slash ? slash + 1 : p;
 }
 
-uint8_t *read_stdin(size_t *len)
+uint8_t *read_stdin(const char *what, size_t max, size_t *len)
 {
   size_t cap = 4096, n = 0;
   uint8_t *buf = xmalloc(cap);
@@ -146,9 +146,12 @@ uint8_t *read_stdin(size_t *len)
     if (n == cap) buf = xrealloc(buf, cap *= 2);
     ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) die_errno(FHS_EXIT_SETUP, "read stdin");
+    if (r < 0) die_errno(FHS_EXIT_SETUP, "%s on stdin", what);
     if (r == 0) break;
     n += (size_t)r;
+    /* The same cap as a manifest's: a stream that keeps going is refused,
+     * never buffered without bound. */
+    if (n > max) die(FHS_EXIT_SETUP, "%s on stdin: larger than %zu bytes", what, max);
   }
   *len = n;
   return buf;

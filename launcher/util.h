@@ -36,5 +36,6 @@ const char *read_error(int errnum, size_t max);
 int write_all(int fd, const void *buf, size_t len);
 /* The last component of a path ("" when it ends in '/'). */
 const char *base_name(const char *p);
-/* All of stdin (grown as needed); exits 125 on a read error. */
-uint8_t *read_stdin(size_t *len);
+/* All of stdin (grown as needed), at most MAX bytes; exits 125 naming WHAT
+ * on a read error or a larger stream. */
+uint8_t *read_stdin(const char *what, size_t max, size_t *len);

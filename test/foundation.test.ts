@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { defaultPolicyWasm, dynamicLauncherPath, policiesDir, staticLauncherPath } from "../src/paths.js";
 import { findCaseFiles, loadCase, runCase } from "../src/policy/conformance.js";
 import { evalPolicy } from "../src/policy/host.js";
-import { ABI_VERSION, LIMITS } from "../src/abi.js";
+import { ABI_VERSION, LAUNCHER_EXIT, LIMITS } from "../src/abi.js";
 import { encodeRecords } from "../src/policy/records.js";
 import { repoRoot, runCli, runUnprivileged, testArtifacts } from "./helpers/env.js";
 
@@ -83,6 +83,14 @@ describe("launcher", () => {
     const r = runUnprivileged([launcher, "eval", policy], { input });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, Buffer.from(input).toString("utf8"));
+  });
+
+  it("refuses a policy input on stdin larger than the manifest cap, naming it", () => {
+    const { launcher, policy } = testArtifacts();
+    const input = Buffer.alloc(LIMITS.manifestSizeCap + 1);
+    const r = runUnprivileged([launcher, "eval", policy], { input });
+    assert.equal(r.status, LAUNCHER_EXIT.setup);
+    assert.equal(r.stderr, `fhs: policy input on stdin: larger than ${LIMITS.manifestSizeCap} bytes\n`);
   });
 
   it("all kernel probes pass as an unprivileged user", () => {
