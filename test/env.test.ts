@@ -11,9 +11,10 @@ import { inspectLayer } from "../src/layers.js";
 import { encodeManifest, MANIFEST_VERSION } from "../src/manifest.js";
 import { defaultConfigPath, loadConfig } from "../src/policy/config.js";
 import { debLayers } from "./helpers/debian.js";
+import { envLayers } from "../src/env.js";
 import { isRoot, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { sublibAndProgram } from "./helpers/sublib.js";
-import { callerMounts, gccPackage, makePackage, shellPackage, wrapPackage } from "./helpers/wrapped.js";
+import { callerMounts, gccPackage, makePackage, markerLayer, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 
 let gccPkg: string;
 let shellPkg: string;
@@ -199,5 +200,25 @@ describe("wrapped packages as layers: each stands for its own layer list", () =>
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^-r[-w]x.* \/usr\/bin\/ls\n$/);
     assert.equal(launches(r.stderr), 1, r.stderr);
+  });
+
+  it("fhs-launcher manifest (mkFhsEnv's view) expands a wrapped package as fhs env does: the same bytes", () => {
+    const dir = testDir("fhs-env-launcher-manifest-");
+    const out = join(dir, "manifest.bin");
+    const policy = testArtifacts().policy;
+    const args = [gccPkg, gccPackage().layers[0]!, markerLayer("extra")];
+    const r = runUnprivileged([join(testArtifacts().root, "fhs-launcher-static"), "manifest", out, "v", policy, join(repoRoot, "build", "config.bin"), ...args]);
+    assert.equal(r.status, 0, r.stderr);
+    const expected = encodeManifest({
+      fhsManifest: MANIFEST_VERSION,
+      package: "v",
+      layers: envLayers([], args),
+      policy: { path: policy, sha256: createHash("sha256").update(readFileSync(policy)).digest("hex"), source: "default" },
+      config: loadConfig(defaultConfigPath),
+      programs: [],
+      launcher: "",
+    });
+    assert.deepEqual(readFileSync(out), Buffer.from(expected));
+    assert.equal(envLayers([], args)[0]!.path, join(gccPkg, ".fhs/raw"));
   });
 });
