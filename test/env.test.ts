@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { inspectLayer } from "../src/layers.js";
@@ -200,6 +200,15 @@ describe("wrapped packages as layers: each stands for its own layer list", () =>
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^-r[-w]x.* \/usr\/bin\/ls\n$/);
     assert.equal(launches(r.stderr), 1, r.stderr);
+  });
+
+  it("refuses a wrapped package moved since it was wrapped, in one line: its list names the old place", () => {
+    const pkg = wrapPackage(makePackage({ "bin/hi": { text: "#!/bin/sh\necho hi\n" } }, "moved"));
+    const moved = join(testDir("fhs-env-moved-"), "moved");
+    cpSync(pkg, moved, { recursive: true, verbatimSymlinks: true });
+    const r = fhsEnv(["--layer", moved, "--", "true"]);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, `fhs: package ${moved}: its manifest was written for ${pkg}; wrap it again where it is\n`);
   });
 
   it("fhs-launcher manifest (mkFhsEnv's view) expands a wrapped package as fhs env does: the same bytes", () => {
