@@ -33,10 +33,14 @@ static bool cache_dir(char *dir, size_t n)
   const char *xdg = getenv("XDG_RUNTIME_DIR");
   int m = xdg && xdg[0] == '/' ? snprintf(dir, n, "%s/fhs-plans", xdg) : snprintf(dir, n, "/tmp/fhs-plans-%u", uid);
   if (m < 0 || (size_t)m >= n) return false;
-  if (mkdir(dir, 0700) < 0 && errno != EEXIST) return false;
   struct stat st;
-  /* Someone else's directory, or one others may write to, is not ours to trust. */
-  return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid && !(st.st_mode & 022);
+  /* Made once: a launch finds it (one lstat, not a failing mkdir and then
+   * the lstat). Someone else's directory, or one others may write to, is
+   * not ours to trust. */
+  if (lstat(dir, &st) < 0) {
+    if (errno != ENOENT || (mkdir(dir, 0700) < 0 && errno != EEXIST) || lstat(dir, &st) < 0) return false;
+  }
+  return S_ISDIR(st.st_mode) && st.st_uid == uid && !(st.st_mode & 022);
 }
 
 /* The module file as the kernel knows it: a write, a replacement or a

@@ -74,35 +74,43 @@ static int cmd_eval(int argc, char **argv)
  * effective ids equal. What a setuid or setcap launcher has: AT_SECURE set by
  * the kernel, an effective id other than the real one, or, for a non-root
  * caller, permitted or effective capabilities beyond its ambient set. */
+/* Messages name the file to fix; /proc/self/exe is the kernel's word, not
+ * the caller's. Read only for a refusal: the path walk it costs is not on
+ * every launch. */
+static const char *self_path(char *self, size_t n)
+{
+  ssize_t l = readlink("/proc/self/exe", self, n - 1);
+  if (l <= 0) return "fhs-launcher";
+  self[l] = 0;
+  return self;
+}
+
 static void refuse_privileges(void)
 {
-  /* Messages name the file to fix; /proc/self/exe is the kernel's word, not the caller's. */
-  char self[512] = "fhs-launcher";
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  self[n > 0 ? n : (ssize_t)strlen("fhs-launcher")] = 0;
+  char buf[512];
   uid_t ruid, euid, suid;
   gid_t rgid, egid, sgid;
   if (getresuid(&ruid, &euid, &suid) < 0 || getresgid(&rgid, &egid, &sgid) < 0)
-    die_errno(FHS_EXIT_SETUP, "launcher %s: cannot read its user and group ids", self);
+    die_errno(FHS_EXIT_SETUP, "launcher %s: cannot read its user and group ids", self_path(buf, sizeof buf));
   if (ruid != euid || ruid != suid)
     die(FHS_EXIT_SETUP, "launcher %s: runs setuid (uid %u, effective uid %u); it must never be setuid: remove the bit (chmod u-s)",
-        self, (unsigned)ruid, (unsigned)euid);
+        self_path(buf, sizeof buf), (unsigned)ruid, (unsigned)euid);
   if (rgid != egid || rgid != sgid)
     die(FHS_EXIT_SETUP, "launcher %s: runs setgid (gid %u, effective gid %u); it must never be setgid: remove the bit (chmod g-s)",
-        self, (unsigned)rgid, (unsigned)egid);
+        self_path(buf, sizeof buf), (unsigned)rgid, (unsigned)egid);
   if (getauxval(AT_SECURE))
-    die(FHS_EXIT_SETUP, "launcher %s: was started with privileges its caller lacks (AT_SECURE); it must have none: remove its file capabilities (setcap -r)", self);
+    die(FHS_EXIT_SETUP, "launcher %s: was started with privileges its caller lacks (AT_SECURE); it must have none: remove its file capabilities (setcap -r)", self_path(buf, sizeof buf));
   if (ruid == 0) return;
   struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
   struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-  if (syscall(SYS_capget, &hdr, data) < 0) die_errno(FHS_EXIT_SETUP, "launcher %s: cannot read its capabilities", self);
+  if (syscall(SYS_capget, &hdr, data) < 0) die_errno(FHS_EXIT_SETUP, "launcher %s: cannot read its capabilities", self_path(buf, sizeof buf));
   for (unsigned cap = 0; cap < 32 * _LINUX_CAPABILITY_U32S_3; cap++) {
     uint32_t bit = 1u << (cap % 32);
     bool held = (data[cap / 32].permitted | data[cap / 32].effective) & bit;
     /* Only when it holds any: the ambient probe is one call per capability. */
     if (held && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) != 1)
       die(FHS_EXIT_SETUP, "launcher %s: holds capability %u that its caller (uid %u) did not pass it; it must have none: remove its file capabilities (setcap -r)",
-          self, cap, (unsigned)ruid);
+          self_path(buf, sizeof buf), cap, (unsigned)ruid);
   }
 }
 

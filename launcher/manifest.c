@@ -8,7 +8,13 @@
  * inspection and their order are the same, and a test compares the bytes.
  *
  * CONFIG is the policy config compiled to records (`fhs policy config`,
- * build/config.bin); it is checked to be a record stream and copied. */
+ * build/config.bin); it is checked to be a record stream and copied.
+ *
+ * A LAYER that is a wrapped package (it holds .fhs/manifest.bin) stands for
+ * its own layer list, as in `fhs env --layer` (src/manifest.ts,
+ * wrappedPackageLayers): its programs, its state, itself, its dependencies;
+ * a layer named twice is kept at its first place. Read here, at build time,
+ * because Nix cannot read a package's manifest while it evaluates. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +25,7 @@
 #include <unistd.h>
 
 #include "launch.h"
+#include "facts.h"
 #include "abi.h"
 #include "records.h"
 #include "sha256.h"
@@ -37,6 +44,46 @@ static bool has_dir(int layer_fd, const char *name)
  * src/layers.ts inspectLayer does: a layer with a usr/ directory is an FHS
  * layer (usr, and etc and opt when they are directories), anything else is a
  * Nix output (its top is a /usr). */
+/* The layer paths added so far: the first place of each is kept. */
+typedef struct {
+  const char *paths[FHS_MAX_LAYERS];
+  size_t n;
+} seen_t;
+
+/* False when PATH is already in the list; else counts it (at most FHS_MAX_LAYERS). */
+static bool first_time(seen_t *seen, const char *path, const char *out_path)
+{
+  for (size_t i = 0; i < seen->n; i++)
+    if (!strcmp(seen->paths[i], path)) return false;
+  if (seen->n == FHS_MAX_LAYERS) die(FHS_EXIT_SETUP, "manifest %s: more than %d layers", out_path, FHS_MAX_LAYERS);
+  seen->paths[seen->n++] = path;
+  return true;
+}
+
+/* A wrapped package's `layer` records, in its manifest's order. False when
+ * PATH is not a wrapped package. The package must be where it was wrapped:
+ * a moved one's list names another directory's files. */
+static bool add_wrapped(recbuf_t *out, seen_t *seen, const char *path, const char *out_path)
+{
+  cleanup_free char *mpath = xasprintf("%s/" FHS_MANIFEST_BIN, path);
+  struct stat st;
+  if (lstat(mpath, &st) < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return false; /* a plain layer, or not one: add_layer says */
+    die_errno(FHS_EXIT_SETUP, "package %s: %s", path, mpath);
+  }
+  records_t m; /* kept until exit: seen points into it */
+  load_manifest(path, mpath, &m);
+  const char *pkg = manifest_value(&m, FHS_REC_PKG);
+  if (!pkg || strcmp(pkg, path)) die(FHS_EXIT_SETUP, "package %s: its manifest was written for %s; wrap it again where it is", path, pkg ? pkg : "(none)");
+  for (size_t i = 0; i < m.n; i++) {
+    const record_t *r = &m.recs[i];
+    if (strcmp(r->fields[0], FHS_REC_LAYER)) continue;
+    if (r->nfields != 4 || r->fields[1][0] != '/') die(FHS_EXIT_SETUP, "package %s: %s holds a malformed layer record", path, mpath);
+    if (first_time(seen, r->fields[1], out_path)) recbuf_record(out, FHS_REC_LAYER, r->fields[1], r->fields[2], r->fields[3], NULL);
+  }
+  return true;
+}
+
 static void add_layer(recbuf_t *out, const char *path)
 {
   if (path[0] != '/') die(FHS_EXIT_SETUP, "layer %s: not an absolute path", path);
@@ -97,7 +144,11 @@ int manifest_main(int argc, char **argv)
   recbuf_record(&out, FHS_REC_FHS_MANIFEST, FHS_MANIFEST_FORMAT, NULL);
   recbuf_record(&out, FHS_REC_PKG, name, NULL);
   recbuf_record(&out, FHS_REC_POLICY, policy, sha, NULL);
-  for (int i = 6; i < argc; i++) add_layer(&out, argv[i]);
+  static seen_t seen;
+  for (int i = 6; i < argc; i++) {
+    if (argv[i][0] == '/' && add_wrapped(&out, &seen, argv[i], out_path)) continue;
+    if (first_time(&seen, argv[i], out_path)) add_layer(&out, argv[i]);
+  }
   recbuf_bytes(&out, conf, clen);
 
   /* O_EXCL: never over an existing file (in a Nix build, OUT is $out). */

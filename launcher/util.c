@@ -80,7 +80,11 @@ uint8_t *read_file_flags(const char *path, int flags, size_t max, size_t *len_ou
 {
   /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
    * forever. A regular file, the only kind accepted, ignores the flag. */
-  cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
+  /* openat, not open: musl's open follows an O_CLOEXEC open with an
+   * fcntl(F_SETFD) for kernels older than 2.6.23, one more system call on
+   * every launch's manifest, marker and plan-cache reads; openat passes the
+   * flag to the kernel alone, which applies it atomically. */
+  cleanup_fd int fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
   if (fd < 0) return NULL;
   struct stat st;
   if (fstat(fd, &st) < 0) return NULL;

@@ -131,16 +131,15 @@ rec {
     };
 
   # A dev environment: `nix-shell` runs its shell in the view of `packages`
-  # (wrapped packages: their usr/, wrappers included) and `deps`; a wrapped
-  # program from `packages` run there puts its own layers on top, so a
-  # wrapped compiler sees the env's headers.
+  # (wrapped packages: each stands for its own layer list, its real programs
+  # first, read by `fhs-launcher manifest` at build time) and `deps`; a
+  # compiler from `packages` runs there as itself and sees the env's headers.
   # `deps` must hold bash. The result of nix-build is the view's compiled
   # manifest (`fhs-launcher env result -- COMMAND` runs in it). See
   # docs/NIX.md for how nix-shell is made to start the view's bash.
   mkFhsEnv = { name ? "fhs-env", deps, packages ? [ ], shellHook ? "" }:
     let
-      # A package's usr/ holds its wrappers: run in the env, each program
-      # starts its own view, its package's layers on top of the env's.
+      # A wrapped package is expanded to its layer list by the launcher.
       layers = map layerPath (packages ++ deps);
       view = inView {
         name = "${name}-view";

@@ -100,7 +100,7 @@ export const COMMANDS = {
     name: "wrap <dir>",
     description: "Wrap DIR's executables so each runs in its own FHS view",
     options: {
-      layer: { flag: "--layer <dep>", description: "A runtime dependency layer (repeatable, in order)", repeatable: true },
+      layer: { flag: "--layer <dep>", description: "A runtime dependency layer (repeatable, in order); a wrapped package stands for its own layers, its programs first", repeatable: true },
       layersFrom: { ...layerSet, description: "A layer set (fhs layer fetch): its layers after the --layer ones, leaving out its requested packages, which DIR holds (repeatable)" },
       policy: customPolicy,
       config: policyConfig,
@@ -173,7 +173,7 @@ export const COMMANDS = {
     description: "Enter a dev environment: a view of the layers and packages, with a shell or COMMAND",
     usage: "env [--layer DEP]... [--layers-from SET]... [--pkg WRAPPED_DIR]... [-- COMMAND...]",
     options: {
-      layer: { flag: "--layer <dep>", description: "A layer in the view (repeatable, in order)", repeatable: true },
+      layer: { flag: "--layer <dep>", description: "A layer in the view (repeatable, in order); a wrapped package stands for its own layers, its programs first", repeatable: true },
       layersFrom: layerSet,
       pkg: { flag: "--pkg <dir>", description: "A wrapped package: its layers join the view (repeatable)", repeatable: true },
       policy: customPolicy,

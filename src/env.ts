@@ -14,7 +14,7 @@ import { cachedViewLdCache } from "./ldcache.js";
 import { cachedViewState } from "./state.js";
 import { FhsError } from "./errors.js";
 import { checkLayerOverlayMetadata, checkLayerSymlinks, dedupeLayers, inspectLayer, usrDir, type Layer } from "./layers.js";
-import { encodeManifest, MANIFEST_VERSION, readManifest, type Manifest } from "./manifest.js";
+import { encodeManifest, MANIFEST_VERSION, readManifest, wrappedPackageLayers, type Manifest } from "./manifest.js";
 import { defaultPolicyWasm, requireLauncher } from "./paths.js";
 import { defaultConfigPath, loadConfig } from "./policy/config.js";
 import { readPolicyModule } from "./policy/validate.js";
@@ -31,21 +31,39 @@ export interface EnvOptions {
 }
 
 /** The view's layers: each package's own (itself first, then its
- * dependencies), then the extra layers; the first provider of a path wins. */
+ * dependencies), then the --layer ones, where a wrapped package stands for
+ * its own layer list as a --pkg does (src/manifest.ts, wrappedPackageLayers);
+ * the first provider of a path wins. `bare`: the layers that are no
+ * package's, checked here (a package's were checked when it was wrapped). */
 export function envLayers(pkgs: string[], layers: string[]): Layer[] {
+  return envLayerSets(pkgs, layers).all;
+}
+
+function envLayerSets(pkgs: string[], layers: string[]): { all: Layer[]; bare: Layer[] } {
   const fromPkgs = pkgs.flatMap((p) => {
     const dir = resolve(p);
     if (!existsSync(join(dir, ".fhs", "manifest.json"))) throw new FhsError(`package ${p}: not a wrapped package (no .fhs/manifest.json)`);
     return readManifest(dir).layers;
   });
-  const extra = layers.map((l) => {
+  const bare: Layer[] = [];
+  const packaged = [...fromPkgs];
+  const extra = layers.flatMap((l) => {
+    const wrapped = wrappedPackageLayers(l);
+    if (wrapped) {
+      packaged.push(...wrapped);
+      return wrapped;
+    }
     const layer = inspectLayer(l);
     checkLayerSymlinks(layer);
-    return layer;
+    bare.push(layer);
+    return [layer];
   });
   const all = dedupeLayers([...fromPkgs, ...extra]);
   if (all.length === 0) throw new FhsError("env: no --layer or --pkg given; the view would have no /usr");
-  return all;
+  // A layer a package's list already holds is that package's: checked, its
+  // install-time state made, when the package was wrapped.
+  const checked = new Set(packaged.map((l) => l.path));
+  return { all, bare: bare.filter((l) => !checked.has(l.path)) };
 }
 
 /** bash when a layer has it, else sh; with a prompt that shows the view. */
@@ -71,17 +89,17 @@ function defaultShell(layers: Layer[], dir: string): { argv: string[]; env: Reco
 }
 
 export async function env(opts: EnvOptions): Promise<number> {
-  let layers = envLayers(opts.pkgs, opts.layers);
+  const sets = envLayerSets(opts.pkgs, opts.layers);
+  let layers = sets.all;
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
   const launcher = requireLauncher(opts.launcher);
   // The packages' layers were checked when they were wrapped.
-  const fromPkgs = new Set(opts.pkgs.flatMap((p) => readManifest(resolve(p)).layers.map((l) => l.path)));
-  checkLayerOverlayMetadata(layers.filter((l) => !fromPkgs.has(l.path)), launcher);
+  checkLayerOverlayMetadata(sets.bare, launcher);
   const config = loadConfig(opts.config ?? defaultConfigPath);
   // Bare layers have no package to hold their install-time state: it is made
   // once per layer list and kept under the list's hash (src/state.ts). With
   // packages only, each package's state travels in its own layers.
-  if (opts.layers.length > 0) {
+  if (sets.bare.length > 0) {
     const state = cachedViewState(layers, { policy, config, launcher, report: (line) => process.stderr.write(`fhs: ${line}\n`) });
     if (state) layers = [state, ...layers];
   }

@@ -2,8 +2,8 @@
 // never appears in a merged view. Two forms, written together at wrap time:
 //   manifest.json  for people and tools, schema-checked
 //   manifest.bin   records the launcher reads at every exec (no JSON per exec)
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { MANIFEST_FORMAT, PATHS } from "./abi.js";
 import { FhsError } from "./errors.js";
 import type { Layer } from "./layers.js";
@@ -70,6 +70,28 @@ export function readManifest(pkg: string): Manifest {
     throw new FhsError(`${formatProblem(problems[0]!)}${more}; not a manifest fhs wrap wrote`);
   }
   return value as Manifest;
+}
+
+/** A wrapped package given where a layer is expected (`fhs env --layer`,
+ * `fhs wrap --layer`) stands for its own layer list, in its manifest's order:
+ * its programs (.fhs/raw, laid out as a /usr) first, its install-time state,
+ * its own dir, its dependencies. So a view of it shows the real programs at
+ * /usr/bin, above the package's wrappers, each with the layers it was wrapped
+ * against, and a program run there needs no launcher at all. undefined when
+ * DIR is not a wrapped package (then it is a plain layer). */
+export function wrappedPackageLayers(dir: string): Layer[] | undefined {
+  let real: string;
+  try {
+    real = realpathSync(resolve(dir));
+  } catch {
+    return undefined;
+  }
+  if (!existsSync(join(manifestDir(real), "manifest.json"))) return undefined;
+  const m = readManifest(real);
+  // The layer list names the package by the path it was wrapped at: a
+  // package moved since would stand for another directory's files.
+  if (m.package !== real) throw new FhsError(`package ${dir}: its manifest was written for ${m.package}; wrap it again where it is`);
+  return m.layers;
 }
 
 /** The compiled manifest, as the launcher reads it. */

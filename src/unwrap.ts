@@ -16,6 +16,7 @@ import { basename, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
 import { LAUNCHER_NAME, manifestDir } from "./manifest.js";
 import { lexists, moveNoReplace } from "./transaction.js";
+import { removeTree } from "./tree.js";
 
 /** What fhs wrap writes into DIR/.fhs/. */
 const WRAP_METADATA = ["manifest.json", "manifest.bin", "policy.wasm", "ld.so.cache"];
@@ -85,6 +86,8 @@ export function unwrap(dir: string): UnwrapResult {
 
   // The manifest first: from here on the package is half-wrapped until done.
   for (const f of WRAP_METADATA) rmSync(join(meta, f), { force: true });
+  // The install-time state wrap made (src/state.ts) is wrap's too.
+  if (lexists(join(meta, "state"))) removeTree(join(meta, "state"));
   const lost: string[] = [];
   for (const rel of files) {
     const place = join(pkg, "usr", rel);

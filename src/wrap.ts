@@ -23,7 +23,7 @@ import { holdSignals, Interrupted, Transaction } from "./transaction.js";
 import { halfWrapped } from "./unwrap.js";
 import { buildViewLdCache } from "./ldcache.js";
 import { checkLayerOverlayMetadata, checkLayerSymlinks, dedupeLayers, inspectLayer, type Layer } from "./layers.js";
-import { encodeManifest, LAUNCHER_NAME, manifestDir, type Manifest, MANIFEST_VERSION } from "./manifest.js";
+import { encodeManifest, LAUNCHER_NAME, manifestDir, type Manifest, MANIFEST_VERSION, wrappedPackageLayers } from "./manifest.js";
 import { wrapState } from "./state.js";
 import { defaultPolicyWasm, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
@@ -106,15 +106,23 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   if (half) throw new FhsError(`package ${opts.dir}: half-wrapped (${half}); run 'fhs unwrap ${opts.dir}' to put its programs back, then wrap again`);
   const self = inspectLayer(pkg);
   if (self.layout !== "fhs") throw new FhsError(`package ${opts.dir}: has no usr/ directory to wrap`);
-  const deps = (opts.layers ?? []).map((l) => {
+  // A wrapped package given as a dependency stands for its own layer list
+  // (src/manifest.ts, wrappedPackageLayers): its real programs, not its
+  // wrappers, are at /usr in this package's view, with their dependencies.
+  const bare: Layer[] = [];
+  const deps = (opts.layers ?? []).flatMap((l) => {
+    const wrapped = wrappedPackageLayers(l);
+    if (wrapped) return wrapped;
     const layer = inspectLayer(l);
     checkLayerSymlinks(layer);
-    return layer;
+    bare.push(layer);
+    return [layer];
   });
   const layers: Layer[] = dedupeLayers([self, ...deps]);
 
   const launcher = requireLauncher(opts.launcher);
-  checkLayerOverlayMetadata([self, ...deps], launcher);
+  // A wrapped dependency's layers were checked when it was wrapped.
+  checkLayerOverlayMetadata([self, ...bare], launcher);
   const policy = readPolicyModule(opts.policy ? resolve(opts.policy) : defaultPolicyWasm);
   const policySource = policy.path;
   const policyBytes = policy.bytes;

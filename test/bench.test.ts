@@ -1,6 +1,7 @@
 // A smoke run of the launch benchmark (test/bench/launch.ts, BENCH_SMOKE=1):
 // every case runs a few times through the real runner, launcher, kernel
-// floor, bubblewrap and buildFHSEnv reconstruction, and the results file,
+// floor, bubblewrap and buildFHSEnv reconstruction, the real workloads once
+// (GNU hello's configure + make in each of its three envs), and the results file,
 // charts and results block are written to a scratch directory. Nothing is
 // asserted about speed: only that every figure was measured, and that the
 // benchmark left apt's configuration as it found it.
@@ -42,12 +43,20 @@ describe("launch benchmark, smoke run", { skip: !isRoot && !mustWork ? "needs ro
       targets: { figure: string; result: number }[];
       layerSeries: { layers: number; fhs: number; floor: number }[];
       depthSeries: { depth: number; fhs: number; floor: number }[];
+      helloBuild: { launches: Record<string, number> };
     };
     assert.equal(res.smoke, true);
     assert.ok(res.machine.cpus > 0 && res.machine.kernel.length > 0);
-    for (const name of ["direct", "fhs", "fhs-cold", "floor", "bwrap", "inview-direct", "inview-fast", "buildfhsenv", "fhs-big", "state-with", "state-without", "depth-fhs-2", "depth-floor-2"])
+    for (const name of ["direct", "fhs", "fhs-cold", "floor", "bwrap", "inview-direct", "inview-fast", "inview-floor", "buildfhsenv", "fhs-big", "state-with", "state-without", "depth-fhs-2", "depth-floor-2"])
       assert.ok(Number.isFinite(res.medians[name]) && res.medians[name]! > 0, `no median for ${name}`);
-    assert.equal(res.targets.length, 8);
+    // The real workloads: python3 and gcc, and GNU hello's configure + make in three envs.
+    for (const name of ["python-wrapper", "python-inview", "python-inview-fast", "gcc-wrapper", "gcc-inview", "gcc-inview-fast", "hello-unwrapped", "hello-wrapped-layers", "hello-wrapped-path"])
+      assert.ok(Number.isFinite(res.medians[name]) && res.medians[name]! > 0, `no median for ${name}`);
+    // Wrapped packages as the env's layers run no launcher; through the wrappers, every tool is one.
+    assert.equal(res.helloBuild.launches["hello-unwrapped"], 0);
+    assert.equal(res.helloBuild.launches["hello-wrapped-layers"], 0);
+    assert.ok(res.helloBuild.launches["hello-wrapped-path"]! > 100, `${res.helloBuild.launches["hello-wrapped-path"]} launches through the wrappers`);
+    assert.equal(res.targets.length, 10);
     for (const t of res.targets) assert.ok(Number.isFinite(t.result), `no figure for ${t.figure}`);
     assert.deepEqual(res.layerSeries.map((p) => p.layers), [2, 10]);
     for (const p of [...res.layerSeries, ...res.depthSeries]) assert.ok(Number.isFinite(p.fhs) && Number.isFinite(p.floor));

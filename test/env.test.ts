@@ -4,16 +4,17 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { inspectLayer } from "../src/layers.js";
 import { encodeManifest, MANIFEST_VERSION } from "../src/manifest.js";
 import { defaultConfigPath, loadConfig } from "../src/policy/config.js";
 import { debLayers } from "./helpers/debian.js";
+import { envLayers } from "../src/env.js";
 import { isRoot, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { sublibAndProgram } from "./helpers/sublib.js";
-import { callerMounts, gccPackage, shellPackage } from "./helpers/wrapped.js";
+import { callerMounts, gccPackage, makePackage, markerLayer, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 
 let gccPkg: string;
 let shellPkg: string;
@@ -25,8 +26,14 @@ before(() => {
   zlibDev = debLayers(["zlib1g-dev", "zlib1g"]);
 });
 
-function fhsEnv(args: string[], opts: { cwd?: string; input?: string } = {}) {
-  return runCliUnprivileged(["env", "--policy", testArtifacts().policy, ...args], { ...opts, env: { FHS_LAUNCHER: testArtifacts().launcher } });
+function fhsEnv(args: string[], opts: { cwd?: string; input?: string; env?: Record<string, string> } = {}) {
+  return runCliUnprivileged(["env", "--policy", testArtifacts().policy, ...args], { ...opts, env: { ...opts.env, FHS_LAUNCHER: testArtifacts().launcher } });
+}
+
+/** How many wrappers a run launched: with FHS_DEBUG=timing each prints one
+ * line (the env's own launch prints none). */
+function launches(stderr: string): number {
+  return stderr.split("\n").filter((l) => l.startsWith("fhs-timing ")).length;
 }
 
 describe("fhs env: the seed's story", () => {
@@ -145,5 +152,82 @@ describe("fhs env: the view", () => {
     const r2 = fhsEnv(["--layer", join(dir, "missing"), "--", "true"]);
     assert.equal(r2.status, 2);
     assert.match(r2.stderr, /^fhs: layer .*missing: no such directory\n$/);
+  });
+});
+
+describe("wrapped packages as layers: each stands for its own layer list", () => {
+  it("fhs env --layer WRAPPED: the real programs at /usr/bin, with their dependencies; gcc compiles and no launcher runs", () => {
+    const work = testDir("fhs-env-wrapped-");
+    writeFileSync(join(work, "hello.c"), "int main(void) { return 0; }\n");
+    // A dependency of gcc given again, after it: it stays where gcc's list has it.
+    const dep = gccPackage().layers[0]!;
+    const script = "ls -l /usr/bin/ls; ls -lL /usr/bin/gcc; gcc -c hello.c && test -s hello.o && echo compiled; tr '\\0' ' ' < /.fhs/view";
+    const r = fhsEnv(["--layer", gccPkg, "--layer", shellPkg, "--layer", dep, "--", "sh", "-c", script], { cwd: work, env: { FHS_DEBUG: "timing" } });
+    assert.equal(r.status, 0, r.stderr);
+    const [ls, gcc, compiled] = r.stdout.split("\n");
+    // The programs themselves, not links to the package's launcher.
+    assert.match(ls!, /^-r[-w]x.* \/usr\/bin\/ls$/);
+    assert.match(gcc!, /^-r[-w]x.* \/usr\/bin\/gcc$/);
+    const real = statSync(join(gccPkg, ".fhs/raw/bin/gcc")).size;
+    assert.ok(gcc!.includes(` ${real} `), `${gcc} is not ${join(gccPkg, ".fhs/raw/bin/gcc")} (${real} bytes)`);
+    assert.ok(lstatSync(join(gccPkg, "usr/bin/gcc")).isSymbolicLink(), "the package's usr/bin/gcc is its wrapper");
+    assert.equal(compiled, "compiled");
+    // No launcher ran for sh, ls, gcc, cc1, as.
+    assert.equal(launches(r.stderr), 0, r.stderr);
+    // gcc's programs first, then its own dir; the dependency once, in gcc's place for it.
+    const marker = r.stdout.split("\n").at(-1)!;
+    const order = [...marker.matchAll(/view (\S+) (?:fhs|nix) /g)].map((m) => m[1]!);
+    assert.equal(order[0], join(gccPkg, ".fhs/raw"));
+    assert.ok(order.includes(gccPkg) && order.includes(join(shellPkg, ".fhs/raw")));
+    assert.equal(order.filter((l) => l === dep).length, 1);
+    assert.ok(order.indexOf(dep) < order.indexOf(join(shellPkg, ".fhs/raw")), "the dependency stays in gcc's list, before the next package");
+  });
+
+  it("a wrapper run by its path in such an env still launches (the fast path), once per program", () => {
+    const r = fhsEnv(["--pkg", shellPkg, "--", `${shellPkg}/usr/bin/sh`, "-c", `${shellPkg}/usr/bin/ls -l ${shellPkg}/usr/bin/ls`], { env: { FHS_DEBUG: "timing" } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^l.* -> .*\.fhs-launcher\n$/);
+    assert.equal(launches(r.stderr), 2, r.stderr);
+  });
+
+  it("fhs wrap --layer WRAPPED: the dependency's real programs in the package's view, no launch for them", () => {
+    const pkg = makePackage({ "bin/lsls": { text: "#!/bin/sh\nls -l /usr/bin/ls\n" } }, "lsls");
+    wrapPackage(pkg, [shellPkg]);
+    const m = JSON.parse(readFileSync(join(pkg, ".fhs/manifest.json"), "utf8")) as { layers: { path: string }[] };
+    const paths = m.layers.map((l) => l.path);
+    assert.ok(paths.includes(join(shellPkg, ".fhs/raw")) && paths.includes(shellPkg), paths.join(" "));
+    const r = runUnprivileged([join(pkg, "usr/bin/lsls")], { env: { FHS_DEBUG: "timing" } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^-r[-w]x.* \/usr\/bin\/ls\n$/);
+    assert.equal(launches(r.stderr), 1, r.stderr);
+  });
+
+  it("refuses a wrapped package moved since it was wrapped, in one line: its list names the old place", () => {
+    const pkg = wrapPackage(makePackage({ "bin/hi": { text: "#!/bin/sh\necho hi\n" } }, "moved"));
+    const moved = join(testDir("fhs-env-moved-"), "moved");
+    cpSync(pkg, moved, { recursive: true, verbatimSymlinks: true });
+    const r = fhsEnv(["--layer", moved, "--", "true"]);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, `fhs: package ${moved}: its manifest was written for ${pkg}; wrap it again where it is\n`);
+  });
+
+  it("fhs-launcher manifest (mkFhsEnv's view) expands a wrapped package as fhs env does: the same bytes", () => {
+    const dir = testDir("fhs-env-launcher-manifest-");
+    const out = join(dir, "manifest.bin");
+    const policy = testArtifacts().policy;
+    const args = [gccPkg, gccPackage().layers[0]!, markerLayer("extra")];
+    const r = runUnprivileged([join(testArtifacts().root, "fhs-launcher-static"), "manifest", out, "v", policy, join(repoRoot, "build", "config.bin"), ...args]);
+    assert.equal(r.status, 0, r.stderr);
+    const expected = encodeManifest({
+      fhsManifest: MANIFEST_VERSION,
+      package: "v",
+      layers: envLayers([], args),
+      policy: { path: policy, sha256: createHash("sha256").update(readFileSync(policy)).digest("hex"), source: "default" },
+      config: loadConfig(defaultConfigPath),
+      programs: [],
+      launcher: "",
+    });
+    assert.deepEqual(readFileSync(out), Buffer.from(expected));
+    assert.equal(envLayers([], args)[0]!.path, join(gccPkg, ".fhs/raw"));
   });
 });

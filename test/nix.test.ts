@@ -240,7 +240,7 @@ describe("nix/: Nix builds in fhs views", { skip }, () => {
     assert.equal(r.stdout, "built with: greetings from a Nix-layout layer\nrunning: greetings from a Nix-layout layer\n");
   });
 
-  it("mkFhsEnv: nix-shell --run enters the view; a wrapped compiler from packages sees the env's zlib", () => {
+  it("mkFhsEnv: nix-shell --run enters the view; a compiler from packages, itself at /usr/bin, sees the env's zlib", () => {
     const gcc = built("gcc");
     const src = join(work, "z.c");
     writeFileSync(src, '#include <stdio.h>\n#include <zlib.h>\nint main(void) { printf("zlib %s\\n", zlibVersion()); return 0; }\n');
@@ -252,13 +252,16 @@ describe("nix/: Nix builds in fhs views", { skip }, () => {
     const bin = join(work, "z");
     const r = spawnSync(
       "nix-shell",
-      [packagesNix, "--arg", "layers", layersJson, "-A", "env", ...NIX_OPTS, "--run", `echo "hook=$FHS_ENV_HOOK view=$IN_NIX_FHS"; ls /usr/include/zlib.h; gcc-12 -o ${bin} ${src} -lz && ${bin}`],
+      [packagesNix, "--arg", "layers", layersJson, "-A", "env", ...NIX_OPTS, "--run", `echo "hook=$FHS_ENV_HOOK view=$IN_NIX_FHS"; ls /usr/include/zlib.h; echo "gcc=$(readlink -f "$(command -v gcc-12)")"; gcc-12 -o ${bin} ${src} -lz && ${bin}`],
       { encoding: "utf8", timeout: 600_000, env: nixEnv, cwd: work },
     );
     assert.equal(r.status, 0, `nix-shell failed:\n${r.stderr.slice(-3000)}`);
     assert.match(r.stdout, /^hook=ran view=[0-9a-f]+$/m);
     assert.match(r.stdout, /^\/usr\/include\/zlib\.h$/m);
     assert.match(r.stdout, /^zlib 1\.2\.13$/m);
+    // The package stands for its layers, its programs first: gcc-12 is the
+    // compiler itself, in the view's /usr, not the package's wrapper.
+    assert.match(r.stdout, /^gcc=\/usr\/bin\/\S+$/m);
 
     // With nixpkgs, nix-shell runs nixpkgs' bash, outside the view (the
     // host's bash stands in for it here): $stdenv/setup re-enters the view.

@@ -10,14 +10,14 @@
 // that fork+execs the command and waits, so Node adds nothing to the timing.
 // Rounds of all commands are interleaved to spread machine noise evenly.
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { decodeRecords } from "../../src/policy/records.js";
-import { debLayers } from "../helpers/debian.js";
+import { debLayers, debSource } from "../helpers/debian.js";
 import { fetchedPackage } from "../helpers/fetched.js";
 import { isRoot, repoRoot, runCli, runUnprivileged, testArtifacts, testDir, testUser } from "../helpers/env.js";
-import { makePackage, packageFromLayers, staticProgram, syntheticLayers, wrapPackage } from "../helpers/wrapped.js";
+import { GCC_PROGRAM_PACKAGES, gccPackage, makePackage, packageFromLayers, staticProgram, syntheticLayers, wrapPackage } from "../helpers/wrapped.js";
 import { renderCharts } from "./charts.js";
 import { buildFhsEnv } from "./fhsenv.js";
 
@@ -71,7 +71,7 @@ function bwrapView(plan: string[][]): string[] {
   );
 }
 
-type Case = { name: string; argv: string[]; env?: Record<string, string>; runs: number; inView?: boolean };
+type Case = { name: string; argv: string[]; env?: Record<string, string>; runs: number; inView?: boolean; cwd?: string };
 const cases: Case[] = [];
 const add = (c: Omit<Case, "runs"> & { runs?: number }) => cases.push({ runs: RUNS, ...c });
 
@@ -89,7 +89,7 @@ add({ name: "floor", argv: [floor, ...usrLayers(plan10), "--", "/usr/bin/true"] 
 add({ name: "bwrap", argv: [...bwrapView(plan10), rawTrue] });
 // Inside pkg10's view (fhs env --pkg): a direct exec, and the wrapper (fast path).
 const cli = join(repoRoot, "dist/cli.js");
-const inView = (target: string) => [process.execPath, cli, "env", "--pkg", pkg10, "--", runner, "RUNS", target];
+const inView = (...target: string[]) => [process.execPath, cli, "env", "--pkg", pkg10, "--", runner, "RUNS", ...target];
 add({ name: "inview-direct", argv: inView(rawTrue), inView: true });
 add({ name: "inview-fast", argv: inView(wrapped10), inView: true });
 
@@ -102,6 +102,11 @@ if (hasMusl) {
   execFileSync("musl-gcc", ["-O2", "-static", "-o", stepMusl, join(repoRoot, "test/bench/step.c")]);
   add({ name: "direct-step-musl", argv: [stepMusl] });
 }
+// The fast path's physical floor: in the same view, one more exec of a
+// static program that does nothing but exec the real one, as the launcher's
+// fast path does (musl when there is musl, as the launcher).
+const stepFloor = hasMusl ? join(testArtifacts().root, "step-musl") : step;
+add({ name: "inview-floor", argv: inView(stepFloor, rawTrue), inView: true });
 
 // --- Layer sweep: a static program (it needs no libc layer), padded with
 // synthetic layers; the same view by fhs, the floor and bubblewrap.
@@ -162,6 +167,74 @@ wrapPackage(plainHello, plainLayers);
 add({ name: "state-with", argv: [join(hello.pkg, "usr/bin/hello")] });
 add({ name: "state-without", argv: [join(plainHello, "usr/bin/hello")] });
 
+// --- Real workloads, (a): python3 -c pass and gcc -c hello.c through their
+// wrappers (a launch from outside a view, plan cached), and inside a view of
+// the same layers (fhs env --pkg) the same programs unwrapped and through
+// their wrappers (the fast path).
+const WORKLOAD_RUNS = Number(process.env.BENCH_WORKLOAD_RUNS ?? (smoke ? 2 : 50));
+/** Debian packages made a wrapped package the Nix way: their own files, wrapped against the rest of their closure. */
+function wrappedDeb(name: string, own: string[], extra: string[] = []): string {
+  const ownLayers = own.flatMap((p) => debLayers([p]));
+  const deps = debLayers([...own, ...extra], { withDeps: true }).filter((l) => !ownLayers.includes(l));
+  return wrapPackage(packageFromLayers(ownLayers, name), deps);
+}
+const pyPkg = wrappedDeb("python3", ["python3-minimal", "python3.11-minimal"]);
+const pyEnv = (...argv: string[]) => [process.execPath, cli, "env", "--pkg", pyPkg, "--", runner, "RUNS", ...argv];
+add({ name: "python-wrapper", argv: [join(pyPkg, "usr/bin/python3"), "-c", "pass"], runs: WORKLOAD_RUNS });
+add({ name: "python-inview", argv: pyEnv("/usr/bin/python3", "-c", "pass"), inView: true, runs: WORKLOAD_RUNS });
+add({ name: "python-inview-fast", argv: pyEnv(join(pyPkg, "usr/bin/python3"), "-c", "pass"), inView: true, runs: WORKLOAD_RUNS });
+const gccPkg = gccPackage().pkg;
+const gccWork = testDir("fhs-bench-gcc-");
+writeFileSync(join(gccWork, "hello.c"), '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n');
+give(gccWork);
+const gccEnv = (...argv: string[]) => [process.execPath, cli, "env", "--pkg", gccPkg, "--", runner, "RUNS", ...argv];
+add({ name: "gcc-wrapper", argv: [join(gccPkg, "usr/bin/gcc"), "-c", "hello.c"], cwd: gccWork, runs: WORKLOAD_RUNS });
+add({ name: "gcc-inview", argv: gccEnv("/usr/bin/gcc", "-c", "hello.c"), inView: true, cwd: gccWork, runs: WORKLOAD_RUNS });
+add({ name: "gcc-inview-fast", argv: gccEnv(join(gccPkg, "usr/bin/gcc"), "-c", "hello.c"), inView: true, cwd: gccWork, runs: WORKLOAD_RUNS });
+
+// --- Real workloads, (b): GNU hello's ./configure && make inside fhs env,
+// with a toolchain of wrapped packages (gcc, and each tool its own package)
+// against the same Debian packages unwrapped, as plain layers of the env:
+//   hello-unwrapped       the packages' layers (fhs env --layer DEB...)
+//   hello-wrapped-layers  the wrapped packages as layers (fhs env --layer PKG...):
+//                         each stands for its own layers, real programs first,
+//                         so no launcher runs at all
+//   hello-wrapped-path    the same env, PATH at the wrappers' directories:
+//                         every tool configure and make run by name is a
+//                         wrapper exec'd through the fast path
+// Configure and make alone are timed (the runner, in the view); the source is
+// unpacked afresh for each run. FHS_DEBUG=timing counts the launches.
+const HELLO_TOOLS = ["coreutils", "sed", "grep", "gawk", "diffutils", "findutils", "make", "dash"];
+const HELLO_ROUNDS = smoke ? 1 : 3;
+const toolPkgs = [gccPkg, ...HELLO_TOOLS.map((t) => wrappedDeb(t, [t]))];
+const toolDebs = [...GCC_PROGRAM_PACKAGES, "libc6-dev", ...HELLO_TOOLS];
+const toolLayers = [...new Set([...toolDebs.flatMap((p) => debLayers([p])), ...debLayers(toolDebs, { withDeps: true })])];
+const helloSrc = debSource("hello");
+const HELLO_VARIANTS = ["hello-unwrapped", "hello-wrapped-layers", "hello-wrapped-path"] as const;
+const helloLaunches: Record<string, number> = {};
+function helloBuild(variant: (typeof HELLO_VARIANTS)[number]): { wall: number; cpu: number } {
+  const dir = testDir("fhs-bench-hello-build-");
+  execFileSync("tar", ["xzf", helloSrc, "-C", dir]);
+  give(dir);
+  const src = join(dir, readdirSync(dir)[0]!);
+  const envLayersArgs = (variant === "hello-unwrapped" ? toolLayers : toolPkgs).flatMap((l) => ["--layer", l]);
+  const wrappers = variant === "hello-wrapped-path";
+  const path = wrappers ? toolPkgs.map((p) => join(p, "usr/bin")).join(":") : "/usr/bin:/bin";
+  const sh = wrappers ? join(toolPkgs[toolPkgs.length - 1]!, "usr/bin/sh") : "/usr/bin/sh";
+  const build = `PATH=${path}; export PATH; ./configure >/dev/null && make >/dev/null`;
+  const r = runUnprivileged([process.execPath, cli, "env", ...envLayersArgs, "--", runner, "1", sh, "-c", build], {
+    cwd: src,
+    env: { FHS_LAUNCHER: launcher, FHS_DEBUG: "timing" },
+    timeoutMs: 1_800_000,
+  });
+  if (r.status !== 0) throw new Error(`bench ${variant}: ${r.stderr.slice(-3000)}`);
+  rmSync(dir, { recursive: true, force: true });
+  helloLaunches[variant] = r.stderr.split("\n").filter((l) => l.startsWith("fhs-timing ")).length;
+  const t = /^(\d+) (\d+)$/m.exec(r.stdout);
+  if (!t) throw new Error(`bench ${variant}: no timing in ${r.stdout}`);
+  return { wall: Number(t[1]) / 1e6, cpu: Number(t[2]) / 1e6 };
+}
+
 // --- Run: rounds of every case, interleaved.
 const samples = new Map<string, number[]>(cases.map((c) => [c.name, []]));
 const cpuSamples = new Map<string, number[]>(cases.map((c) => [c.name, []]));
@@ -170,7 +243,7 @@ for (let round = 0; round < ROUNDS; round++) {
   for (const c of cases) {
     const n = String(Math.max(1, Math.ceil(c.runs / ROUNDS)));
     const argv = c.inView ? c.argv.map((a) => (a === "RUNS" ? n : a)) : [runner, n, ...c.argv];
-    const r = runUnprivileged(argv, { env: { ...c.env, FHS_LAUNCHER: launcher }, timeoutMs: 600_000 });
+    const r = runUnprivileged(argv, { env: { ...c.env, FHS_LAUNCHER: launcher }, cwd: c.cwd, timeoutMs: 600_000 });
     if (r.status !== 0) {
       // bubblewrap cannot make some views (its overlay options go through
       // one mount(2) page): a missing point, said so in the results.
@@ -192,6 +265,15 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 for (const c of cases) if (samples.get(c.name)?.length === 0) samples.delete(c.name), cpuSamples.delete(c.name);
+// The builds: rounds of the three variants, interleaved.
+for (const v of HELLO_VARIANTS) samples.set(v, []), cpuSamples.set(v, []);
+for (let round = 0; round < HELLO_ROUNDS; round++) {
+  for (const v of HELLO_VARIANTS) {
+    const t = helloBuild(v);
+    samples.get(v)!.push(t.wall);
+    cpuSamples.get(v)!.push(t.cpu);
+  }
+}
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -231,6 +313,8 @@ function ratios(x: Record<string, number>) {
     depth: os(`depth-fhs-${dMax}`) / dMax / os("depth-fhs-1"),
     layers: os(`layers-fhs-${lMax}`) / os(`layers-floor-${lMax}`),
     fhsenv: x.buildfhsenv! / x["fhs-big"]!,
+    helloLayers: x["hello-wrapped-layers"]! / x["hello-unwrapped"]!,
+    helloPath: x["hello-wrapped-path"]! / x["hello-unwrapped"]!,
   };
 }
 const rw = ratios(m);
@@ -245,6 +329,8 @@ const targets: Target[] = [
   { figure: "policy load + eval, share of a cold launch", result: (100 * policyMs) / m["fhs-cold"]!, cpu: null, unit: "%", target: "≤ 10%", met: policyMs / m["fhs-cold"]! <= 0.1 },
   { figure: `faithful buildFHSEnv launch (${envLayers.length} layers) vs fhs (same layers)`, result: rw.fhsenv, cpu: rc.fhsenv, unit: "× slower", target: "≥ 5× slower", met: rw.fhsenv >= 5 },
   { figure: "launcher peak RSS", result: rssKiB / 1024, cpu: null, unit: "MiB", target: "≤ 2 MiB", met: rssKiB <= 2048 },
+  { figure: "GNU hello configure + make, wrapped toolchain as env layers vs unwrapped", result: rw.helloLayers, cpu: rc.helloLayers, unit: "×", target: "≤ 1.10×", met: rw.helloLayers <= 1.1 },
+  { figure: "GNU hello configure + make, through the wrappers (PATH, fast path) vs unwrapped", result: rw.helloPath, cpu: rc.helloPath, unit: "×", target: "≤ 1.10×", met: rw.helloPath <= 1.1 },
 ];
 
 const osRelease = readFileSync("/etc/os-release", "utf8");
@@ -265,7 +351,8 @@ const results = {
   method: { runs: RUNS, sweepRuns: SWEEP_RUNS, rounds: ROUNDS, statistic: "median, ms", overhead: "median minus the direct exec's median of the same program" },
   medians: m,
   cpuMedians: mc,
-  layers: { fhsenv: envLayers.length, fhsenvFiles: fhsenv.files, hello: hello.layers.length, helloState },
+  layers: { fhsenv: envLayers.length, fhsenvFiles: fhsenv.files, hello: hello.layers.length, helloState, helloToolchain: toolLayers.length, helloToolPackages: toolPkgs.length },
+  helloBuild: { rounds: HELLO_ROUNDS, launches: helloLaunches },
   launcherClock: { launchMs, policyMs },
   rssKiB,
   slopes: { fhsUsPerLayer: slope("fhs"), floorUsPerLayer: slope("floor") },
@@ -298,6 +385,7 @@ Raw figures: [bench/results/${date}.json](../bench/results/${date}.json).
 | bubblewrap 0.12 building the same view as fhs | ${fmt(m.bwrap)} | ${fmt(mc.bwrap)} |
 | inside a view: direct exec | ${fmt(m["inview-direct"])} | ${fmt(mc["inview-direct"])} |
 | inside a view: wrapper, fast path | ${fmt(m["inview-fast"])} | ${fmt(mc["inview-fast"])} |
+| inside a view: a static program (${hasMusl ? "musl" : "glibc"}) that execs \`true\`: the fast path's floor | ${fmt(m["inview-floor"])} | ${fmt(mc["inview-floor"])} |
 | direct exec of a static program (glibc) | ${fmt(m["direct-step"])} | ${fmt(mc["direct-step"])} |
 | direct exec of the same static program linked with musl | ${fmt(m["direct-step-musl"])} | ${fmt(mc["direct-step-musl"])} |
 | fhs wrapper, static program, ${lMax} layers | ${fmt(m[`layers-fhs-${lMax}`])} | ${fmt(mc[`layers-fhs-${lMax}`])} |
@@ -308,6 +396,13 @@ Raw figures: [bench/results/${date}.json](../bench/results/${date}.json).
 | fhs wrapper, the same ${envLayers.length} layers | ${fmt(m["fhs-big"])} | ${fmt(mc["fhs-big"])} |
 | GNU hello, fetched: ${hello.layers.length} layers${helloState ? " + its .fhs/state layer" : ""} | ${fmt(m["state-with"])} | ${fmt(mc["state-with"])} |
 | GNU hello, the same layers without package metadata: no state layer | ${fmt(m["state-without"])} | ${fmt(mc["state-without"])} |
+| \`python3 -c pass\`: wrapper, from outside a view | ${fmt(m["python-wrapper"])} | ${fmt(mc["python-wrapper"])} |
+| \`python3 -c pass\`: inside a view of its layers, unwrapped / wrapper (fast path) | ${fmt(m["python-inview"])} / ${fmt(m["python-inview-fast"])} | ${fmt(mc["python-inview"])} / ${fmt(mc["python-inview-fast"])} |
+| \`gcc -c hello.c\`: wrapper, from outside a view | ${fmt(m["gcc-wrapper"])} | ${fmt(mc["gcc-wrapper"])} |
+| \`gcc -c hello.c\`: inside a view of its layers, unwrapped / wrapper (fast path) | ${fmt(m["gcc-inview"])} / ${fmt(m["gcc-inview-fast"])} | ${fmt(mc["gcc-inview"])} / ${fmt(mc["gcc-inview-fast"])} |
+| GNU hello \`./configure && make\` in fhs env, Debian packages unwrapped (${toolLayers.length} layers) | ${fmt(m["hello-unwrapped"])} | ${fmt(mc["hello-unwrapped"])} |
+| the same, ${toolPkgs.length} wrapped packages as the env's layers (${helloLaunches["hello-wrapped-layers"]} launches) | ${fmt(m["hello-wrapped-layers"])} | ${fmt(mc["hello-wrapped-layers"])} |
+| the same env, PATH at the wrappers: ${helloLaunches["hello-wrapped-path"]} fast-path launches | ${fmt(m["hello-wrapped-path"])} | ${fmt(mc["hello-wrapped-path"])} |
 | launcher's own clock, plan cache off: whole launch until exec | ${fmt(launchMs)} | |
 | launcher's own clock, plan cache off: policy load + eval in wasm3 | ${fmt(policyMs)} | |
 
