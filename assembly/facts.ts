@@ -55,35 +55,94 @@ export class LaunchFacts {
 export function launchFacts(input: Array<Array<string>>): LaunchFacts {
   const f = new LaunchFacts();
   for (let i = 1; i < input.length; i++) {
-    const r = input[i];
-    const k = r[0];
-    const n = r.length;
-    if (k == "layer" && n == 4) f.layers.push(new Layer(r[1], r[2], r[3]));
-    else if (k == "view" && n == 4) f.view.push(new Layer(r[1], r[2], r[3]));
-    else if (k == "host" && (n == 3 || n == 4)) f.hosts.push(new HostEntry(r[1], r[2], n == 4 ? r[3] : ""));
-    else if (k == "overlay" && n == 2) f.overlays.push(r[1]);
-    else if (k == "never-bind" && n == 2) f.neverBind.push(r[1]);
-    else if (k == "setenv" && n == 3) {
-      f.env.push(r[1]);
-      f.env.push(r[2]);
-    } else if (k == "env-marker" && n == 2) f.envMarker = r[1];
-    else if (k == "marker-root" && n == 2) f.markerRoot = r[1] == "ok";
-    else if (k == "view-id" && n == 2) f.markerId = r[1];
-    else if (k == "ldcache" && n == 2) f.ldCache = r[1];
-    else if (k == "shadowed" && n == 2) f.shadowed = true;
-    else if (k == "host-file" && n == 2) f.hostHasLdCache = f.hostHasLdCache || r[1] == "etc/ld.so.cache";
-    else if (k == "etc-from" && n == 2 && (r[1] == "layers+host" || r[1] == "host" || r[1] == "layers")) f.etcFrom = r[1];
-    else if (k == "etc-host" && n == 2) f.etcHost.push(r[1]);
-    else if (k == "host-etc-file" && n == 2) f.hostEtcHas.push(r[1]);
-    else if (k == "host-etc" && n == 2) f.markerHostEtc = r[1];
-    else if (k == "host-etc-mounted" && n == 1) f.hostEtcMounted = true;
-    else if (k == "wrap-dir" || k == "severity" || k == "override") continue; // not launch decisions
-    else {
+    const r = unchecked(input[i]);
+    if (!readLaunchRecord(f, r, unchecked(r[0]), r.length)) {
       f.error = unexpectedRecord(r);
       return f;
     }
   }
   return f;
+}
+
+/** One record into the facts; false when the request does not take it. The
+ * kind's length picks the few names it can be: wasm3 interprets, and a
+ * chain of a score of string comparisons for each of a launch's ~200 records
+ * was a real share of a cold launch. */
+function readLaunchRecord(f: LaunchFacts, r: string[], k: string, n: i32): bool {
+  switch (k.length) {
+    case 4:
+      if (k == "view" && n == 4) return pushLayer(f.view, r);
+      if (k == "host" && (n == 3 || n == 4)) {
+        f.hosts.push(new HostEntry(unchecked(r[1]), unchecked(r[2]), n == 4 ? unchecked(r[3]) : ""));
+        return true;
+      }
+      return false;
+    case 5:
+      return k == "layer" && n == 4 && pushLayer(f.layers, r);
+    case 6:
+      if (k == "setenv" && n == 3) {
+        f.env.push(unchecked(r[1]));
+        f.env.push(unchecked(r[2]));
+        return true;
+      }
+      return false;
+    case 7:
+      if (n != 2) return false;
+      if (k == "overlay") f.overlays.push(unchecked(r[1]));
+      else if (k == "view-id") f.markerId = unchecked(r[1]);
+      else if (k == "ldcache") f.ldCache = unchecked(r[1]);
+      else return false;
+      return true;
+    case 8:
+      // Config for other requests: not launch decisions.
+      if (k == "wrap-dir" || k == "severity" || k == "override") return true;
+      if (n != 2) return false;
+      if (k == "etc-host") f.etcHost.push(unchecked(r[1]));
+      else if (k == "shadowed") f.shadowed = true;
+      else if (k == "host-etc") f.markerHostEtc = unchecked(r[1]);
+      else if (k == "etc-from") {
+        const v = unchecked(r[1]);
+        if (v != "layers+host" && v != "host" && v != "layers") return false;
+        f.etcFrom = v;
+      } else return false;
+      return true;
+    case 9:
+      if (k == "host-file" && n == 2) {
+        f.hostHasLdCache = f.hostHasLdCache || unchecked(r[1]) == "etc/ld.so.cache";
+        return true;
+      }
+      return false;
+    case 10:
+      if (n != 2) return false;
+      if (k == "never-bind") f.neverBind.push(unchecked(r[1]));
+      else if (k == "env-marker") f.envMarker = unchecked(r[1]);
+      else return false;
+      return true;
+    case 11:
+      if (k == "marker-root" && n == 2) {
+        f.markerRoot = unchecked(r[1]) == "ok";
+        return true;
+      }
+      return false;
+    case 13:
+      if (k == "host-etc-file" && n == 2) {
+        f.hostEtcHas.push(unchecked(r[1]));
+        return true;
+      }
+      return false;
+    case 16:
+      if (k == "host-etc-mounted" && n == 1) {
+        f.hostEtcMounted = true;
+        return true;
+      }
+      return false;
+  }
+  return false;
+}
+
+function pushLayer(list: Layer[], r: string[]): bool {
+  list.push(new Layer(unchecked(r[1]), unchecked(r[2]), unchecked(r[3])));
+  return true;
 }
 
 /** `req build`: the dependency layers, the staging dirs the CLI prepared, the config. */
