@@ -75,7 +75,7 @@ export function fail(out: RecordWriter, message: string): i32 {
 
 /** One field's bytes as a string: ASCII widened in one pass, anything else
  * by the standard UTF-8 decoder (same result, U+FFFD for malformed bytes). */
-function decodeField(p: usize, n: i32): string {
+export function decodeField(p: usize, n: i32): string {
   const s = changetype<string>(__new(<usize>n << 1, idof<string>()));
   const d = changetype<usize>(s);
   for (let i = 0; i < n; i++) {
@@ -84,6 +84,31 @@ function decodeField(p: usize, n: i32): string {
     store<u16>(d + (<usize>i << 1), b);
   }
   return s;
+}
+
+/** Whether the n bytes at p are the ASCII string s: a field compared where
+ * it lies, with no string made of it. */
+export function bytesAre(p: usize, n: i32, s: string): bool {
+  if (n != s.length) return false;
+  const q = changetype<usize>(s);
+  for (let i = 0; i < n; i++) if (<u16>load<u8>(p + <usize>i) != load<u16>(q + (<usize>i << 1))) return false;
+  return true;
+}
+
+/** Whether the bytes are a record stream: every record one or more
+ * non-empty fields, the last one closed. */
+export function wellFormed(ptr: usize, len: i32): bool {
+  let nf: i32 = 0;
+  let start: i32 = 0;
+  for (let i: i32 = 0; i < len; i++) {
+    if (load<u8>(ptr + <usize>i) != 0) continue;
+    if (i == start) {
+      if (nf == 0) return false;
+      nf = 0;
+    } else nf++;
+    start = i + 1;
+  }
+  return start == len && nf == 0;
 }
 
 /** Parses records; returns null when the bytes are not well-formed. */
