@@ -6,6 +6,7 @@
 // fields) is an error, never ignored: a host and a policy that disagree on
 // the input must not silently produce a plan.
 import { Layer } from "./layers";
+import { RecordWriter, bytesAre, decodeField } from "./records";
 
 /** One entry of the host's root directory (`host NAME TYPE [TARGET]`). */
 export class HostEntry {
@@ -53,37 +54,144 @@ export class LaunchFacts {
 }
 
 export function launchFacts(input: Array<Array<string>>): LaunchFacts {
+  // One reader for both ways in: the records as bytes, as a host sends them.
+  const w = new RecordWriter();
+  for (let i = 0; i < input.length; i++) w.record(input[i]);
+  return launchFactsAt(w.buf.dataStart, w.len);
+}
+
+/** The most fields a launch record has (`layer PATH LAYOUT DIRS`). */
+const MAX_FIELDS = 4;
+
+/** `req launch` facts read from the request's record bytes (well-formed, the
+ * first record the request's), not from records made into strings first: a
+ * cold launch runs this in wasm3, which interprets, and making an array and
+ * a string of every field, kinds and other requests' config included, was a
+ * large share of its time. Only the values a fact keeps become strings. */
+export function launchFactsAt(ptr: usize, len: i32): LaunchFacts {
   const f = new LaunchFacts();
-  for (let i = 1; i < input.length; i++) {
-    const r = input[i];
-    const k = r[0];
-    const n = r.length;
-    if (k == "layer" && n == 4) f.layers.push(new Layer(r[1], r[2], r[3]));
-    else if (k == "view" && n == 4) f.view.push(new Layer(r[1], r[2], r[3]));
-    else if (k == "host" && (n == 3 || n == 4)) f.hosts.push(new HostEntry(r[1], r[2], n == 4 ? r[3] : ""));
-    else if (k == "overlay" && n == 2) f.overlays.push(r[1]);
-    else if (k == "never-bind" && n == 2) f.neverBind.push(r[1]);
-    else if (k == "setenv" && n == 3) {
-      f.env.push(r[1]);
-      f.env.push(r[2]);
-    } else if (k == "env-marker" && n == 2) f.envMarker = r[1];
-    else if (k == "marker-root" && n == 2) f.markerRoot = r[1] == "ok";
-    else if (k == "view-id" && n == 2) f.markerId = r[1];
-    else if (k == "ldcache" && n == 2) f.ldCache = r[1];
-    else if (k == "shadowed" && n == 2) f.shadowed = true;
-    else if (k == "host-file" && n == 2) f.hostHasLdCache = f.hostHasLdCache || r[1] == "etc/ld.so.cache";
-    else if (k == "etc-from" && n == 2 && (r[1] == "layers+host" || r[1] == "host" || r[1] == "layers")) f.etcFrom = r[1];
-    else if (k == "etc-host" && n == 2) f.etcHost.push(r[1]);
-    else if (k == "host-etc-file" && n == 2) f.hostEtcHas.push(r[1]);
-    else if (k == "host-etc" && n == 2) f.markerHostEtc = r[1];
-    else if (k == "host-etc-mounted" && n == 1) f.hostEtcMounted = true;
-    else if (k == "wrap-dir" || k == "severity" || k == "override") continue; // not launch decisions
-    else {
-      f.error = unexpectedRecord(r);
+  const end = ptr + <usize>len;
+  const starts = new StaticArray<usize>(MAX_FIELDS);
+  const lens = new StaticArray<i32>(MAX_FIELDS);
+  let at = ptr;
+  // The request's own record.
+  while (load<u8>(at) != 0) {
+    while (load<u8>(at) != 0) at++;
+    at++;
+  }
+  at++;
+  while (at < end) {
+    let n: i32 = 0;
+    while (load<u8>(at) != 0) {
+      const s = at;
+      while (load<u8>(at) != 0) at++;
+      if (n < MAX_FIELDS) {
+        unchecked((starts[n] = s));
+        unchecked((lens[n] = <i32>(at - s)));
+      }
+      n++;
+      at++;
+    }
+    at++; // the record's closing NUL
+    // Fields past MAX_FIELDS are not kept: no record the request takes has
+    // them, so such a record is refused (or skipped as other requests' config).
+    if (!readLaunchRecord(f, starts, lens, n)) {
+      f.error = unexpected(decodeField(unchecked(starts[0]), unchecked(lens[0])), n);
       return f;
     }
   }
   return f;
+}
+
+/** Field k of the record being read, as a string. */
+// @ts-ignore: decorator
+@inline function field(starts: StaticArray<usize>, lens: StaticArray<i32>, k: i32): string {
+  return decodeField(unchecked(starts[k]), unchecked(lens[k]));
+}
+
+/** One record into the facts; false when the request does not take it. The
+ * kind's length picks the few names it can be, compared in place: a chain
+ * of a score of string comparisons for each of a launch's ~200 records was
+ * a real share of a cold launch. */
+function readLaunchRecord(f: LaunchFacts, starts: StaticArray<usize>, lens: StaticArray<i32>, n: i32): bool {
+  const k = unchecked(starts[0]);
+  const kl = unchecked(lens[0]);
+  switch (kl) {
+    case 4:
+      if (bytesAre(k, kl, "view") && n == 4) {
+        f.view.push(new Layer(field(starts, lens, 1), field(starts, lens, 2), field(starts, lens, 3)));
+        return true;
+      }
+      if (bytesAre(k, kl, "host") && (n == 3 || n == 4)) {
+        f.hosts.push(new HostEntry(field(starts, lens, 1), field(starts, lens, 2), n == 4 ? field(starts, lens, 3) : ""));
+        return true;
+      }
+      return false;
+    case 5:
+      if (bytesAre(k, kl, "layer") && n == 4) {
+        f.layers.push(new Layer(field(starts, lens, 1), field(starts, lens, 2), field(starts, lens, 3)));
+        return true;
+      }
+      return false;
+    case 6:
+      if (bytesAre(k, kl, "setenv") && n == 3) {
+        f.env.push(field(starts, lens, 1));
+        f.env.push(field(starts, lens, 2));
+        return true;
+      }
+      return false;
+    case 7:
+      if (n != 2) return false;
+      if (bytesAre(k, kl, "overlay")) f.overlays.push(field(starts, lens, 1));
+      else if (bytesAre(k, kl, "view-id")) f.markerId = field(starts, lens, 1);
+      else if (bytesAre(k, kl, "ldcache")) f.ldCache = field(starts, lens, 1);
+      else return false;
+      return true;
+    case 8:
+      // Config for other requests: not launch decisions, never decoded.
+      if (bytesAre(k, kl, "wrap-dir") || bytesAre(k, kl, "severity") || bytesAre(k, kl, "override")) return true;
+      if (n != 2) return false;
+      if (bytesAre(k, kl, "etc-host")) f.etcHost.push(field(starts, lens, 1));
+      else if (bytesAre(k, kl, "shadowed")) f.shadowed = true;
+      else if (bytesAre(k, kl, "host-etc")) f.markerHostEtc = field(starts, lens, 1);
+      else if (bytesAre(k, kl, "etc-from")) {
+        const v = field(starts, lens, 1);
+        if (v != "layers+host" && v != "host" && v != "layers") return false;
+        f.etcFrom = v;
+      } else return false;
+      return true;
+    case 9:
+      if (bytesAre(k, kl, "host-file") && n == 2) {
+        f.hostHasLdCache = f.hostHasLdCache || bytesAre(unchecked(starts[1]), unchecked(lens[1]), "etc/ld.so.cache");
+        return true;
+      }
+      return false;
+    case 10:
+      if (n != 2) return false;
+      if (bytesAre(k, kl, "never-bind")) f.neverBind.push(field(starts, lens, 1));
+      else if (bytesAre(k, kl, "env-marker")) f.envMarker = field(starts, lens, 1);
+      else return false;
+      return true;
+    case 11:
+      if (bytesAre(k, kl, "marker-root") && n == 2) {
+        f.markerRoot = bytesAre(unchecked(starts[1]), unchecked(lens[1]), "ok");
+        return true;
+      }
+      return false;
+    case 13:
+      if (bytesAre(k, kl, "host-etc-file") && n == 2) {
+        f.hostEtcHas.push(field(starts, lens, 1));
+        return true;
+      }
+      return false;
+    case 16:
+      if (bytesAre(k, kl, "host-etc-mounted") && n == 1) {
+        f.hostEtcMounted = true;
+        return true;
+      }
+      return false;
+  }
+  return false;
 }
 
 /** `req build`: the dependency layers, the staging dirs the CLI prepared, the config. */
@@ -168,5 +276,9 @@ export function wrapFacts(input: Array<Array<string>>): WrapFacts {
 
 /** The refusal for a record a request does not take. */
 export function unexpectedRecord(r: string[]): string {
-  return "unexpected input record: " + r[0] + " with " + (r.length - 1).toString() + " fields";
+  return unexpected(r[0], r.length);
+}
+
+function unexpected(kind: string, n: i32): string {
+  return "unexpected input record: " + kind + " with " + (n - 1).toString() + " fields";
 }

@@ -12,6 +12,7 @@ typedef struct policy_result {
 
 /* Evaluates input with the module. Every failure (bad module, trap, deadline,
  * result out of bounds) ends the process with FHS_EXIT_POLICY and one line
- * naming the policy: a launch fails closed, before anything is mounted. */
+ * naming the policy: a launch fails closed, before anything is mounted.
+ * Once per process: wasm3's memory is left for the exec or exit that follows. */
 void policy_eval(const char *name, const uint8_t *wasm, size_t wasm_len,
                  const uint8_t *input, size_t input_len, policy_result_t *out);

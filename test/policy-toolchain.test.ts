@@ -271,3 +271,19 @@ describe("docs/POLICY.md's policy API example, as it stands", () => {
     assert.ok(!existsSync(join(dir, "broken.wasm")));
   });
 });
+
+describe("a launch's facts have one reader: Policy.evaluate over records plans as serve over bytes does", () => {
+  it("a policy answering every request through evaluate(parseRecords(...)) passes every case of policies/tests, in both hosts", () => {
+    // serve reads a launch's facts straight from the input bytes
+    // (launchFactsAt); a direct caller of Policy.evaluate gives records, which
+    // launchFacts encodes and reads the same way. The case tables, which the
+    // built-in policy (serve) passes, must pass this way too.
+    const dir = testDir("fhs-records-evaluate-");
+    const b = runCli(["policy", "build", join(repoRoot, "test/fixtures/policy/records-evaluate.ts"), "-o", join(dir, "policy.wasm")]);
+    assert.equal(b.status, 0, b.stderr);
+    const t = runCli(["policy", "test", join(policiesDir, "tests"), "--policy", join(dir, "policy.wasm")]);
+    assert.equal(t.status, 0, t.stdout + t.stderr);
+    const m = /^(\d+) passed, 0 failed/m.exec(t.stdout);
+    assert.ok(m && Number(m[1]) > 0, t.stdout);
+  });
+});

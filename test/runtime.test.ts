@@ -337,6 +337,25 @@ describe("the plan cache", () => {
     assert.equal(timing({ XDG_RUNTIME_DIR: runtime, IN_NIX_FHS: "1" }), "miss");
   });
 
+  it("FHS_DEBUG=timing: a miss says where the policy's time went, wasm3 having compiled only the functions the launch called", () => {
+    const runtime = testDir("fhs-xdg-");
+    const run = () => runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { FHS_DEBUG: "timing", XDG_RUNTIME_DIR: runtime } });
+    const miss = run();
+    assert.equal(miss.status, 0, miss.stderr);
+    const m = /^fhs-timing-policy setup_ns=(\d+) eval_ns=(\d+) compiled=(\d+)\/(\d+) compiled_bytes=(\d+)\/(\d+)$/m.exec(miss.stderr);
+    assert.ok(m, miss.stderr);
+    const [compiled, functions, bytes, all] = [m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number];
+    assert.ok(Number(m[1]) > 0 && Number(m[2]) > 0);
+    // Some functions run (the ABI's and the launch decision's); the build,
+    // wrap and conflict decisions do not, so wasm3 never compiles them.
+    assert.ok(compiled > 0 && compiled < functions, `${compiled} of ${functions} functions compiled`);
+    assert.ok(bytes > 0 && bytes < all, `${bytes} of ${all} bytes compiled`);
+    // A hit runs no policy at all.
+    const hit = run();
+    assert.match(hit.stderr, /plan_cache=hit/);
+    assert.doesNotMatch(hit.stderr, /fhs-timing-policy/);
+  });
+
   it("a cached plan is validated like a fresh one: a tampered entry is refused", () => {
     const runtime = testDir("fhs-xdg-");
     timing({ XDG_RUNTIME_DIR: runtime });
