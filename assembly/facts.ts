@@ -36,6 +36,11 @@ export class LaunchFacts {
   envMarker: string = "";
   /** The root is the read-only tmpfs only a launcher makes (`marker-root ok`). */
   markerRoot: bool = false;
+  /** /usr is a read-only overlay whose own files hold the marker: only an
+   * in-place launcher makes one (`marker-usr ok`). */
+  markerUsr: bool = false;
+  /** Config: how the view is made: "auto", "new-root" or "in-place" (`view-strategy`). */
+  strategy: string = "auto";
   /** The id the view's marker carries (`view-id`). */
   markerId: string = "";
   /** The package's ld.so.cache, made at wrap time (`ldcache`). */
@@ -68,6 +73,8 @@ export function launchFacts(input: Array<Array<string>>): LaunchFacts {
       f.env.push(r[2]);
     } else if (k == "env-marker" && n == 2) f.envMarker = r[1];
     else if (k == "marker-root" && n == 2) f.markerRoot = r[1] == "ok";
+    else if (k == "marker-usr" && n == 2) f.markerUsr = r[1] == "ok";
+    else if (k == "view-strategy" && n == 2 && (r[1] == "auto" || r[1] == "new-root" || r[1] == "in-place")) f.strategy = r[1];
     else if (k == "view-id" && n == 2) f.markerId = r[1];
     else if (k == "ldcache" && n == 2) f.ldCache = r[1];
     else if (k == "shadowed" && n == 2) f.shadowed = true;
@@ -134,7 +141,7 @@ export function buildFacts(input: Array<Array<string>>): BuildFacts {
     else if (k == "build-etc-work" && n == 2) f.etcWork = r[1];
     else if (k == "build-var" && n == 2) f.varDir = r[1];
     else if (k == "build-root" && n == 2) f.root = r[1] == "on";
-    else if (k == "never-bind" || k == "etc-host" || k == "wrap-dir" || k == "severity" || k == "override") continue;
+    else if (k == "never-bind" || k == "etc-host" || k == "view-strategy" || k == "wrap-dir" || k == "severity" || k == "override") continue;
     else {
       f.error = unexpectedRecord(r);
       return f;

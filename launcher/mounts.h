@@ -42,6 +42,10 @@ const char *dirref_path(dirref_t *d);
  * the options, escaped, in one page (E2BIG past it). */
 int mount_overlay_ro(const char *target, dirref_t *lowers, size_t n);
 
+/* The same for an in-place view: the new mount API only (a lower may be in
+ * a detached mount, which no mount(2) option string can name). */
+int mount_overlay_ro_at(const char *target, dirref_t *lowers, size_t n);
+
 /* A writable overlay with an upper and work dir (builds). */
 int mount_overlay_rw(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work);
 
@@ -56,6 +60,17 @@ int bind_mount(const char *source, const char *target, bool recursive, bool read
 int remount_readonly(const char *target);
 /* remount_readonly of target and of every mount below it. */
 int remount_tree_readonly(const char *target);
+
+/* The new mount API's detached mounts (in-place views, Linux >= 5.12).
+ * detached_tmpfs: a small tmpfs (nosuid, nodev) attached nowhere, as a
+ * mount fd to create files in with the *at calls. clone_readonly: a copy of
+ * the mount tree at dirfd/path ("" for dirfd itself), recursive or not,
+ * read-only all the way down, attached nowhere yet. attach_mount: moves a
+ * detached mount onto target. */
+int detached_tmpfs(void);
+int set_readonly(int mnt, bool recursive);
+int clone_readonly(int dirfd, const char *path, bool recursive);
+int attach_mount(int mnt, const char *target);
 
 /* Brings up "lo" in a fresh network namespace (no `ip` binary needed). */
 int loopback_up(void);
