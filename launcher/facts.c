@@ -191,8 +191,9 @@ void add_host_entries(recbuf_t *in)
 /* The current view, if we are in one, and which proof it has; the policy
  * decides what it proves, the launcher also uses the marker's layers as
  * allowed plan sources. Innermost first: an in-place view's /usr is a
- * read-only overlay whose own files hold the marker (same st_dev as /usr:
- * part of the overlay, not a mount on top of it); only a process that
+ * read-only overlay whose own files hold the marker (the same mount as
+ * /usr: part of the overlay, not a mount on top of it; an overlay reports a
+ * file's st_dev as its lower filesystem's, so the mount id is what tells); only a process that
  * mounted /usr in its own namespace can make that, as only a launcher makes
  * a new root's read-only tmpfs '/' holding /.fhs/view. A new root's /usr
  * never has a marker, so a view nested in place inside a new root is found
@@ -200,11 +201,13 @@ void add_host_entries(recbuf_t *in)
 static uint8_t *read_marker(size_t *len, bool *in_usr)
 {
   struct statfs sf;
-  struct stat usr, m;
+  struct statx usr, m;
   *in_usr = false;
-  if (statfs("/usr", &sf) == 0 && sf.f_type == OVERLAYFS_SUPER_MAGIC && (sf.f_flags & ST_RDONLY) && stat("/usr", &usr) == 0) {
+  if (statfs("/usr", &sf) == 0 && sf.f_type == OVERLAYFS_SUPER_MAGIC && (sf.f_flags & ST_RDONLY) &&
+      sys_statx(AT_FDCWD, "/usr", 0, STATX_MNT_ID, &usr) == 0 && (usr.stx_mask & STATX_MNT_ID)) {
     cleanup_fd int fd = open(FHS_MARKER_IN_PLACE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd >= 0 && fstat(fd, &m) == 0 && S_ISREG(m.st_mode) && m.st_dev == usr.st_dev) {
+    if (fd >= 0 && sys_statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID | STATX_TYPE, &m) == 0 && (m.stx_mask & STATX_MNT_ID) &&
+        S_ISREG(m.stx_mode) && m.stx_mnt_id == usr.stx_mnt_id) {
       *in_usr = true;
       return read_file_flags(FHS_MARKER_IN_PLACE, O_NOFOLLOW, 16 << 20, len);
     }
