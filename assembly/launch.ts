@@ -92,7 +92,10 @@ export function bindsHostEntry(f: LaunchFacts, h: HostEntry): bool {
  * on the host); and every name the config never binds must vanish: a link
  * into usr/ already shows the view's /usr, a directory is hidden under an
  * empty read-only tmpfs, anything else cannot be hidden. */
-export function inPlaceObstacleOf(f: LaunchFacts, overlaid: string[]): string {
+export function inPlaceObstacleOf(f: LaunchFacts, overlaid: string[], usrLowers: i32): string {
+  // The marker is the top lower of /usr, so /usr is always an overlay; one
+  // layer is bound instead, with its submounts, which an overlay refuses.
+  if (usrLowers < 2) return "a view of one layer binds it at /usr, which only a new root does";
   for (let i = 0; i < USR_LINKS.length; i++) {
     const h = hostEntry(f, USR_LINKS[i]);
     if (h == null || !intoUsr(h)) return "the host's /" + USR_LINKS[i] + " is not a link into /usr (no merged /usr)";
@@ -113,9 +116,9 @@ export function inPlaceObstacleOf(f: LaunchFacts, overlaid: string[]): string {
  * (the cheaper way: no new root, no binds), else "new-root"; the config may
  * force either. Anything else is a refusal's message: the config forces in
  * place on a host where it would not be the same view. */
-export function strategyOf(f: LaunchFacts, overlaid: string[]): string {
+export function strategyOf(f: LaunchFacts, overlaid: string[], usrLowers: i32): string {
   if (f.strategy == "new-root") return "new-root";
-  const why = inPlaceObstacleOf(f, overlaid);
+  const why = inPlaceObstacleOf(f, overlaid, usrLowers);
   if (why == "") return "in-place";
   if (f.strategy == "in-place") return "the config asks for an in-place view, but " + why + "; use \"view\": \"auto\" or \"new-root\"";
   return "new-root";
@@ -177,7 +180,7 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
     }
   }
 
-  const strategy = p.strategy(f, overlaid);
+  const strategy = p.strategy(f, overlaid, lowersOf[0].length);
   if (strategy != "in-place" && strategy != "new-root") return fail(out, strategy);
   const inPlace = strategy == "in-place";
   out.record(["plan", inPlace ? "inplace" : "view"]);

@@ -74,10 +74,11 @@ export class Policy {
     return etcLinksOf(f);
   }
 
-  /** How the view is made, given the dirs it overlays: "in-place" or
-   * "new-root"; any other string refuses the launch with it (strategyOf). */
-  strategy(f: LaunchFacts, overlaid: string[]): string {
-    return strategyOf(f, overlaid);
+  /** How the view is made, given the dirs it overlays and how many lowers
+   * /usr has: "in-place" or "new-root"; any other string refuses the launch
+   * with it (strategyOf). */
+  strategy(f: LaunchFacts, overlaid: string[], usrLowers: i32): string {
+    return strategyOf(f, overlaid, usrLowers);
   }
 
   /** Whether a host top-level entry is bound into the view (bindsHostEntry). */

@@ -181,12 +181,15 @@ static bool check_op(const plan_ctx_t *c, const plan_op_t *op, walk_t *w, verdic
     if (!inplace_op(op->op)) return refuse_op(v, c->policy, op, "an in-place view has no such op (the caller's root stays as it is)");
     /* Mounted over the host's own directories, and /usr before anything
      * that relies on it (the kept /etc is bound inside it). */
-    bool usr = (op->op == FHS_OP_OVERLAY || op->op == FHS_OP_BIND_RO) && !strcmp(a[0], "/usr");
+    bool usr = op->op == FHS_OP_OVERLAY && !strcmp(a[0], "/usr");
     if ((op->op == FHS_OP_OVERLAY || op->op == FHS_OP_BIND_RO) &&
         ((strcmp(a[0], "/usr") && strcmp(a[0], "/etc") && strcmp(a[0], "/opt")) || !host_dir_ok(c->in, a[0])))
       return refuse_op(v, c->policy, op, "in place, only the host's /usr, /etc and /opt directories are mounted over");
     if (op->op == FHS_OP_HIDE && !host_dir_ok(c->in, a[0]))
       return refuse_op(v, c->policy, op, "only a directory of the host's root can be hidden");
+    /* The marker is the top lower of the /usr overlay: /usr is never a bind. */
+    if (op->op == FHS_OP_BIND_RO && !strcmp(a[0], "/usr"))
+      return refuse_op(v, c->policy, op, "in place, /usr is an overlay (the marker is its top lower), never a bind");
     if (w->nseen == 0 && !usr && op->op != FHS_OP_SETENV && op->op != FHS_OP_VIEW_ID && op->op != FHS_OP_VIEW)
       return refuse_op(v, c->policy, op, "an in-place view mounts /usr first");
     if (op->op == FHS_OP_VAR_LIB) w->var_bound = host_dir_ok(c->in, "/var");

@@ -397,13 +397,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       break;
     }
     case FHS_OP_BIND_RO: {
-      /* /usr of one layer is still an overlay: the marker's usr/ over it. */
-      if (!strcmp(a[0], "/usr")) {
-        src[i].lowers = xmalloc(sizeof *src[i].lowers);
-        src[i].n = 1;
-        src[i].lowers[0].fd = open_layer_at(root, a[1]);
-        break;
-      }
+      /* /etc or /opt of one layer (validated: /usr is always an overlay). */
       cleanup_fd int fd = open_layer_at(root, a[1]);
       if ((src[i].tree = clone_readonly(fd, "", true)) < 0) die_errno(FHS_EXIT_SETUP, "bind %s read-only at %s", a[1], a[0]);
       break;
@@ -463,13 +457,9 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
     const char *const *a = op->args;
     switch (op->op) {
     case FHS_OP_BIND_RO:
-      if (src[i].tree >= 0) {
-        if (attach_mount(src[i].tree, a[0]) < 0) die_errno(FHS_EXIT_SETUP, "bind %s read-only at %s", a[1], a[0]);
-        close(src[i].tree);
-        break;
-      }
-      /* /usr of one layer */
-      __attribute__((fallthrough));
+      if (attach_mount(src[i].tree, a[0]) < 0) die_errno(FHS_EXIT_SETUP, "bind %s read-only at %s", a[1], a[0]);
+      close(src[i].tree);
+      break;
     case FHS_OP_OVERLAY: {
       /* The marker's usr/ on top of /usr; the /etc links, if any, on top of /etc. */
       bool usr = !strcmp(a[0], "/usr");
