@@ -339,9 +339,10 @@ void build_view(const plan_t *plan, const char *union_ldcache)
 /* The marker's tmpfs (one per in-place view, attached nowhere): usr/ is the
  * top lower of the /usr overlay and holds .fhs/view and the empty
  * .fhs/host-etc the kept host /etc is bound on; etc/ holds the /etc links,
- * the top lower of the /etc overlay. */
+ * the top lower of the /etc overlay; empty/ is bound over hidden dirs. */
 #define INPLACE_USR "usr" /* &FHS_MARKER_DIR_IN_PLACE[1] is in it */
 #define INPLACE_ETC "etc"
+#define INPLACE_EMPTY "empty" /* what a hidden host directory shows */
 
 /* What one in-place op mounts, opened before anything is mounted. */
 typedef struct {
@@ -359,13 +360,14 @@ static int open_layer_at(int root, const char *path)
 }
 
 /* The hidden name must still be the host's directory, not a link the view
- * would follow out of the hidden place. */
-static void hide_dir(const char *target)
+ * would follow out of the hidden place. Hidden under a read-only copy of the
+ * marker tmpfs's empty directory: a clone of a mount, no new tmpfs per name. */
+static void hide_dir(int mtmp, const char *target)
 {
   struct stat st;
   if (lstat(target, &st) < 0 || !S_ISDIR(st.st_mode)) die(FHS_EXIT_SETUP, "hide %s: not a directory of the host's root", target);
-  cleanup_fd int mnt = detached_tmpfs();
-  if (mnt < 0 || set_readonly(mnt, false) < 0 || attach_mount(mnt, target) < 0) die_errno(FHS_EXIT_SETUP, "hide %s", target);
+  cleanup_fd int mnt = clone_readonly(mtmp, INPLACE_EMPTY, false);
+  if (mnt < 0 || attach_mount(mnt, target) < 0) die_errno(FHS_EXIT_SETUP, "hide %s", target);
 }
 
 void build_view_inplace(const plan_t *plan, const char *union_ldcache)
@@ -424,7 +426,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
   cleanup_fd int mtmp = detached_tmpfs();
   if (mtmp < 0) die_errno(FHS_EXIT_SETUP, "create the view marker's tmpfs (an in-place view needs Linux >= 5.2)");
   if (mkdirat(mtmp, INPLACE_USR, 0755) < 0 || mkdirat(mtmp, &FHS_MARKER_DIR_IN_PLACE[1], 0755) < 0 ||
-      mkdirat(mtmp, INPLACE_ETC, 0755) < 0)
+      mkdirat(mtmp, INPLACE_ETC, 0755) < 0 || mkdirat(mtmp, INPLACE_EMPTY, 0755) < 0)
     die_errno(FHS_EXIT_SETUP, "create the view marker's directories");
   if (host_etc >= 0 && mkdirat(mtmp, &FHS_HOST_ETC_IN_PLACE[1], 0755) < 0) die_errno(FHS_EXIT_SETUP, "create %s", FHS_HOST_ETC_IN_PLACE);
   recbuf_t marker = {0};
@@ -493,7 +495,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       close(src[i].tree);
       break;
     case FHS_OP_HIDE:
-      hide_dir(a[0]);
+      hide_dir(mtmp, a[0]);
       break;
     default:
       break; /* etc-link, host-etc, view-id, view: above; setenv: launch.c */
