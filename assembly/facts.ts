@@ -74,7 +74,7 @@ export function launchFacts(input: Array<Array<string>>): LaunchFacts {
     } else if (k == "env-marker" && n == 2) f.envMarker = r[1];
     else if (k == "marker-root" && n == 2) f.markerRoot = r[1] == "ok";
     else if (k == "marker-usr" && n == 2) f.markerUsr = r[1] == "ok";
-    else if (k == "view-strategy" && n == 2 && (r[1] == "auto" || r[1] == "new-root" || r[1] == "in-place")) f.strategy = r[1];
+    else if (k == "view-strategy" && n == 2) f.strategy = r[1]; // checked by the config's schema
     else if (k == "view-id" && n == 2) f.markerId = r[1];
     else if (k == "ldcache" && n == 2) f.ldCache = r[1];
     else if (k == "shadowed" && n == 2) f.shadowed = true;

@@ -95,19 +95,19 @@ export function bindsHostEntry(f: LaunchFacts, h: HostEntry): bool {
 export function inPlaceObstacleOf(f: LaunchFacts, overlaid: string[], usrLowers: i32): string {
   // The marker is the top lower of /usr, so /usr is always an overlay; one
   // layer is bound instead, with its submounts, which an overlay refuses.
-  if (usrLowers < 2) return "a view of one layer binds it at /usr, which only a new root does";
+  if (usrLowers < 2) return "one layer";
   for (let i = 0; i < USR_LINKS.length; i++) {
     const h = hostEntry(f, USR_LINKS[i]);
-    if (h == null || !intoUsr(h)) return "the host's /" + USR_LINKS[i] + " is not a link into /usr (no merged /usr)";
+    if (h == null || !intoUsr(h)) return "/" + USR_LINKS[i] + " is not a link into /usr";
   }
   for (let i = 0; i < overlaid.length; i++) {
     const h = hostEntry(f, overlaid[i]);
-    if (h == null || h.type != "dir") return "the host has no /" + overlaid[i] + " directory to mount the view's over";
+    if (h == null || h.type != "dir") return "/" + overlaid[i] + " is no host dir";
   }
   for (let i = 0; i < f.hosts.length; i++) {
     const h = f.hosts[i];
     if (!hiddenInPlace(f, h.name) || contains(overlaid, h.name) || intoUsr(h) || h.type == "dir") continue;
-    return "the host's /" + h.name + " (a " + h.type + ") is never bound, and cannot be hidden in place";
+    return "/" + h.name + " cannot be hidden";
   }
   return "";
 }
@@ -120,7 +120,7 @@ export function strategyOf(f: LaunchFacts, overlaid: string[], usrLowers: i32): 
   if (f.strategy == "new-root") return "new-root";
   const why = inPlaceObstacleOf(f, overlaid, usrLowers);
   if (why == "") return "in-place";
-  if (f.strategy == "in-place") return "the config asks for an in-place view, but " + why + "; use \"view\": \"auto\" or \"new-root\"";
+  if (f.strategy == "in-place") return "no in-place view here: " + why;
   return "new-root";
 }
 

@@ -224,16 +224,6 @@ int mount_overlay_ro(const char *target, dirref_t *lowers, size_t n)
   return overlay(target, lowers, n, NULL, NULL);
 }
 
-int mount_overlay_ro_at(const char *target, dirref_t *lowers, size_t n)
-{
-  if (n < 2) { errno = EINVAL; return -1; }
-  /* FHS_MOUNT_API=path: lowerdir+ by /proc/self/fd paths, as on 6.8-6.12. */
-  const char *api = getenv("FHS_MOUNT_API");
-  if (api && !strcmp(api, "path")) set_fd_works = 0;
-  int stage;
-  return overlay_newapi(target, lowers, n, NULL, NULL, &stage);
-}
-
 int mount_overlay_rw(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work)
 {
   return overlay(target, lowers, n, upper, work);

@@ -42,10 +42,6 @@ const char *dirref_path(dirref_t *d);
  * the options, escaped, in one page (E2BIG past it). */
 int mount_overlay_ro(const char *target, dirref_t *lowers, size_t n);
 
-/* The same for an in-place view: the new mount API only (a lower may be in
- * a detached mount, which no mount(2) option string can name). */
-int mount_overlay_ro_at(const char *target, dirref_t *lowers, size_t n);
-
 /* A writable overlay with an upper and work dir (builds). */
 int mount_overlay_rw(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work);
 

@@ -471,7 +471,8 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       if (top && (lowers[0].fd = openat(mtmp, usr ? INPLACE_USR : INPLACE_ETC, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         die_errno(FHS_EXIT_SETUP, "open the view marker's %s", a[0]);
       memcpy(lowers + top, src[i].lowers, src[i].n * sizeof *lowers);
-      if (mount_overlay_ro_at(a[0], lowers, n) < 0) overlay_failed(false, a[0], n);
+      /* Counted as the plan names them: the marker is the launcher's own. */
+      if (mount_overlay_ro(a[0], lowers, n) < 0) overlay_failed(false, a[0], src[i].n);
       close_refs(lowers, n);
       free(src[i].lowers);
       if (usr && host_etc_tree >= 0 && attach_mount(host_etc_tree, FHS_HOST_ETC_IN_PLACE) < 0)
@@ -483,7 +484,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       struct stat st;
       if (lstat("/var/lib", &st) < 0 || !S_ISDIR(st.st_mode))
         die(FHS_EXIT_SETUP, "/var/lib: the host has no /var/lib directory to show the install-time state over");
-      if (mount_overlay_ro_at("/var/lib", src[i].lowers, src[i].n) < 0)
+      if (mount_overlay_ro("/var/lib", src[i].lowers, src[i].n) < 0)
         die_errno(FHS_EXIT_SETUP, "overlay /var/lib of %zu state layers over the host's", src[i].n - 1);
       close_refs(src[i].lowers, src[i].n);
       break;
