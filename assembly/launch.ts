@@ -180,8 +180,22 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
     }
   }
 
-  const strategy = p.strategy(f, overlaid, lowersOf[0].length);
+  let strategy = p.strategy(f, overlaid, lowersOf[0].length);
   if (strategy != "in-place" && strategy != "new-root") return fail(out, strategy);
+  // In place, what the config never binds is hidden. An entry a policy's
+  // own bindHost leaves out must not be there at all, as in a new root: then
+  // a new root (a policy that wants it in place overrides strategy too).
+  const hosts = byName(f.hosts);
+  const hide = new Array<string>();
+  for (let i = 0; i < hosts.length && strategy == "in-place"; i++) {
+    const h = hosts[i];
+    if (contains(overlaid, h.name) || intoUsr(h)) continue;
+    if (hiddenInPlace(f, h.name)) hide.push("/" + h.name); // a dir: inPlaceObstacleOf
+    else if (!p.bindHost(f, h)) {
+      if (f.strategy == "in-place") return fail(out, "no in-place view here: /" + h.name + " is not bound");
+      strategy = "new-root";
+    }
+  }
   const inPlace = strategy == "in-place";
   out.record(["plan", inPlace ? "inplace" : "view"]);
 
@@ -202,16 +216,13 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
     else out.record((["overlay", "/" + dir] as string[]).concat(lowers));
   }
 
-  const hosts = byName(f.hosts);
   let hostVar = false;
   if (inPlace) {
-    // The caller's root stays; what the config never binds is hidden (its
-    // links into usr/ already show the view's /usr).
-    for (let i = 0; i < hosts.length; i++) {
-      const h = hosts[i];
-      if (h.name == "var" && h.type == "dir") hostVar = !contains(f.neverBind, "var");
-      if (h.type == "dir" && hiddenInPlace(f, h.name) && !contains(overlaid, h.name)) out.record(["hide", "/" + h.name]);
-    }
+    // The caller's root stays; what is not bound is hidden (links into usr/
+    // already show the view's /usr).
+    for (let i = 0; i < hide.length; i++) out.record(["hide", hide[i]]);
+    const v = hostEntry(f, "var");
+    hostVar = v != null && v.type == "dir" && !contains(hide, "/var");
   } else {
     for (let i = 0; i < USR_LINKS.length; i++) out.record(["symlink", "/" + USR_LINKS[i], "usr/" + USR_LINKS[i]]);
     // Every other host top-level entry is bound (a link made again), so writes
