@@ -37,6 +37,11 @@ export class LaunchFacts {
   envMarker: string = "";
   /** The root is the read-only tmpfs only a launcher makes (`marker-root ok`). */
   markerRoot: bool = false;
+  /** /usr is a read-only overlay whose own files hold the marker: only an
+   * in-place launcher makes one (`marker-usr ok`). */
+  markerUsr: bool = false;
+  /** Config: how the view is made: "auto", "new-root" or "in-place" (`view-strategy`). */
+  strategy: string = "auto";
   /** The id the view's marker carries (`view-id`). */
   markerId: string = "";
   /** The package's ld.so.cache, made at wrap time (`ldcache`). */
@@ -170,6 +175,7 @@ function readLaunchRecord(f: LaunchFacts, starts: StaticArray<usize>, lens: Stat
       if (n != 2) return false;
       if (bytesAre(k, kl, "never-bind")) f.neverBind.push(field(starts, lens, 1));
       else if (bytesAre(k, kl, "env-marker")) f.envMarker = field(starts, lens, 1);
+      else if (bytesAre(k, kl, "marker-usr")) f.markerUsr = bytesAre(unchecked(starts[1]), unchecked(lens[1]), "ok");
       else return false;
       return true;
     case 11:
@@ -179,11 +185,11 @@ function readLaunchRecord(f: LaunchFacts, starts: StaticArray<usize>, lens: Stat
       }
       return false;
     case 13:
-      if (bytesAre(k, kl, "host-etc-file") && n == 2) {
-        f.hostEtcHas.push(field(starts, lens, 1));
-        return true;
-      }
-      return false;
+      if (n != 2) return false;
+      if (bytesAre(k, kl, "host-etc-file")) f.hostEtcHas.push(field(starts, lens, 1));
+      else if (bytesAre(k, kl, "view-strategy")) f.strategy = field(starts, lens, 1); // checked by the config's schema
+      else return false;
+      return true;
     case 16:
       if (bytesAre(k, kl, "host-etc-mounted") && n == 1) {
         f.hostEtcMounted = true;
@@ -242,7 +248,7 @@ export function buildFacts(input: Array<Array<string>>): BuildFacts {
     else if (k == "build-etc-work" && n == 2) f.etcWork = r[1];
     else if (k == "build-var" && n == 2) f.varDir = r[1];
     else if (k == "build-root" && n == 2) f.root = r[1] == "on";
-    else if (k == "never-bind" || k == "etc-host" || k == "wrap-dir" || k == "severity" || k == "override") continue;
+    else if (k == "never-bind" || k == "etc-host" || k == "view-strategy" || k == "wrap-dir" || k == "severity" || k == "override") continue;
     else {
       f.error = unexpectedRecord(r);
       return f;

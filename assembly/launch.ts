@@ -13,17 +13,19 @@ import { Policy } from "./policy";
 // HOST_ETC_IN_VIEW: where a view keeps the host's /etc for the launches nested
 // in it: OverlayFS stacks at most 2 deep, so a nested /etc overlay takes the
 // original host's /etc as its lowest lower, never the current view's overlay.
-import { HOST_ETC_IN_VIEW, MAX_LAYERS } from "./abi";
+// HOST_ETC_IN_PLACE: the same, in an in-place view (under /usr/.fhs).
+import { HOST_ETC_IN_PLACE, HOST_ETC_IN_VIEW, MAX_LAYERS } from "./abi";
 
 /** Merged /usr: the classic top-level names are links into it. */
 const USR_LINKS = ["bin", "sbin", "lib", "lib64"];
 
-/** Inside a view only when all three agree: IN_NIX_FHS is set, the root is
- * the read-only tmpfs only a launcher creates, and its marker carries the
- * same id. A stray IN_NIX_FHS=1 in a host shell matches none of them, so the
- * run stays pure. */
+/** Inside a view only when all three agree: IN_NIX_FHS is set, the view's
+ * proof is there (the root is the read-only tmpfs only a new-root launcher
+ * creates, or /usr is the read-only overlay holding the marker only an
+ * in-place launcher makes), and its marker carries the same id. A stray
+ * IN_NIX_FHS=1 in a host shell matches none of them, so the run stays pure. */
 export function isInside(f: LaunchFacts): bool {
-  return f.envMarker != "" && f.markerRoot && f.markerId == f.envMarker && f.view.length > 0;
+  return f.envMarker != "" && (f.markerRoot || f.markerUsr) && f.markerId == f.envMarker && f.view.length > 0;
 }
 
 /** Fast path (inside a view): the package adds nothing to the view it is
@@ -45,6 +47,7 @@ export function viewLayersOf(f: LaunchFacts, inside: bool): Layer[] {
 export function hostEtcOf(f: LaunchFacts): string {
   if (contains(f.neverBind, "etc")) return "";
   if (f.markerRoot && f.markerHostEtc == HOST_ETC_IN_VIEW) return f.markerHostEtc;
+  if (f.markerUsr && f.markerHostEtc == HOST_ETC_IN_PLACE) return f.markerHostEtc;
   for (let i = 0; i < f.hosts.length; i++) if (f.hosts[i].name == "etc") return f.hosts[i].type == "dir" ? "/etc" : "";
   return "";
 }
@@ -80,6 +83,64 @@ export function bindsHostEntry(f: LaunchFacts, h: HostEntry): bool {
   return !contains(f.neverBind, h.name);
 }
 
+/** Why the view cannot be made in place on this host, "" when it can
+ * (docs/ARCHITECTURE.md, "Two ways to make a view"). In place, the caller's
+ * root stays: only /usr (and /etc, /opt as overlaid) are mounted over. That
+ * is the same view as a new root only on a merged-/usr host, where /bin,
+ * /sbin, /lib and /lib64 are links into /usr and so land in the view's /usr;
+ * the mount points must be the host's own directories (nothing is created
+ * on the host); and every name the config never binds must vanish: a link
+ * into usr/ already shows the view's /usr, a directory is hidden under an
+ * empty read-only tmpfs, anything else cannot be hidden. */
+export function inPlaceObstacleOf(f: LaunchFacts, overlaid: string[], usrLowers: i32): string {
+  // The marker is the top lower of /usr, so /usr is always an overlay; one
+  // layer is bound instead, with its submounts, which an overlay refuses.
+  if (usrLowers < 2) return "one layer";
+  for (let i = 0; i < USR_LINKS.length; i++) {
+    const h = hostEntry(f, USR_LINKS[i]);
+    if (h == null || !intoUsr(h)) return "/" + USR_LINKS[i] + " is not a link into /usr";
+  }
+  for (let i = 0; i < overlaid.length; i++) {
+    const h = hostEntry(f, overlaid[i]);
+    if (h == null || h.type != "dir") return "/" + overlaid[i] + " is no host dir";
+  }
+  for (let i = 0; i < f.hosts.length; i++) {
+    const h = f.hosts[i];
+    if (!hiddenInPlace(f, h.name) || contains(overlaid, h.name) || intoUsr(h) || h.type == "dir") continue;
+    return "/" + h.name + " cannot be hidden";
+  }
+  return "";
+}
+
+/** How the view is made: "in-place" where that is correct for the host
+ * (the cheaper way: no new root, no binds), else "new-root"; the config may
+ * force either. Anything else is a refusal's message: the config forces in
+ * place on a host where it would not be the same view. */
+export function strategyOf(f: LaunchFacts, overlaid: string[], usrLowers: i32): string {
+  if (f.strategy == "new-root") return "new-root";
+  const why = inPlaceObstacleOf(f, overlaid, usrLowers);
+  if (why == "") return "in-place";
+  if (f.strategy == "in-place") return "no in-place view here: " + why;
+  return "new-root";
+}
+
+/** A host top-level name an in-place view must not show: those the config
+ * never binds, and a /.fhs (a new root's marker dir, which a new root never
+ * binds either). */
+function hiddenInPlace(f: LaunchFacts, name: string): bool {
+  return name == ".fhs" || contains(f.neverBind, name);
+}
+
+function hostEntry(f: LaunchFacts, name: string): HostEntry | null {
+  for (let i = 0; i < f.hosts.length; i++) if (f.hosts[i].name == name) return f.hosts[i];
+  return null;
+}
+
+/** A link into usr/ (usr/lib32, /usr/lib32): in a view it shows the view's /usr. */
+function intoUsr(h: HostEntry): bool {
+  return h.type == "link" && (h.target.startsWith("usr/") || h.target.startsWith("/usr/"));
+}
+
 export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
   if (f.layers.length == 0) return fail(out, "the package has no layers");
   const inside = p.inside(f);
@@ -93,13 +154,13 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
     return fail(out, "the view needs " + layers.length.toString() + " layers; OverlayFS allows at most " + MAX_LAYERS.toString());
   }
   const id = viewId(layers);
-  out.record(["plan", "view"]);
 
   const hostEtc = p.hostEtc(f);
   const etcFrom = p.etcFrom(f, hostEtc);
 
   // /usr, /etc, /opt from the layers, as decided, when some layer has them.
   const overlaid = new Array<string>();
+  const lowersOf = new Array<string[]>();
   const dirs = ["usr", "etc", "opt"];
   let etcFromLayers = false;
   for (let d = 0; d < dirs.length; d++) {
@@ -111,48 +172,81 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
       continue;
     }
     overlaid.push(dir);
+    lowersOf.push(lowers);
     if (dir == "etc") {
       etcFromLayers = true;
-      if (etcFrom == "layers+host" && hostEtc != "") {
-        // The layers' defaults over the host's /etc, and the machine's own
-        // files each a link into the host's /etc kept at HOST_ETC_IN_VIEW,
-        // which the launcher puts on top of this overlay. Links, not file
-        // binds: a bind (like an overlay lower) keeps showing a file the
-        // host has since replaced by rename, as resolv.conf is.
-        const links = p.etcLinks(f);
-        for (let e = 0; e < links.length; e++) out.record(["etc-link", links[e]]);
-        lowers.push(hostEtc);
-      }
+      // The layers' defaults over the host's /etc (see below).
+      if (etcFrom == "layers+host" && hostEtc != "") lowers.push(hostEtc);
+    }
+  }
+
+  let strategy = p.strategy(f, overlaid, lowersOf[0].length);
+  if (strategy != "in-place" && strategy != "new-root") return fail(out, strategy);
+  // In place, what the config never binds is hidden. An entry a policy's
+  // own bindHost leaves out must not be there at all, as in a new root: then
+  // a new root (a policy that wants it in place overrides strategy too).
+  const hosts = byName(f.hosts);
+  const hide = new Array<string>();
+  for (let i = 0; i < hosts.length && strategy == "in-place"; i++) {
+    const h = hosts[i];
+    if (contains(overlaid, h.name) || intoUsr(h)) continue;
+    if (hiddenInPlace(f, h.name)) hide.push("/" + h.name); // a dir: inPlaceObstacleOf
+    else if (!p.bindHost(f, h)) {
+      if (f.strategy == "in-place") return fail(out, "no in-place view here: /" + h.name + " is not bound");
+      strategy = "new-root";
+    }
+  }
+  const inPlace = strategy == "in-place";
+  out.record(["plan", inPlace ? "inplace" : "view"]);
+
+  for (let d = 0; d < overlaid.length; d++) {
+    const dir = overlaid[d];
+    const lowers = lowersOf[d];
+    if (dir == "etc" && etcFrom == "layers+host" && hostEtc != "") {
+      // The machine's own files each a link into the host's /etc kept at
+      // HOST_ETC_IN_VIEW (HOST_ETC_IN_PLACE in place), which the launcher
+      // puts on top of this overlay. Links, not file binds: a bind (like an
+      // overlay lower) keeps showing a file the host has since replaced by
+      // rename, as resolv.conf is.
+      const links = p.etcLinks(f);
+      for (let e = 0; e < links.length; e++) out.record(["etc-link", links[e]]);
     }
     // A read-only overlay needs two lowers; one layer is a read-only bind.
     if (lowers.length == 1) out.record(["bind-ro", "/" + dir, lowers[0]]);
     else out.record((["overlay", "/" + dir] as string[]).concat(lowers));
   }
 
-  for (let i = 0; i < USR_LINKS.length; i++) out.record(["symlink", "/" + USR_LINKS[i], "usr/" + USR_LINKS[i]]);
-
-  // Every other host top-level entry is bound (a link made again), so writes
-  // land on real filesystems; sorted so the plan does not depend on readdir order.
-  const hosts = byName(f.hosts);
-  let boundVar = false;
-  for (let i = 0; i < hosts.length; i++) {
-    const h = hosts[i];
-    const name = h.name;
-    if (contains(overlaid, name) || contains(USR_LINKS, name) || name == ".fhs" || !p.bindHost(f, h)) continue;
-    if (name == "etc") {
-      if (hostEtc != "") out.record(["rbind", "/etc", hostEtc]);
-    } else if (h.type == "dir") {
-      out.record(["rbind", "/" + name, "/" + name]);
-      if (name == "var") boundVar = true;
-    } else if (h.type == "link") out.record(["symlink", "/" + name, h.target]);
+  let hostVar = false;
+  if (inPlace) {
+    // The caller's root stays; what is not bound is hidden (links into usr/
+    // already show the view's /usr).
+    for (let i = 0; i < hide.length; i++) out.record(["hide", hide[i]]);
+    const v = hostEntry(f, "var");
+    hostVar = v != null && v.type == "dir" && !contains(hide, "/var");
+  } else {
+    for (let i = 0; i < USR_LINKS.length; i++) out.record(["symlink", "/" + USR_LINKS[i], "usr/" + USR_LINKS[i]]);
+    // Every other host top-level entry is bound (a link made again), so writes
+    // land on real filesystems; sorted so the plan does not depend on readdir order.
+    for (let i = 0; i < hosts.length; i++) {
+      const h = hosts[i];
+      const name = h.name;
+      if (contains(overlaid, name) || contains(USR_LINKS, name) || name == ".fhs" || !p.bindHost(f, h)) continue;
+      if (name == "etc") {
+        if (hostEtc != "") out.record(["rbind", "/etc", hostEtc]);
+      } else if (h.type == "dir") {
+        out.record(["rbind", "/" + name, "/" + name]);
+        if (name == "var") hostVar = true;
+      } else if (h.type == "link") out.record(["symlink", "/" + name, h.target]);
+    }
   }
 
   // Install-time state under /var/lib (src/state.ts): the generated layers'
   // var/lib over the host's, read-only, where programs look for it. The rest
   // of /var stays the host's, as writable as it was. A nested view keeps its
-  // parent's /var/lib (it comes with the rbind of /var): OverlayFS stacks
-  // only 2 deep, and the host's /var/lib is not kept apart in a view.
-  if (!inside && boundVar) {
+  // parent's /var/lib (it comes with the rbind of /var, or stays in place):
+  // OverlayFS stacks only 2 deep, and the host's /var/lib is not kept apart
+  // in a view.
+  if (!inside && hostVar) {
     const varLowers = sources(layers, "var/lib");
     if (varLowers.length > 0) out.record((["var-lib"] as string[]).concat(varLowers));
   }

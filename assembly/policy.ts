@@ -7,7 +7,7 @@
 import { planBuild, buildBindsOf } from "./build";
 import { classifyConflicts } from "./conflicts";
 import { BuildFacts, Candidate, HostEntry, LaunchFacts, WrapFacts, buildFacts, launchFacts, wrapFacts } from "./facts";
-import { bindsHostEntry, etcFromOf, etcLinksOf, hostEtcOf, isFastPath, isInside, overlaysDir, planLaunch, viewLayersOf } from "./launch";
+import { bindsHostEntry, etcFromOf, etcLinksOf, hostEtcOf, isFastPath, isInside, overlaysDir, planLaunch, strategyOf, viewLayersOf } from "./launch";
 import { Layer } from "./layers";
 import { RecordWriter, fail } from "./records";
 import { planWrap, wrapsCandidate } from "./wrap";
@@ -72,6 +72,13 @@ export class Policy {
   /** Files under /etc linked to the host's over the layers' (etcLinksOf). */
   etcLinks(f: LaunchFacts): string[] {
     return etcLinksOf(f);
+  }
+
+  /** How the view is made, given the dirs it overlays and how many lowers
+   * /usr has: "in-place" or "new-root"; any other string refuses the launch
+   * with it (strategyOf). */
+  strategy(f: LaunchFacts, overlaid: string[], usrLowers: i32): string {
+    return strategyOf(f, overlaid, usrLowers);
   }
 
   /** Whether a host top-level entry is bound into the view (bindsHostEntry). */

@@ -188,28 +188,48 @@ void add_host_entries(recbuf_t *in)
   closedir(d);
 }
 
-/* The current view, if we are in one: '/' is a read-only tmpfs (only a
- * launcher makes one) holding the marker. The policy decides what it proves;
- * the launcher also uses the marker's layers as allowed plan sources. */
-static uint8_t *read_marker(size_t *len)
+/* The current view, if we are in one, and which proof it has; the policy
+ * decides what it proves, the launcher also uses the marker's layers as
+ * allowed plan sources. Innermost first: an in-place view's /usr is a
+ * read-only overlay whose own files hold the marker (the same mount as
+ * /usr: part of the overlay, not a mount on top of it; an overlay reports a
+ * file's st_dev as its lower filesystem's, so the mount id is what tells); only a process that
+ * mounted /usr in its own namespace can make that, as only a launcher makes
+ * a new root's read-only tmpfs '/' holding /.fhs/view. A new root's /usr
+ * never has a marker, so a view nested in place inside a new root is found
+ * before its parent. */
+static uint8_t *read_marker(size_t *len, bool *in_usr)
 {
   struct statfs sf;
+  struct statx usr, m;
+  *in_usr = false;
+  if (statfs("/usr", &sf) == 0 && sf.f_type == OVERLAYFS_SUPER_MAGIC && (sf.f_flags & ST_RDONLY) &&
+      sys_statx(AT_FDCWD, "/usr", 0, STATX_MNT_ID, &usr) == 0 && (usr.stx_mask & STATX_MNT_ID)) {
+    cleanup_fd int fd = open(FHS_MARKER_IN_PLACE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0 && sys_statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID | STATX_TYPE, &m) == 0 && (m.stx_mask & STATX_MNT_ID) &&
+        S_ISREG(m.stx_mode) && m.stx_mnt_id == usr.stx_mnt_id) {
+      *in_usr = true;
+      return read_file_flags(FHS_MARKER_IN_PLACE, O_NOFOLLOW, 16 << 20, len);
+    }
+  }
   if (statfs("/", &sf) < 0 || sf.f_type != TMPFS_MAGIC || !(sf.f_flags & ST_RDONLY)) return NULL;
   return read_file(FHS_MARKER, 16 << 20, len);
 }
 
-/* A view that kept the host's /etc says so in its marker (host-etc), and
- * only a launcher writes that read-only root. */
-static bool view_keeps_host_etc(const records_t *view)
+/* A view that kept the host's /etc says where in its marker (host-etc):
+ * under its marker's directory, /.fhs or /usr/.fhs, which only a launcher
+ * writes. NULL when it kept none. */
+static const char *view_kept_host_etc(const records_t *view, bool in_usr)
 {
+  const char *kept = in_usr ? FHS_HOST_ETC_IN_PLACE : FHS_HOST_ETC_IN_VIEW;
   for (size_t i = 0; i < view->n; i++) {
     const record_t *r = &view->recs[i];
-    if (r->nfields == 2 && !strcmp(r->fields[0], FHS_REC_HOST_ETC) && !strcmp(r->fields[1], FHS_HOST_ETC_IN_VIEW)) {
+    if (r->nfields == 2 && !strcmp(r->fields[0], FHS_REC_HOST_ETC) && !strcmp(r->fields[1], kept)) {
       struct stat st;
-      return stat(FHS_HOST_ETC_IN_VIEW, &st) == 0 && S_ISDIR(st.st_mode);
+      return stat(kept, &st) == 0 && S_ISDIR(st.st_mode) ? kept : NULL;
     }
   }
-  return false;
+  return NULL;
 }
 
 /* host-etc-file REL for each `etc-host REL` of the config that exists (as any
@@ -264,17 +284,20 @@ void gather_launch_facts(facts_t *f, const char *pkg, const char *relprog, const
      * say; the package's program in it is its own. */
     if (records_parse(inside, inside_len, &f->viewrecs) < 0) die(FHS_EXIT_SETUP, "plan --inside: stdin is not a record stream");
     const char *id = manifest_value(&f->viewrecs, FHS_REC_VIEW_ID);
+    const char *kept = manifest_value(&f->viewrecs, FHS_REC_HOST_ETC);
     recbuf_record(&f->in, FHS_REC_ENV_MARKER, id ? id : "simulated", NULL);
-    recbuf_record(&f->in, FHS_REC_MARKER_ROOT, "ok", NULL);
+    /* The proof such a view would have: an in-place one keeps /etc under /usr. */
+    f->marker_in_usr = kept && !strcmp(kept, FHS_HOST_ETC_IN_PLACE);
+    recbuf_record(&f->in, f->marker_in_usr ? FHS_REC_MARKER_USR : FHS_REC_MARKER_ROOT, "ok", NULL);
     recbuf_bytes(&f->in, inside, inside_len);
     f->shadowed = false;
   } else {
     const char *env_marker = getenv(FHS_ENV_MARKER);
     if (env_marker && *env_marker) {
       recbuf_record(&f->in, FHS_REC_ENV_MARKER, env_marker, NULL);
-      f->view = read_marker(&f->view_len);
+      f->view = read_marker(&f->view_len, &f->marker_in_usr);
       if (f->view && records_parse(f->view, f->view_len, &f->viewrecs) == 0) {
-        recbuf_record(&f->in, FHS_REC_MARKER_ROOT, "ok", NULL);
+        recbuf_record(&f->in, f->marker_in_usr ? FHS_REC_MARKER_USR : FHS_REC_MARKER_ROOT, "ok", NULL);
         recbuf_bytes(&f->in, f->view, f->view_len);
         f->shadowed = relprog && program_shadowed(pkg, relprog);
         if (f->shadowed) recbuf_record(&f->in, FHS_REC_SHADOWED, relprog, NULL);
@@ -286,6 +309,6 @@ void gather_launch_facts(facts_t *f, const char *pkg, const char *relprog, const
   if (access(FHS_LDSO_CACHE, F_OK) == 0) recbuf_record(&f->in, FHS_REC_HOST_FILE, &FHS_LDSO_CACHE[1], NULL);
   /* Which of the machine's own files the config names (etc-host) the host's
    * /etc holds: the current root's, or the copy the current view kept. */
-  f->host_etc_in_view = view_keeps_host_etc(&f->viewrecs);
-  add_host_etc_files(&f->in, manifest, f->host_etc_in_view ? FHS_HOST_ETC_IN_VIEW : "/etc");
+  f->host_etc_kept = view_kept_host_etc(&f->viewrecs, f->marker_in_usr);
+  add_host_etc_files(&f->in, manifest, f->host_etc_kept ? f->host_etc_kept : "/etc");
 }

@@ -40,7 +40,8 @@ typedef struct {
   size_t view_len;
   records_t viewrecs;   /* its records (or --inside's) */
   bool shadowed;        /* /usr/<rel> here is not the package's own program */
-  bool host_etc_in_view;/* the host's /etc is the copy the current view kept */
+  bool marker_in_usr;   /* the current view is in place: its marker is in /usr */
+  const char *host_etc_kept; /* the copy of the host's /etc the current view kept, or NULL */
 } facts_t;
 
 /* Gathers a launch's facts. `inside` (fhs plan --inside): view records to

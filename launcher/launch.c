@@ -172,17 +172,19 @@ int launch(const char *pkg, const char *relprog, char **argv)
   if (records_parse(in->buf, in->len, &inrecs) < 0) die(FHS_EXIT_SETUP, "internal: malformed policy input");
   if (!allow_layers(&L.allowed, &L.facts.viewrecs, FHS_REC_VIEW, &v)) die_verdict(&v);
   L.allowed.host_etc = true;
-  L.allowed.host_etc_in_view = L.facts.host_etc_in_view;
+  L.allowed.host_etc_kept = L.facts.host_etc_kept;
   L.allowed.ldcache = manifest_value(&L.manifest, FHS_REC_LDCACHE);
   plan_ctx_t ctx = {.policy = L.policy_path, .allowed = &L.allowed, .in = &inrecs, .build = NULL,
                     .pkg = pkg, .program = relprog, .shadowed = L.facts.shadowed};
   if (!plan_validate(&plan, &ctx, &v)) die_verdict(&v);
 
   /* The view. */
-  if (plan.kind == PLAN_VIEW) {
+  if (plan.kind == PLAN_VIEW || plan.kind == PLAN_INPLACE) {
     char union_ldcache[PATH_MAX];
     prepare_union_ldcache(&plan, union_ldcache);
-    build_view(&plan, union_ldcache);
+    if (plan.kind == PLAN_VIEW) build_view(&plan, union_ldcache);
+    else build_view_inplace(&plan, union_ldcache);
+    /* Again: a cwd under /usr or /etc was the mount the view now covers. */
     if (chdir(cwd) < 0) die_errno(FHS_EXIT_SETUP, "the working directory %s does not exist in the view", cwd);
   }
   for (size_t i = 0; i < plan.n; i++)

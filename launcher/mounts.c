@@ -343,3 +343,39 @@ int loopback_up(void)
   return ioctl(s, SIOCSIFFLAGS, &ifr);
 }
 
+
+int detached_tmpfs(void)
+{
+  cleanup_fd int fs = sys_fsopen("tmpfs", FSOPEN_CLOEXEC);
+  if (fs < 0) return -1;
+  /* Room for the marker and the /etc links, no more. */
+  if (sys_fsconfig(fs, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 || sys_fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+      sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return -1;
+  return sys_fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+}
+
+int set_readonly(int mnt, bool recursive)
+{
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+  return (int)syscall(SYS_mount_setattr, mnt, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr, sizeof attr);
+}
+
+int clone_readonly(int dirfd, const char *path, bool recursive)
+{
+  int tree = (int)syscall(SYS_open_tree, dirfd, path,
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (path[0] ? 0 : AT_EMPTY_PATH) | (recursive ? AT_RECURSIVE : 0));
+  if (tree < 0) return -1;
+  if (set_readonly(tree, recursive) < 0) {
+    int e = errno;
+    close(tree);
+    errno = e;
+    return -1;
+  }
+  return tree;
+}
+
+int attach_mount(int mnt, const char *target)
+{
+  return sys_move_mount(mnt, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH);
+}

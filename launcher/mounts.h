@@ -57,6 +57,17 @@ int remount_readonly(const char *target);
 /* remount_readonly of target and of every mount below it. */
 int remount_tree_readonly(const char *target);
 
+/* The new mount API's detached mounts (in-place views, Linux >= 5.12).
+ * detached_tmpfs: a small tmpfs (nosuid, nodev) attached nowhere, as a
+ * mount fd to create files in with the *at calls. clone_readonly: a copy of
+ * the mount tree at dirfd/path ("" for dirfd itself), recursive or not,
+ * read-only all the way down, attached nowhere yet. attach_mount: moves a
+ * detached mount onto target. */
+int detached_tmpfs(void);
+int set_readonly(int mnt, bool recursive);
+int clone_readonly(int dirfd, const char *path, bool recursive);
+int attach_mount(int mnt, const char *target);
+
 /* Brings up "lo" in a fresh network namespace (no `ip` binary needed). */
 int loopback_up(void);
 

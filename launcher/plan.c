@@ -77,6 +77,8 @@ bool plan_parse(const char *policy, const policy_result_t *res, bool build, plan
     plan->kind = PLAN_BUILD;
   } else if (!strcmp(head[1], "view")) {
     plan->kind = PLAN_VIEW;
+  } else if (!strcmp(head[1], "inplace")) {
+    plan->kind = PLAN_INPLACE;
   } else if (!strcmp(head[1], "fast")) {
     plan->kind = PLAN_FAST;
   } else {

@@ -73,11 +73,12 @@ static bool layer_source_ok(const allowed_t *a, const char *src, size_t *hint)
 }
 
 /* Targets are single top-level names in the new root: no "..", no nesting,
- * and never the marker's directory, which only the launcher writes. */
-static bool target_ok(const char *t)
+ * and never the marker's directory, which only the launcher writes (in
+ * place, a host's /.fhs may be hidden: the marker is under /usr there). */
+static bool target_ok(const char *t, bool hide)
 {
   if (t[0] != '/' || !t[1] || strchr(t + 1, '/')) return false;
-  if (!strcmp(t, "/.") || !strcmp(t, "/..") || !strcmp(t, FHS_MARKER_DIR)) return false;
+  if (!strcmp(t, "/.") || !strcmp(t, "/..") || (!hide && !strcmp(t, FHS_MARKER_DIR))) return false;
   return true;
 }
 
@@ -111,7 +112,7 @@ static bool host_etc_ok(const plan_ctx_t *c, const char *src)
 {
   if (!c->allowed->host_etc) return false;
   if (!strcmp(src, "/etc")) return host_dir_ok(c->in, src);
-  return c->allowed->host_etc_in_view && !strcmp(src, FHS_HOST_ETC_IN_VIEW);
+  return c->allowed->host_etc_kept && !strcmp(src, c->allowed->host_etc_kept);
 }
 
 static bool abs_normalized(const char *d)
@@ -128,7 +129,47 @@ typedef struct {
   size_t pending_links, links;
   bool has_host_etc, var_bound, var_lib_done;
   size_t hint; /* layer_source_ok's */
+  bool inplace; /* the plan is an in-place view: only its ops, over the caller's root */
 } walk_t;
+
+/* The ops an in-place view is made of: the caller's root stays, so it has
+ * no binds of host dirs and no links of its own. */
+static bool inplace_op(enum fhs_op op)
+{
+  switch (op) {
+  case FHS_OP_OVERLAY:
+  case FHS_OP_BIND_RO:
+  case FHS_OP_ETC_LINK:
+  case FHS_OP_HOST_ETC:
+  case FHS_OP_BIND_FILE:
+  case FHS_OP_LDCACHE_UNION:
+  case FHS_OP_VAR_LIB:
+  case FHS_OP_HIDE:
+  case FHS_OP_VIEW_ID:
+  case FHS_OP_VIEW:
+  case FHS_OP_SETENV:
+    return true;
+  default:
+    return false;
+  }
+}
+
+/* Merged /usr, as the host's root entries say: /bin, /sbin, /lib, /lib64
+ * are links into /usr, so in place they show the view's /usr. */
+static const char *not_merged(const records_t *in)
+{
+  static const char *const names[] = {"bin", "sbin", "lib", "lib64"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    bool ok = false;
+    for (size_t i = 0; i < in->n && !ok; i++) {
+      const record_t *r = &in->recs[i];
+      ok = r->nfields == 4 && !strcmp(r->fields[0], FHS_REC_HOST) && !strcmp(r->fields[1], names[k]) && !strcmp(r->fields[2], "link") &&
+           (!strncmp(r->fields[3], "usr/", 4) || !strncmp(r->fields[3], "/usr/", 5));
+    }
+    if (!ok) return names[k];
+  }
+  return NULL;
+}
 
 static bool check_op(const plan_ctx_t *c, const plan_op_t *op, walk_t *w, verdict_t *v)
 {
@@ -136,8 +177,28 @@ static bool check_op(const plan_ctx_t *c, const plan_op_t *op, walk_t *w, verdic
   const size_t n = op->nargs; /* within the op's spec: plan_parse checked */
   const allowed_t *al = c->allowed;
   const build_paths_t *b = c->build;
+  if (w->inplace) {
+    if (!inplace_op(op->op)) return refuse_op(v, c->policy, op, "an in-place view has no such op (the caller's root stays as it is)");
+    /* Mounted over the host's own directories, and /usr before anything
+     * that relies on it (the kept /etc is bound inside it). */
+    bool usr = op->op == FHS_OP_OVERLAY && !strcmp(a[0], "/usr");
+    if ((op->op == FHS_OP_OVERLAY || op->op == FHS_OP_BIND_RO) &&
+        ((strcmp(a[0], "/usr") && strcmp(a[0], "/etc") && strcmp(a[0], "/opt")) || !host_dir_ok(c->in, a[0])))
+      return refuse_op(v, c->policy, op, "in place, only the host's /usr, /etc and /opt directories are mounted over");
+    if (op->op == FHS_OP_HIDE && !host_dir_ok(c->in, a[0]))
+      return refuse_op(v, c->policy, op, "only a directory of the host's root can be hidden");
+    /* The marker is the top lower of the /usr overlay: /usr is never a bind. */
+    if (op->op == FHS_OP_BIND_RO && !strcmp(a[0], "/usr"))
+      return refuse_op(v, c->policy, op, "in place, /usr is an overlay (the marker is its top lower), never a bind");
+    if (w->nseen == 0 && !usr && op->op != FHS_OP_SETENV && op->op != FHS_OP_VIEW_ID && op->op != FHS_OP_VIEW)
+      return refuse_op(v, c->policy, op, "an in-place view mounts /usr first");
+    if (op->op == FHS_OP_VAR_LIB) w->var_bound = host_dir_ok(c->in, "/var");
+  } else if (op->op == FHS_OP_HIDE) {
+    return refuse_op(v, c->policy, op, "only an in-place view hides host directories");
+  }
   if (fhs_op_specs[op->op].target) {
-    if (!target_ok(a[0])) return refuse_op(v, c->policy, op, "the target must be a top-level path in the new root, other than /.fhs");
+    if (!target_ok(a[0], w->inplace && op->op == FHS_OP_HIDE))
+      return refuse_op(v, c->policy, op, "the target must be a top-level path in the new root, other than /.fhs");
     for (size_t s = 0; s < w->nseen; s++)
       if (!strcmp(w->seen[s], a[0])) return refuse_op(v, c->policy, op, "the target is already used by an earlier op");
     if (w->nseen == FHS_MAX_TOP_LEVEL) return refuse_op(v, c->policy, op, "too many top-level entries");
@@ -206,6 +267,7 @@ static bool check_op(const plan_ctx_t *c, const plan_op_t *op, walk_t *w, verdic
     if (!strcmp(a[0], "/var")) w->var_bound = true;
     return true;
   }
+  case FHS_OP_HIDE: /* an empty read-only tmpfs: it shows nothing, makes nothing writable */
   case FHS_OP_SYMLINK:
   case FHS_OP_NETNS:
   case FHS_OP_CLEARENV:
@@ -252,7 +314,10 @@ bool plan_validate(const plan_t *plan, const plan_ctx_t *c, verdict_t *v)
   if ((plan->kind == PLAN_BUILD) != (c->build != NULL))
     return verdict(v, FHS_EXIT_PLAN, "policy %s: plan refused: a %s plan where a %s was asked", c->policy,
                    plan->kind == PLAN_BUILD ? "build" : "launch", c->build ? "build" : "launch");
-  walk_t w = {0};
+  walk_t w = {.inplace = plan->kind == PLAN_INPLACE};
+  const char *name = w.inplace ? not_merged(c->in) : NULL;
+  if (name)
+    return verdict(v, FHS_EXIT_PLAN, "policy %s: plan inplace refused: the host's /%s is not a link into /usr, so it would show the host's files", c->policy, name);
   for (size_t i = 0; i < plan->n; i++)
     if (!check_op(c, &plan->ops[i], &w, v)) return false;
   if (w.pending_links)

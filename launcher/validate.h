@@ -18,9 +18,10 @@ typedef struct {
   /* The manifest's ld.so.cache for the view, the only file a plan may bind. */
   const char *ldcache;
   /* A launch (not a build) may use the host's /etc: the current root's /etc,
-   * or, inside a view that kept it, FHS_HOST_ETC_IN_VIEW. */
+   * or, inside a view that kept it, the copy it kept (FHS_HOST_ETC_IN_VIEW
+   * or FHS_HOST_ETC_IN_PLACE, as its marker was found; NULL: none). */
   bool host_etc;
-  bool host_etc_in_view;
+  const char *host_etc_kept;
 } allowed_t;
 
 /* The staging dirs the CLI prepared for a build: the only writable sources.

@@ -64,28 +64,26 @@ static void make_dev(void)
 /* One etc-link: REL in the links dir shows the host's REL in the view. A
  * host symlink is copied as it is (readlink of /etc/localtime still names
  * the zone); anything else becomes a link into the view's read-only copy of
- * the host's /etc, which follows the host's file even when it is replaced. */
-static bool make_etc_link(const char *host_etc, const char *relpath)
+ * the host's /etc (kept_etc: where the view keeps it), which follows the
+ * host's file even when it is replaced. host_etc and links are directory fds. */
+static bool make_etc_link(int host_etc, int links, const char *kept_etc, const char *relpath)
 {
   char buf[PATH_MAX];
   if (snprintf(buf, sizeof buf, "%s", relpath) >= (int)sizeof buf) die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
-  char host_path[PATH_MAX];
-  if (snprintf(host_path, sizeof host_path, "%s/%s", rel(host_etc), relpath) >= (int)sizeof host_path)
-    die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
   struct stat st;
-  if (lstat(host_path, &st) < 0) return false; /* gone since the policy was asked */
+  if (fstatat(host_etc, relpath, &st, AT_SYMLINK_NOFOLLOW) < 0) return false; /* gone since the policy was asked */
   char value[PATH_MAX];
   if (S_ISLNK(st.st_mode)) {
-    ssize_t n = readlink(host_path, value, sizeof value - 1);
+    ssize_t n = readlinkat(host_etc, relpath, value, sizeof value - 1);
     if (n < 0) die_errno(FHS_EXIT_SETUP, "etc-link: read the host's /etc/%s", relpath);
     value[n] = 0;
-  } else if (snprintf(value, sizeof value, FHS_HOST_ETC_IN_VIEW "/%s", relpath) >= (int)sizeof value) {
+  } else if (snprintf(value, sizeof value, "%s/%s", kept_etc, relpath) >= (int)sizeof value) {
     die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
   }
   /* Parent dirs one component at a time, never through a symlink (an earlier
    * link of a shorter path): the links dir holds nothing else. */
-  int dir = open(ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (dir < 0) die_errno(FHS_EXIT_SETUP, "open %s", ETC_LINKS);
+  int dir = openat(links, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) die_errno(FHS_EXIT_SETUP, "open the /etc links dir");
   char *name = buf;
   for (char *slash; (slash = strchr(name, '/')); name = slash + 1) {
     *slash = 0;
@@ -208,7 +206,12 @@ void build_view(const plan_t *plan, const char *union_ldcache)
     case FHS_OP_ETC_LINK:
       if (!host_etc) die(FHS_EXIT_SETUP, "etc-link %s: no host-etc", a[0]);
       if (mkdir(ETC_LINKS, 0755) < 0 && errno != EEXIST) die_errno(FHS_EXIT_SETUP, "create %s", ETC_LINKS);
-      if (make_etc_link(host_etc, a[0])) etc_links = true;
+      {
+        cleanup_fd int links = open(ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        cleanup_fd int etc = open(rel(host_etc), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (links < 0 || etc < 0) die_errno(FHS_EXIT_SETUP, "etc-link %s: open the links dir or the host's %s", a[0], host_etc);
+        if (make_etc_link(etc, links, FHS_HOST_ETC_IN_VIEW, a[0])) etc_links = true;
+      }
       break;
     case FHS_OP_HOST_ETC: {
       /* Kept for nested launches, read-only at every level; the marker says so. */
@@ -235,6 +238,8 @@ void build_view(const plan_t *plan, const char *union_ldcache)
     case FHS_OP_USERNS_ROOT:
     case FHS_OP_COUNT:
       break; /* the process's, not the view's: launch.c and build.c */
+    case FHS_OP_HIDE:
+      break; /* validated: only in an in-place view */
     case FHS_OP_VAR_LIB: {
       /* Over the host's /var/lib, inside the bound host /var (validated: bound
        * before this op). The mount point must be the host's own directory:
@@ -327,4 +332,176 @@ void build_view(const plan_t *plan, const char *union_ldcache)
   if (chdir("/newroot") < 0) die_errno(FHS_EXIT_SETUP, "chdir /newroot");
   if (syscall(SYS_pivot_root, ".", ".") < 0) die_errno(FHS_EXIT_SETUP, "pivot_root into the view");
   if (umount2(".", MNT_DETACH) < 0) die_errno(FHS_EXIT_SETUP, "detach the old root");
+}
+
+/* ------------------------------------------------------------- in place */
+
+/* The marker's tmpfs (one per in-place view, attached nowhere): usr/ is the
+ * top lower of the /usr overlay and holds .fhs/view and the empty
+ * .fhs/host-etc the kept host /etc is bound on; etc/ holds the /etc links,
+ * the top lower of the /etc overlay; empty/ is bound over hidden dirs. */
+#define INPLACE_USR "usr" /* &FHS_MARKER_DIR_IN_PLACE[1] is in it */
+#define INPLACE_ETC "etc"
+#define INPLACE_EMPTY "empty" /* what a hidden host directory shows */
+
+/* What one in-place op mounts, opened before anything is mounted. */
+typedef struct {
+  dirref_t *lowers; /* overlay, var-lib: the lowers; bind-ro: one */
+  size_t n;
+  int tree; /* bind-ro, bind-file, ldcache-union: the detached read-only copy */
+} inplace_src_t;
+
+static int open_layer_at(int root, const char *path)
+{
+  const char *why = NULL;
+  int fd = open_layer(root, path, &why);
+  if (fd < 0) die(FHS_EXIT_SETUP, "layer %s: %s", path, why);
+  return fd;
+}
+
+/* The hidden name must still be the host's directory, not a link the view
+ * would follow out of the hidden place. Hidden under a read-only copy of the
+ * marker tmpfs's empty directory: a clone of a mount, no new tmpfs per name. */
+static void hide_dir(int mtmp, const char *target)
+{
+  struct stat st;
+  if (lstat(target, &st) < 0 || !S_ISDIR(st.st_mode)) die(FHS_EXIT_SETUP, "hide %s: not a directory of the host's root", target);
+  cleanup_fd int mnt = clone_readonly(mtmp, INPLACE_EMPTY, false);
+  if (mnt < 0 || attach_mount(mnt, target) < 0) die_errno(FHS_EXIT_SETUP, "hide %s", target);
+}
+
+void build_view_inplace(const plan_t *plan, const char *union_ldcache)
+{
+  if (enter_user_mount_ns(getuid(), getgid(), false, 0) < 0) user_ns_failed();
+
+  /* Every source is opened before anything is mounted: nested, the current
+   * view's layers and its kept /etc (under /usr/.fhs) are reached through
+   * the paths the new mounts cover. Layers are opened from the root as the
+   * manifest names them, following no symlink (resolve.c). */
+  cleanup_fd int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) die_errno(FHS_EXIT_SETUP, "open the root directory");
+  inplace_src_t *src = xmalloc((plan->n ? plan->n : 1) * sizeof *src);
+  int host_etc = -1, host_etc_tree = -1;
+  for (size_t i = 0; i < plan->n; i++) {
+    const plan_op_t *op = &plan->ops[i];
+    const char *const *a = op->args;
+    src[i] = (inplace_src_t){.lowers = NULL, .n = 0, .tree = -1};
+    switch (op->op) {
+    case FHS_OP_OVERLAY:
+    case FHS_OP_VAR_LIB: {
+      /* Overlay lowers after its target; var-lib's are all sources, then the host's /var/lib. */
+      size_t first = op->op == FHS_OP_OVERLAY ? 1 : 0;
+      size_t n = op->nargs - first + (op->op == FHS_OP_VAR_LIB);
+      src[i].lowers = xmalloc(n * sizeof *src[i].lowers);
+      src[i].n = n;
+      for (size_t f = first; f < op->nargs; f++) src[i].lowers[f - first].fd = open_layer_at(root, a[f]);
+      if (op->op == FHS_OP_VAR_LIB) src[i].lowers[n - 1].fd = open_layer_at(root, "/var/lib");
+      break;
+    }
+    case FHS_OP_BIND_RO: {
+      /* /etc or /opt of one layer (validated: /usr is always an overlay). */
+      cleanup_fd int fd = open_layer_at(root, a[1]);
+      if ((src[i].tree = clone_readonly(fd, "", true)) < 0) die_errno(FHS_EXIT_SETUP, "bind %s read-only at %s", a[1], a[0]);
+      break;
+    }
+    case FHS_OP_HOST_ETC:
+      /* The host's /etc (or the copy the current view kept), read-only all
+       * the way down, bound at /usr/.fhs/host-etc once /usr is in place. */
+      host_etc = open_layer_at(root, a[0]);
+      if ((host_etc_tree = clone_readonly(host_etc, "", true)) < 0) die_errno(FHS_EXIT_SETUP, "keep the host's %s read-only", a[0]);
+      break;
+    case FHS_OP_BIND_FILE:
+    case FHS_OP_LDCACHE_UNION: {
+      const char *file = op->op == FHS_OP_LDCACHE_UNION && union_ldcache && union_ldcache[0] ? union_ldcache : a[1];
+      if ((src[i].tree = clone_readonly(AT_FDCWD, file, false)) < 0) die_errno(FHS_EXIT_SETUP, "bind the view's ld.so.cache %s", file);
+      break;
+    }
+    default:
+      break;
+    }
+  }
+
+  /* The marker's tmpfs: written through its fd, never reachable by a path,
+   * read-only before it becomes a lower. */
+  cleanup_fd int mtmp = detached_tmpfs();
+  if (mtmp < 0) die_errno(FHS_EXIT_SETUP, "create the view marker's tmpfs (an in-place view needs Linux >= 5.2)");
+  if (mkdirat(mtmp, INPLACE_USR, 0755) < 0 || mkdirat(mtmp, &FHS_MARKER_DIR_IN_PLACE[1], 0755) < 0 ||
+      mkdirat(mtmp, INPLACE_ETC, 0755) < 0 || mkdirat(mtmp, INPLACE_EMPTY, 0755) < 0)
+    die_errno(FHS_EXIT_SETUP, "create the view marker's directories");
+  if (host_etc >= 0 && mkdirat(mtmp, &FHS_HOST_ETC_IN_PLACE[1], 0755) < 0) die_errno(FHS_EXIT_SETUP, "create %s", FHS_HOST_ETC_IN_PLACE);
+  recbuf_t marker = {0};
+  bool etc_links = false;
+  for (size_t i = 0; i < plan->n; i++) {
+    const plan_op_t *op = &plan->ops[i];
+    if (op->op == FHS_OP_VIEW_ID || op->op == FHS_OP_VIEW) {
+      recbuf_field(&marker, plan_op_name(op->op));
+      for (size_t f = 0; f < op->nargs; f++) recbuf_field(&marker, op->args[f]);
+      recbuf_end(&marker);
+    } else if (op->op == FHS_OP_HOST_ETC) {
+      recbuf_record(&marker, FHS_REC_HOST_ETC, FHS_HOST_ETC_IN_PLACE, NULL);
+    } else if (op->op == FHS_OP_ETC_LINK) {
+      cleanup_fd int links = openat(mtmp, INPLACE_ETC, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (host_etc < 0 || links < 0) die(FHS_EXIT_SETUP, "etc-link %s: no host-etc", op->args[0]);
+      if (make_etc_link(host_etc, links, FHS_HOST_ETC_IN_PLACE, op->args[0])) etc_links = true;
+    }
+  }
+  int mfd = openat(mtmp, &FHS_MARKER_IN_PLACE[1], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+  if (mfd < 0 || write_all(mfd, marker.buf, marker.len) < 0) die_errno(FHS_EXIT_SETUP, "write the view marker");
+  if (close(mfd) < 0) die_errno(FHS_EXIT_SETUP, "write the view marker");
+  free(marker.buf);
+  if (set_readonly(mtmp, false) < 0) die_errno(FHS_EXIT_SETUP, "make the view marker read-only");
+  if (host_etc >= 0) close(host_etc);
+
+  /* Then the mounts, in plan order (validated: /usr first, so the kept /etc
+   * and the /etc overlay can rely on it). */
+  for (size_t i = 0; i < plan->n; i++) {
+    const plan_op_t *op = &plan->ops[i];
+    const char *const *a = op->args;
+    switch (op->op) {
+    case FHS_OP_BIND_RO:
+      if (attach_mount(src[i].tree, a[0]) < 0) die_errno(FHS_EXIT_SETUP, "bind %s read-only at %s", a[1], a[0]);
+      close(src[i].tree);
+      break;
+    case FHS_OP_OVERLAY: {
+      /* The marker's usr/ on top of /usr; the /etc links, if any, on top of /etc. */
+      bool usr = !strcmp(a[0], "/usr");
+      bool top = usr || (!strcmp(a[0], "/etc") && etc_links);
+      size_t n = src[i].n + top;
+      dirref_t *lowers = xmalloc(n * sizeof *lowers);
+      if (top && (lowers[0].fd = openat(mtmp, usr ? INPLACE_USR : INPLACE_ETC, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        die_errno(FHS_EXIT_SETUP, "open the view marker's %s", a[0]);
+      memcpy(lowers + top, src[i].lowers, src[i].n * sizeof *lowers);
+      /* Counted as the plan names them: the marker is the launcher's own. */
+      if (mount_overlay_ro(a[0], lowers, n) < 0) overlay_failed(false, a[0], src[i].n);
+      close_refs(lowers, n);
+      free(src[i].lowers);
+      if (usr && host_etc_tree >= 0 && attach_mount(host_etc_tree, FHS_HOST_ETC_IN_PLACE) < 0)
+        die_errno(FHS_EXIT_SETUP, "bind the host's /etc read-only at %s", FHS_HOST_ETC_IN_PLACE);
+      break;
+    }
+    case FHS_OP_VAR_LIB: {
+      /* The host's own /var/lib is the mount point: nothing is created on the host. */
+      struct stat st;
+      if (lstat("/var/lib", &st) < 0 || !S_ISDIR(st.st_mode))
+        die(FHS_EXIT_SETUP, "/var/lib: the host has no /var/lib directory to show the install-time state over");
+      if (mount_overlay_ro("/var/lib", src[i].lowers, src[i].n) < 0)
+        die_errno(FHS_EXIT_SETUP, "overlay /var/lib of %zu state layers over the host's", src[i].n - 1);
+      close_refs(src[i].lowers, src[i].n);
+      break;
+    }
+    case FHS_OP_BIND_FILE:
+    case FHS_OP_LDCACHE_UNION:
+      /* After /etc is in place: over the host's cache, in this namespace only. */
+      if (attach_mount(src[i].tree, a[0]) < 0) die_errno(FHS_EXIT_SETUP, "bind the view's ld.so.cache at %s", a[0]);
+      close(src[i].tree);
+      break;
+    case FHS_OP_HIDE:
+      hide_dir(mtmp, a[0]);
+      break;
+    default:
+      break; /* etc-link, host-etc, view-id, view: above; setenv: launch.c */
+    }
+  }
+  if (host_etc_tree >= 0) close(host_etc_tree);
+  free(src);
 }

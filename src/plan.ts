@@ -16,10 +16,12 @@ import type { PolicyResult } from "./policy/host.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
 
 /** The marker records of a simulated view made of the given layers or
- * wrapped packages (what its /.fhs/view would hold). Like a view the default
+ * wrapped packages (what its marker would hold). Like a view the default
  * policy makes, it keeps the host's /etc for nested launches when its /etc is
  * not the host's alone: some layer has an etc and the config (the package's,
- * or the default for a bare layer) takes it. */
+ * or the default for a bare layer) takes it; where, the view's strategy
+ * says: under /usr/.fhs when the first wrapped package's view is made in
+ * place on this host (its own plan says), else under /.fhs. */
 export function simulatedView(inside: string[]): Rec[] {
   const id = "simulated";
   const views: Rec[] = [];
@@ -35,7 +37,9 @@ export function simulatedView(inside: string[]): Rec[] {
       if (etcTaken && l.layout === "fhs" && l.dirs.includes("etc")) keepsHostEtc = true;
     }
   }
-  const kept: Rec[] = keepsHostEtc && existsSync("/etc") ? [["host-etc", PATHS.hostEtcInView]] : [];
+  const first = inside.find((item) => existsSync(join(item, PATHS.manifestJson)));
+  const inPlace = first !== undefined && planLaunch(first).records[0]?.[1] === "inplace";
+  const kept: Rec[] = keepsHostEtc && existsSync("/etc") ? [["host-etc", inPlace ? PATHS.hostEtcInPlace : PATHS.hostEtcInView]] : [];
   return [["view-id", id], ...views, ...kept];
 }
 

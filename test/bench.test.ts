@@ -41,13 +41,13 @@ describe("launch benchmark, smoke run", { skip: !isRoot && !mustWork ? "needs ro
       machine: { cpus: number; kernel: string };
       medians: Record<string, number>;
       targets: { figure: string; result: number }[];
-      layerSeries: { layers: number; fhs: number; floor: number }[];
-      depthSeries: { depth: number; fhs: number; floor: number }[];
+      layerSeries: { layers: number; fhs: number; newRoot: number; floor: number }[];
+      depthSeries: { depth: number; fhs: number; newRoot: number; floor: number }[];
       helloBuild: { launches: Record<string, number> };
     };
     assert.equal(res.smoke, true);
     assert.ok(res.machine.cpus > 0 && res.machine.kernel.length > 0);
-    for (const name of ["direct", "fhs", "fhs-cold", "floor", "bwrap", "inview-direct", "inview-fast", "inview-floor", "buildfhsenv", "fhs-big", "state-with", "state-without", "depth-fhs-2", "depth-floor-2"])
+    for (const name of ["direct", "fhs", "fhs-new-root", "fhs-cold", "floor", "bwrap", "inview-direct", "inview-fast", "inview-floor", "buildfhsenv", "fhs-big", "state-with", "state-without", "depth-fhs-2", "depth-fhs-new-root-2", "depth-floor-2"])
       assert.ok(Number.isFinite(res.medians[name]) && res.medians[name]! > 0, `no median for ${name}`);
     // The real workloads: python3 and gcc, and GNU hello's configure + make in three envs.
     for (const name of ["python-wrapper", "python-inview", "python-inview-fast", "gcc-wrapper", "gcc-inview", "gcc-inview-fast", "hello-unwrapped", "hello-wrapped-layers", "hello-wrapped-path"])
@@ -59,12 +59,13 @@ describe("launch benchmark, smoke run", { skip: !isRoot && !mustWork ? "needs ro
     assert.equal(res.targets.length, 10);
     for (const t of res.targets) assert.ok(Number.isFinite(t.result), `no figure for ${t.figure}`);
     assert.deepEqual(res.layerSeries.map((p) => p.layers), [2, 10]);
-    for (const p of [...res.layerSeries, ...res.depthSeries]) assert.ok(Number.isFinite(p.fhs) && Number.isFinite(p.floor));
+    for (const p of [...res.layerSeries, ...res.depthSeries]) assert.ok(Number.isFinite(p.fhs) && Number.isFinite(p.newRoot) && Number.isFinite(p.floor));
 
     for (const chart of ["layers.svg", "depth.svg"]) {
       const svg = readFileSync(join(out, "docs/bench", chart), "utf8");
       assert.match(svg, /^<svg /);
       assert.match(svg, /fhs wrapper/);
+      assert.match(svg, /fhs wrapper, new root/);
       assert.match(svg, /kernel floor \(in place\)/);
     }
     const doc = readFileSync(join(out, "docs/BENCHMARKS.md"), "utf8");

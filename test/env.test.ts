@@ -58,7 +58,7 @@ describe("fhs env: the seed's story", () => {
 describe("fhs env: the view", () => {
   it("is a launch view: host dirs bound, /usr from the layers only, the IN_NIX_FHS marker", () => {
     const work = testDir("fhs-env-view-");
-    const r = fhsEnv(["--pkg", shellPkg, "--layer", zlibDev[0]!, "--", "sh", "-c", "echo id=$IN_NIX_FHS; tr '\\0' ' ' < /.fhs/view; echo; pwd; test -e /usr/bin/node || echo no-host-usr; ls /usr/include | tr '\\n' ' '"], { cwd: work });
+    const r = fhsEnv(["--pkg", shellPkg, "--layer", zlibDev[0]!, "--", "sh", "-c", "echo id=$IN_NIX_FHS; tr '\\0' ' ' < /usr/.fhs/view; echo; pwd; test -e /usr/bin/node || echo no-host-usr; ls /usr/include | tr '\\n' ' '"], { cwd: work });
     assert.equal(r.status, 0, r.stderr);
     const [idLine, marker, cwd, pure, include] = r.stdout.split("\n");
     const id = idLine!.replace("id=", "");
@@ -136,7 +136,7 @@ describe("fhs env: the view", () => {
     );
     const launcher = join(testArtifacts().root, "fhs-launcher-static");
     const before = callerMounts();
-    const r = fhsEnv(["--pkg", shellPkg, "--", "sh", "-c", `test -e /usr/include/zlib.h && echo leaked; ${launcher} env ${inner} -- sh -c 'test -e /usr/include/zlib.h && test -e /usr/bin/tac && tr "\\0" " " < /.fhs/view'`]);
+    const r = fhsEnv(["--pkg", shellPkg, "--", "sh", "-c", `test -e /usr/include/zlib.h && echo leaked; ${launcher} env ${inner} -- sh -c 'test -e /usr/include/zlib.h && test -e /usr/bin/tac && tr "\\0" " " < /usr/.fhs/view'`]);
     assert.equal(r.status, 0, r.stderr);
     assert.doesNotMatch(r.stdout, /leaked/);
     assert.ok(r.stdout.includes(`view ${zlibDev[0]} fhs usr`), r.stdout);

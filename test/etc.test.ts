@@ -160,7 +160,7 @@ echo > ${dir}/go; wait $!`;
 });
 
 describe("/etc in a view: a host /etc with mounts below it", () => {
-  it("as a container runtime binds resolv.conf: /etc is the host's, bound with its mounts; fhs plan agrees", () => {
+  it("as a container runtime binds resolv.conf: /etc is the host's, as it is, with its mounts; fhs plan agrees", () => {
     const dir = testDir("fhs-etc-mounted-");
     writeFileSync(join(dir, "resolv.conf"), "nameserver 192.0.2.99\n");
     // Bound in the namespace the launcher starts from, so locked in the one
@@ -174,7 +174,10 @@ ${process.execPath} ${join(repoRoot, "dist/cli.js")} plan ${join(shellPkg, "usr/
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, "nameserver 192.0.2.99\nno-layer-etc\n");
     const plan = plansFromStderr(readFileSync(join(dir, "plan"), "latin1"))[0]!;
-    assert.deepEqual(plan.find((op) => op[1] === "/etc"), ["rbind", "/etc", "/etc"]);
+    // In place (this merged-/usr host), the host's /etc is already there: no
+    // op touches /etc, it is only kept for nested launches.
+    assert.deepEqual(plan[0], ["plan", "inplace"]);
+    assert.deepEqual(plan.filter((op) => op[1] === "/etc"), [["host-etc", "/etc"]]);
     assert.deepEqual(JSON.parse(readFileSync(join(dir, "planned"), "utf8")), plan);
   });
 });
@@ -196,9 +199,9 @@ describe("/etc in nested views", () => {
     // original host's /etc (kept read-only in the view), never over the
     // current view's /etc overlay (OverlayFS stacks only 2 deep).
     const etcLowest = plansFromStderr(r.stderr)
-      .filter((p) => p[0]![1] === "view")
+      .filter((p) => p[0]![1] === "inplace")
       .map((p) => p.find((op) => op[0] === "overlay" && op[1] === "/etc")?.at(-1));
-    assert.deepEqual(etcLowest, ["/etc", "/.fhs/host-etc", "/.fhs/host-etc"]);
+    assert.deepEqual(etcLowest, ["/etc", "/usr/.fhs/host-etc", "/usr/.fhs/host-etc"]);
   });
 
   it("nested, getent passwd still finds the caller in the host's passwd", () => {
@@ -218,8 +221,8 @@ describe("/etc in a view: nothing becomes writable", () => {
     const hostWritable = new Set(runUnprivileged(["/bin/sh", "-c", WRITABLE, "sh", "/etc"]).stdout.split("\n").filter(Boolean));
     const dash = join(wrapDeb("dash", [layer]), "usr/bin/dash");
     for (const argv of [
-      [dash, "-c", WRITABLE, "sh", "/etc", "/.fhs/host-etc"],
-      [join(shellPkg, "usr/bin/dash"), "-c", `${dash} -c '${WRITABLE}' sh /etc /.fhs/host-etc`],
+      [dash, "-c", WRITABLE, "sh", "/etc", "/usr/.fhs/host-etc"],
+      [join(shellPkg, "usr/bin/dash"), "-c", `${dash} -c '${WRITABLE}' sh /etc /usr/.fhs/host-etc`],
     ]) {
       const r = runUnprivileged(argv);
       assert.equal(r.status, 0, r.stderr);

@@ -23,7 +23,7 @@ describe("nesting", () => {
     const pkgs: string[] = [];
     for (let i = 0; i < 16; i++) pkgs.push(wrapPackage(makePackage({ [`bin/step${i}`]: { from: step } }, `step${i}`)));
     const argv = pkgs.map((p, i) => join(p, `usr/bin/step${i}`));
-    const r = runUnprivileged([...argv, join(shellPkg, "usr/bin/dash"), "-c", "tr '\\0' '\\n' < /.fhs/view | grep -c '^view$'; ls /usr/bin | grep -c '^step'"]);
+    const r = runUnprivileged([...argv, join(shellPkg, "usr/bin/dash"), "-c", "tr '\\0' '\\n' < /usr/.fhs/view | grep -c '^view$'; ls /usr/bin | grep -c '^step'"]);
     assert.equal(r.status, 0, r.stderr);
     // Each step package adds two layers: its programs and itself.
     // Each step package adds two layers (its programs and itself) to the
@@ -58,7 +58,7 @@ describe("many layers", () => {
     // The wide package's own view has 299 layers; the shell launched inside
     // it adds its own and libc's on top: over 300 in one overlay.
     const wide = wrapPackage(makePackage({ "bin/step": { from: step } }, "wide"), syntheticLayers(298));
-    const r = runUnprivileged([join(wide, "usr/bin/step"), join(shellPkg, "usr/bin/dash"), "-c", "ls /usr/share/fhs-synth | wc -l; tr '\\0' '\\n' < /.fhs/view | grep -c '^view$'"]);
+    const r = runUnprivileged([join(wide, "usr/bin/step"), join(shellPkg, "usr/bin/dash"), "-c", "ls /usr/share/fhs-synth | wc -l; tr '\\0' '\\n' < /usr/.fhs/view | grep -c '^view$'"]);
     assert.equal(r.status, 0, r.stderr);
     const [files, views] = r.stdout.trim().split("\n").map(Number);
     assert.equal(files, 298);

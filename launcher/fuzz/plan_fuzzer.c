@@ -3,7 +3,8 @@
  * which stands between a policy's answer (or a plan cache entry, which anyone
  * able to write the caller's cache could forge) and the mounts. The input is
  * a manifest, a policy input and a plan, three record streams, with a flags
- * byte (a build's plan or a launch's; over the host's /etc or not).
+ * byte (a build's plan or a launch's; over the host's /etc or not; inside
+ * a new root or an in-place view).
  * Properties: never crashes, never reads outside its inputs; a plan it
  * accepts keeps the invariants the mounts rely on, checked here on their
  * own: a known op; a launch plan holds no build op; every target a distinct
@@ -45,6 +46,10 @@ static void check_accepted(const plan_t *plan, const allowed_t *a, bool is_build
     bool build_op = !strcmp(k, "overlay-rw") || !strcmp(k, "bind-rw") || !strcmp(k, "tmpfs") || !strcmp(k, "dev") ||
                     !strcmp(k, "netns") || !strcmp(k, "chdir") || !strcmp(k, "clearenv") || !strcmp(k, "userns-root");
     if (build_op && !is_build) abort();
+    /* In place: only its ops, /usr an overlay, no new root's links or binds. */
+    if (plan->kind == PLAN_INPLACE && (!strcmp(k, "rbind") || !strcmp(k, "symlink") || (!strcmp(k, "bind-ro") && !strcmp(op->args[0], "/usr"))))
+      abort();
+    if (plan->kind != PLAN_INPLACE && !strcmp(k, "hide")) abort();
     bool mount = !strcmp(k, "overlay") || !strcmp(k, "bind-ro") || !strcmp(k, "rbind") || !strcmp(k, "symlink") ||
                  !strcmp(k, "overlay-rw") || !strcmp(k, "bind-rw") || !strcmp(k, "tmpfs") || !strcmp(k, "dev");
     if (!mount) continue;
@@ -58,7 +63,7 @@ static void check_accepted(const plan_t *plan, const allowed_t *a, bool is_build
       if (op->nargs - first > FHS_MAX_LAYERS) abort();
       if (first == 3 && (strcmp(op->args[1], build.upper) || strcmp(op->args[2], build.work))) abort();
       for (size_t f = first; f < op->nargs; f++) {
-        bool host_etc = f == op->nargs - 1 && !strcmp(t, "/etc") && (!strcmp(op->args[f], "/etc") || !strcmp(op->args[f], FHS_HOST_ETC_IN_VIEW));
+        bool host_etc = f == op->nargs - 1 && !strcmp(t, "/etc") && (!strcmp(op->args[f], "/etc") || !strcmp(op->args[f], FHS_HOST_ETC_IN_VIEW) || !strcmp(op->args[f], FHS_HOST_ETC_IN_PLACE));
         if (!host_etc && !under_layer(a, op->args[f])) abort();
       }
     }
@@ -92,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (records_parse_max(m, mlen, FHS_MANIFEST_RECORDS_CAP, &manifest) == 0 && records_parse(in, ilen, &inrecs) == 0 &&
       allow_layers(&allowed, &manifest, "layer", &v)) {
     allowed.host_etc = !is_build && (flags & 2);
-    allowed.host_etc_in_view = flags & 4;
+    allowed.host_etc_kept = (flags & 4) ? ((flags & 64) ? FHS_HOST_ETC_IN_PLACE : FHS_HOST_ETC_IN_VIEW) : NULL;
     for (size_t i = 0; i < manifest.n; i++)
       if (manifest.recs[i].nfields == 2 && !strcmp(manifest.recs[i].fields[0], "ldcache")) allowed.ldcache = manifest.recs[i].fields[1];
     policy_result_t res = {.status = (flags & 8) ? 1 : 0, .bytes = p, .len = plen};

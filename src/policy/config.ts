@@ -9,6 +9,9 @@ import { loadJsonChecked } from "./schemas.js";
 
 /** Where a view's /etc comes from (docs/ARCHITECTURE.md, "Which directories come from layers"). */
 export type EtcSource = "layers+host" | "host" | "layers";
+/** How a view is made (docs/ARCHITECTURE.md, "Two ways to make a view"):
+ * "auto" lets the policy choose in place where that is correct for the host. */
+export type ViewStrategy = "auto" | "new-root" | "in-place";
 export type Severity = "ok" | "info" | "warning" | "error";
 export type ConflictClass =
   | "identical"
@@ -25,6 +28,8 @@ export type ConflictClass =
 export interface PolicyConfig {
   $schema?: string;
   overlay: { usr?: true; etc: EtcSource; opt: boolean };
+  /** Default "auto". */
+  view?: ViewStrategy;
   hostBinds: { never: string[]; etc: string[] };
   env: Record<string, string>;
   wrap: { dirs: string[] };
@@ -49,6 +54,7 @@ export function configRecords(c: PolicyConfig): Rec[] {
   if (c.overlay.opt) recs.push(["overlay", "opt"]);
   recs.push(["etc-from", c.overlay.etc]);
   for (const name of c.hostBinds.never) recs.push(["never-bind", name]);
+  recs.push(["view-strategy", c.view ?? "auto"]);
   for (const rel of c.hostBinds.etc) recs.push(["etc-host", rel]);
   for (const [k, v] of Object.entries(c.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) recs.push(["setenv", k, v]);
   for (const d of c.wrap.dirs) recs.push(["wrap-dir", d]);

@@ -78,15 +78,24 @@ const add = (c: Omit<Case, "runs"> & { runs?: number }) => cases.push({ runs: RU
 // --- Headline: coreutils' true, with its runtime layers, padded to 10 layers.
 const libc = debLayers(["libc6"], { withDeps: true });
 const coreutils = debLayers(["coreutils"]);
-const pkg10 = wrapPackage(packageFromLayers(coreutils, "true10"), [...libc, ...syntheticLayers(10 - 1 - libc.length)]);
+// Both ways to make a view (docs/ARCHITECTURE.md, "Two ways to make a
+// view"): the policy's choice for this host ("auto": in place on a
+// merged-/usr host), and a new root, forced by the config. bubblewrap always
+// builds a new root: it is compared with fhs building the same one.
+const NEW_ROOT = ["--config", join(repoRoot, "policies/new-root.json")];
+const pad10 = [...libc, ...syntheticLayers(10 - 1 - libc.length)];
+const pkg10 = wrapPackage(packageFromLayers(coreutils, "true10"), pad10);
+const pkg10NewRoot = wrapPackage(packageFromLayers(coreutils, "true10-new-root"), pad10, NEW_ROOT);
 const rawTrue = join(pkg10, ".fhs/raw/bin/true");
 const wrapped10 = join(pkg10, "usr/bin/true");
 const plan10 = planOf(wrapped10);
+const plan10NewRoot = planOf(join(pkg10NewRoot, "usr/bin/true"));
 add({ name: "direct", argv: [rawTrue] });
 add({ name: "fhs", argv: [wrapped10] });
+add({ name: "fhs-new-root", argv: [join(pkg10NewRoot, "usr/bin/true")] });
 add({ name: "fhs-cold", argv: [wrapped10], env: { FHS_PLAN_CACHE: "off" } });
 add({ name: "floor", argv: [floor, ...usrLayers(plan10), "--", "/usr/bin/true"] });
-add({ name: "bwrap", argv: [...bwrapView(plan10), rawTrue] });
+add({ name: "bwrap", argv: [...bwrapView(plan10NewRoot), rawTrue] });
 // Inside pkg10's view (fhs env --pkg): a direct exec, and the wrapper (fast path).
 const cli = join(repoRoot, "dist/cli.js");
 const inView = (...target: string[]) => [process.execPath, cli, "env", "--pkg", pkg10, "--", runner, "RUNS", ...target];
@@ -115,11 +124,13 @@ add({ name: "direct-step", argv: [direct] });
 const synth = syntheticLayers(Math.max(...LAYER_POINTS) - 2);
 for (const n of LAYER_POINTS) {
   const pkg = wrapPackage(makePackage({ "bin/step": { from: step } }, `step${n}`), synth.slice(0, n - 2));
+  const pkgNewRoot = wrapPackage(makePackage({ "bin/step": { from: step } }, `step${n}-new-root`), synth.slice(0, n - 2), NEW_ROOT);
   const plan = planOf(join(pkg, "usr/bin/step"));
   if (usrLayers(plan).length !== n) throw new Error(`bench: the view of step${n} has ${usrLayers(plan).length} layers`);
   add({ name: `layers-fhs-${n}`, argv: [join(pkg, "usr/bin/step")], runs: SWEEP_RUNS });
+  add({ name: `layers-fhs-new-root-${n}`, argv: [join(pkgNewRoot, "usr/bin/step")], runs: SWEEP_RUNS });
   add({ name: `layers-floor-${n}`, argv: [floor, ...usrLayers(plan), "--", "/usr/bin/step"], runs: SWEEP_RUNS });
-  add({ name: `layers-bwrap-${n}`, argv: [...bwrapView(plan), join(pkg, ".fhs/raw/bin/step")], runs: SWEEP_RUNS });
+  add({ name: `layers-bwrap-${n}`, argv: [...bwrapView(planOf(join(pkgNewRoot, "usr/bin/step"))), join(pkg, ".fhs/raw/bin/step")], runs: SWEEP_RUNS });
 }
 
 // --- Nesting: 16 distinct packages, each a static step that execs the next;
@@ -127,10 +138,12 @@ for (const n of LAYER_POINTS) {
 // level so far (the view fhs makes there: flat, one overlay).
 const chainPkgs = Array.from({ length: Math.max(...DEPTHS) }, (_, i) => wrapPackage(makePackage({ [`bin/s${i}`]: { from: step } }, `s${i}`)));
 const chainWrappers = chainPkgs.map((p, i) => join(p, `usr/bin/s${i}`));
+const chainNewRoot = Array.from({ length: Math.max(...DEPTHS) }, (_, i) => join(wrapPackage(makePackage({ [`bin/s${i}`]: { from: step } }, `s${i}-new-root`), [], NEW_ROOT), `usr/bin/s${i}`));
 // Each package's view layers (its programs layer and its own dir), as its plan names them.
 const chainUsr = chainWrappers.map((w) => usrLayers(planOf(w)));
 for (const d of DEPTHS) {
   add({ name: `depth-fhs-${d}`, argv: [...chainWrappers.slice(0, d), direct], runs: SWEEP_RUNS });
+  add({ name: `depth-fhs-new-root-${d}`, argv: [...chainNewRoot.slice(0, d), direct], runs: SWEEP_RUNS });
   const floorChain = Array.from({ length: d }, (_, i) => [floor, ...chainUsr.slice(0, i + 1).reverse().flat(), "--"]).flat();
   add({ name: `depth-floor-${d}`, argv: [...floorChain, direct], runs: SWEEP_RUNS });
 }
@@ -292,8 +305,8 @@ const launchMs = median(timings.map((t) => Number(/launch_ns=(\d+)/.exec(t)![1])
 
 // --- Figures.
 const overStep = (k: string) => (m[k] === undefined ? null : m[k]! - m["direct-step"]!);
-const layerSeries = LAYER_POINTS.map((n) => ({ layers: n, fhs: overStep(`layers-fhs-${n}`), floor: overStep(`layers-floor-${n}`), bwrap: overStep(`layers-bwrap-${n}`) }));
-const depthSeries = DEPTHS.map((d) => ({ depth: d, fhs: overStep(`depth-fhs-${d}`), floor: overStep(`depth-floor-${d}`) }));
+const layerSeries = LAYER_POINTS.map((n) => ({ layers: n, fhs: overStep(`layers-fhs-${n}`), newRoot: overStep(`layers-fhs-new-root-${n}`), floor: overStep(`layers-floor-${n}`), bwrap: overStep(`layers-bwrap-${n}`) }));
+const depthSeries = DEPTHS.map((d) => ({ depth: d, fhs: overStep(`depth-fhs-${d}`), newRoot: overStep(`depth-fhs-new-root-${d}`), floor: overStep(`depth-floor-${d}`) }));
 const perLevel = (series: "fhs" | "floor", d: number) => depthSeries.find((p) => p.depth === d)![series]! / d;
 const dMax = Math.max(...DEPTHS);
 const lMax = LAYER_POINTS.includes(300) ? 300 : Math.max(...LAYER_POINTS);
@@ -379,10 +392,11 @@ Raw figures: [bench/results/${date}.json](../bench/results/${date}.json).
 | command | median, wall | median, CPU |
 |---|---|---|
 | direct exec of coreutils \`true\` | ${fmt(m.direct)} | ${fmt(mc.direct)} |
-| fhs wrapper, 10 layers | ${fmt(m.fhs)} | ${fmt(mc.fhs)} |
+| fhs wrapper, 10 layers (the policy's choice here: ${plan10[0]![1] === "inplace" ? "in place" : "a new root"}) | ${fmt(m.fhs)} | ${fmt(mc.fhs)} |
+| fhs wrapper, 10 layers, a new root (config \`"view": "new-root"\`) | ${fmt(m["fhs-new-root"])} | ${fmt(mc["fhs-new-root"])} |
 | fhs wrapper, 10 layers, plan cache off (wasm3 runs the policy) | ${fmt(m["fhs-cold"])} | ${fmt(mc["fhs-cold"])} |
 | kernel floor: in-place overlay at /usr, same 10 layers (test/bench/floor.c) | ${fmt(m.floor)} | ${fmt(mc.floor)} |
-| bubblewrap 0.12 building the same view as fhs | ${fmt(m.bwrap)} | ${fmt(mc.bwrap)} |
+| bubblewrap 0.12 building the same view as fhs's new root | ${fmt(m.bwrap)} | ${fmt(mc.bwrap)} |
 | inside a view: direct exec | ${fmt(m["inview-direct"])} | ${fmt(mc["inview-direct"])} |
 | inside a view: wrapper, fast path | ${fmt(m["inview-fast"])} | ${fmt(mc["inview-fast"])} |
 | inside a view: a static program (${hasMusl ? "musl" : "glibc"}) that execs \`true\`: the fast path's floor | ${fmt(m["inview-floor"])} | ${fmt(mc["inview-floor"])} |

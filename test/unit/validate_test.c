@@ -37,22 +37,27 @@ static uint8_t *encode(const char *text, size_t *len)
 static const char *const MANIFEST =
     "fhs-manifest 1;layer /s/pkg/.fhs/raw nix usr;layer /s/pkg fhs usr;layer /s/dep fhs usr,etc;"
     "layer /s/state fhs var/lib;ldcache /s/pkg/.fhs/ld.so.cache";
-static const char *const INPUT = "req launch;host etc dir;host var dir;host home dir;host tmp dir;host bin link usr/bin";
+static const char *const INPUT = "req launch;host etc dir;host var dir;host home dir;host tmp dir;host bin link usr/bin;host usr dir;host opt dir;"
+                                 "host srv dir;host .fhs dir;host sbin link usr/sbin;host lib link usr/lib;host lib64 link /usr/lib64";
+/* A host without merged /usr (NixOS: no /lib64). */
+static const char *const INPUT_UNMERGED = "req launch;host etc dir;host usr dir;host bin link usr/bin;host sbin link usr/sbin;host lib link usr/lib";
 static const build_paths_t BUILD = {.upper = "/b/upper", .work = "/b/work", .dir = "/b/dir", .var = "/b/var"};
 
 /* A launch plan every view case varies, and a build plan. */
 #define VIEW "plan view;overlay /usr /s/pkg/.fhs/raw /s/pkg/usr /s/dep/usr;symlink /bin usr/bin;rbind /home /home"
+/* An in-place view: /usr first, over the caller's root. */
+#define INPLACE "plan inplace;overlay /usr /s/pkg/.fhs/raw /s/pkg/usr /s/dep/usr"
 #define BUILDPLAN "plan build;overlay-rw /usr /b/upper /b/work /s/dep/usr;bind-rw /build /b/dir;tmpfs /tmp;dev /dev;netns;chdir /build;clearenv"
 
 typedef struct {
   const char *name;
   const char *plan;      /* NULL: the `big` plan below */
-  int flags;             /* B: a build; R: the policy refused (status 1); S: the program is shadowed */
+  int flags;             /* B: a build; R: the policy refused (status 1); S: the program is shadowed; U: the host has no merged /usr */
   int code;              /* 0: accepted */
   const char *message;   /* the whole line, without "fhs: " */
 } case_t;
 
-enum { B = 1, R = 2, S = 4 };
+enum { B = 1, R = 2, S = 4, U = 16 };
 
 #define P "policy p.wasm: "
 
@@ -63,6 +68,10 @@ static const case_t cases[] = {
     {"a build plan", BUILDPLAN, B, 0, NULL},
     {"an /etc over the host's with its links and host-etc",
      VIEW ";etc-link passwd;overlay /etc /s/dep/etc /etc;host-etc /etc;rbind /var /var;var-lib /s/state/var/lib;bind-file /etc/ld.so.cache /s/pkg/.fhs/ld.so.cache;setenv A b;view-id 1;view /s/dep fhs usr,etc",
+     0, 0, NULL},
+
+    {"an in-place plan with every op it may hold",
+     INPLACE ";etc-link passwd;overlay /etc /s/dep/etc /etc;hide /srv;hide /.fhs;var-lib /s/state/var/lib;bind-file /etc/ld.so.cache /s/pkg/.fhs/ld.so.cache;view-id 1;view /s/dep fhs usr,etc;host-etc /etc;setenv A b",
      0, 0, NULL},
 
     /* The parser: the policy's answer (122). */
@@ -124,6 +133,25 @@ static const case_t cases[] = {
      P "plan op 'var-lib /s/state/var/lib' refused: var-lib needs the host's /var bound before it, and comes once"},
     {"var-lib of a dir that is no layer's var/lib", VIEW ";rbind /var /var;var-lib /s/dep/etc", 0, FHS_EXIT_PLAN,
      P "plan op 'var-lib /s/dep/etc' refused: a source is not a layer's var/lib"},
+    /* In place: only its ops, over the host's own dirs, /usr first, on a merged-/usr host. */
+    {"an rbind in an in-place view", INPLACE ";rbind /home /home", 0, FHS_EXIT_PLAN,
+     P "plan op 'rbind /home' refused: an in-place view has no such op (the caller's root stays as it is)"},
+    {"a symlink in an in-place view", INPLACE ";symlink /lib32 usr/lib32", 0, FHS_EXIT_PLAN,
+     P "plan op 'symlink /lib32' refused: an in-place view has no such op (the caller's root stays as it is)"},
+    {"a layer mounted over another host dir in place", INPLACE ";bind-ro /home /s/dep/etc", 0, FHS_EXIT_PLAN,
+     P "plan op 'bind-ro /home' refused: in place, only the host's /usr, /etc and /opt directories are mounted over"},
+    {"a layer mounted over a host link in place", INPLACE ";bind-ro /lib /s/dep/etc", 0, FHS_EXIT_PLAN,
+     P "plan op 'bind-ro /lib' refused: in place, only the host's /usr, /etc and /opt directories are mounted over"},
+    {"something before /usr in place", "plan inplace;hide /srv;overlay /usr /s/pkg/usr /s/dep/usr", 0, FHS_EXIT_PLAN,
+     P "plan op 'hide /srv' refused: an in-place view mounts /usr first"},
+    {"/usr bound, not overlaid, in place", "plan inplace;bind-ro /usr /s/dep/usr", 0, FHS_EXIT_PLAN,
+     P "plan op 'bind-ro /usr' refused: in place, /usr is an overlay (the marker is its top lower), never a bind"},
+    {"hiding what is no host dir", INPLACE ";hide /bin", 0, FHS_EXIT_PLAN, P "plan op 'hide /bin' refused: only a directory of the host's root can be hidden"},
+    {"hiding in a new root", VIEW ";hide /srv", 0, FHS_EXIT_PLAN, P "plan op 'hide /srv' refused: only an in-place view hides host directories"},
+    {"an in-place view on a host without merged /usr", INPLACE, U, FHS_EXIT_PLAN,
+     P "plan inplace refused: the host's /lib64 is not a link into /usr, so it would show the host's files"},
+    {"host-etc of an in-place view's copy, outside a view", INPLACE ";host-etc /usr/.fhs/host-etc", 0, FHS_EXIT_PLAN,
+     P "plan op 'host-etc /usr/.fhs/host-etc' refused: the source must be the host's /etc, kept once"},
     /* Builds. */
     {"chdir to a path with ..", BUILDPLAN ";chdir /build/../etc", B, FHS_EXIT_PLAN, P "plan op 'chdir /build/../etc' refused: chdir needs one absolute, normalized path"},
     {"dev elsewhere than /dev", "plan build;dev /mydev", B, FHS_EXIT_PLAN, P "plan op 'dev /mydev' refused: dev takes only the target /dev"},
@@ -163,9 +191,10 @@ static char *big_plan(const char *name)
 int main(void)
 {
   size_t mlen, ilen;
-  uint8_t *mb = encode(MANIFEST, &mlen), *ib = encode(INPUT, &ilen);
-  records_t manifest, in;
-  if (records_parse(mb, mlen, &manifest) < 0 || records_parse(ib, ilen, &in) < 0) return 2;
+  size_t ulen;
+  uint8_t *mb = encode(MANIFEST, &mlen), *ib = encode(INPUT, &ilen), *ub = encode(INPUT_UNMERGED, &ulen);
+  records_t manifest, in, unmerged;
+  if (records_parse(mb, mlen, &manifest) < 0 || records_parse(ib, ilen, &in) < 0 || records_parse(ub, ulen, &unmerged) < 0) return 2;
   int failed = 0, n = 0;
   size_t ncases = sizeof cases / sizeof cases[0];
   printf("1..%zu\n", ncases + 1);
@@ -181,7 +210,7 @@ int main(void)
     if (!allow_layers(&allowed, &manifest, "layer", &v)) return 2;
     allowed.host_etc = !build;
     allowed.ldcache = "/s/pkg/.fhs/ld.so.cache";
-    plan_ctx_t ctx = {.policy = "p.wasm", .allowed = &allowed, .in = &in, .build = build || (c->flags & 8) ? &BUILD : NULL,
+    plan_ctx_t ctx = {.policy = "p.wasm", .allowed = &allowed, .in = (c->flags & U) ? &unmerged : &in, .build = build || (c->flags & 8) ? &BUILD : NULL,
                       .pkg = "/s/pkg", .program = "bin/x", .shadowed = c->flags & S};
     plan_t plan;
     bool ok = plan_parse("p.wasm", &res, build, &plan, &v) && plan_validate(&plan, &ctx, &v);
@@ -212,6 +241,7 @@ int main(void)
     free(r.recs), free(r.field_store), free(b);
   }
   free(manifest.recs), free(manifest.field_store), free(in.recs), free(in.field_store), free(mb), free(ib);
+  free(unmerged.recs), free(unmerged.field_store), free(ub);
   if (failed) printf("# %d of %d failed\n", failed, n);
   return failed ? 1 : 0;
 }

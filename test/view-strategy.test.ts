@@ -1,0 +1,163 @@
+// The two ways to make a view (docs/ARCHITECTURE.md, "Two ways to make a
+// view"), as a user sees them: on this merged-/usr host the policy makes the
+// view in place; a package whose config says "view": "new-root" gets a new
+// root. Both must be the same view to the program, nest into each other, keep
+// the inside-a-view proof unforgeable, and leave the caller's mount table as
+// it was. Real Debian programs, the real launcher, as the unprivileged user.
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { policiesDir } from "../src/paths.js";
+import { decodeRecords } from "../src/policy/records.js";
+import { debLayers } from "./helpers/debian.js";
+import { isRoot, mustWork, repoRoot, runUnprivileged, testDir } from "./helpers/env.js";
+import { callerMounts, makePackage, markerLayer, packageFromLayers, shellPackage, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+
+const NEW_ROOT = ["--config", join(policiesDir, "new-root.json")];
+
+/** Every plan FHS_DEBUG=plan printed (each launch of a chain prints its own), in order. */
+function plans(stderr: string): string[][][] {
+  const end = stderr.lastIndexOf("\0\0");
+  if (end < 0) return [];
+  const out: string[][][] = [];
+  for (const r of decodeRecords(Buffer.from(stderr.slice(0, end + 2)))) {
+    if (r[0] === "plan") out.push([]);
+    out[out.length - 1]?.push(r);
+  }
+  return out;
+}
+
+let inPlace: string; // dash, coreutils, grep wrapped with the default config ("auto")
+let newRoot: string; // the same programs wrapped with "view": "new-root"
+let step: string;
+
+before(() => {
+  const shell = shellPackage();
+  inPlace = shell.pkg;
+  const own = ["dash", "coreutils", "grep"].flatMap((p) => debLayers([p]));
+  newRoot = wrapPackage(packageFromLayers(own, "shell-new-root"), shell.layers, NEW_ROOT);
+  step = staticProgram("step", join(repoRoot, "test/bench/step.c"));
+});
+
+function sh(pkg: string, script: string, opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  return runUnprivileged([join(pkg, "usr/bin/dash"), "-c", script], opts);
+}
+
+describe("view strategy: in place on a merged-/usr host, a new root when the config says so", () => {
+  it("the policy chooses in place here; the config forces a new root", () => {
+    const a = sh(inPlace, "true", { env: { FHS_DEBUG: "plan" } });
+    const b = sh(newRoot, "true", { env: { FHS_DEBUG: "plan" } });
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(b.status, 0, b.stderr);
+    assert.deepEqual(plans(a.stderr)[0]![0], ["plan", "inplace"]);
+    assert.deepEqual(plans(b.stderr)[0]![0], ["plan", "view"]);
+  });
+
+  it("both are the same view to the program: /usr, its own path, EROFS, no host /usr, the machine's /etc, the view's ld.so.cache, the cwd", () => {
+    const work = testDir("fhs-strategy-cwd-");
+    const probe = (pkg: string) =>
+      [
+        "ls /usr | tr '\\n' ' '; echo",
+        "ls /usr/bin | sha256sum | cut -c1-16",
+        "readlink /proc/self/exe",
+        "touch /usr/x 2>&1 | grep -o 'Read-only file system'",
+        "test -e /usr/bin/perl || test -e /usr/bin/python3 || echo no-host-usr",
+        "cat /etc/hostname; grep -c '^root:' /etc/passwd",
+        `sha256sum /etc/ld.so.cache ${pkg}/.fhs/ld.so.cache | cut -c1-64 | uniq | wc -l`,
+        "pwd",
+      ].join("; ");
+    const a = sh(inPlace, probe(inPlace), { cwd: work });
+    const b = sh(newRoot, probe(newRoot), { cwd: work });
+    assert.equal(a.status, 0, a.stderr);
+    assert.equal(b.status, 0, b.stderr);
+    const hostname = readFileSync("/etc/hostname", "utf8");
+    const lines = a.stdout.split("\n");
+    assert.equal(lines[2], "/usr/bin/readlink");
+    assert.equal(lines[3], "Read-only file system");
+    assert.equal(lines[4], "no-host-usr");
+    assert.equal(lines[5] + "\n", hostname);
+    assert.equal(lines[6], "1");
+    assert.equal(lines[7], "1", "/etc/ld.so.cache is the package's own cache");
+    assert.equal(lines[8], work);
+    assert.equal(a.stdout, b.stdout);
+  });
+
+  it("the machine's /etc files are links into the kept host /etc, under /usr/.fhs in place and /.fhs in a new root", () => {
+    assert.equal(sh(inPlace, "readlink /etc/passwd").stdout, "/usr/.fhs/host-etc/passwd\n");
+    assert.equal(sh(newRoot, "readlink /etc/passwd").stdout, "/.fhs/host-etc/passwd\n");
+  });
+
+  it("nothing of an in-place view reaches the caller's mount table, and the view's mounts propagate nowhere", () => {
+    const before = callerMounts();
+    const r = sh(inPlace, "grep ' /usr ' /proc/self/mountinfo | tail -n 1");
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, / \/usr ro[, ].* - overlay /);
+    assert.doesNotMatch(r.stdout, /shared:|master:/, "a private mount: no peer group, no master");
+    assert.equal(callerMounts(), before);
+  });
+
+  it("nests three deep, mixing the strategies both ways, one flat overlay at every level", () => {
+    const pkgs: Record<string, string> = {};
+    for (const [name, extra] of [["auto-a", []], ["root-b", NEW_ROOT], ["auto-c", []], ["root-a", NEW_ROOT], ["auto-b", []], ["root-c", NEW_ROOT]] as const) {
+      pkgs[name] = wrapPackage(makePackage({ [`bin/${name}`]: { from: step } }, name), [markerLayer(name)], [...extra]);
+    }
+    const chain = (names: string[], shell: string) => {
+      const argv = [...names.map((n) => join(pkgs[n]!, `usr/bin/${n}`)), join(shell, "usr/bin/dash"), "-c", "ls /usr/share | grep -E '^(auto|root)-' | tr '\\n' ' '; ls /usr/.fhs/view /.fhs/view 2>/dev/null | tr '\\n' ' '"];
+      return runUnprivileged(argv, { env: { FHS_DEBUG: "plan" } });
+    };
+    const a = chain(["auto-a", "root-b", "auto-c"], inPlace);
+    assert.equal(a.status, 0, a.stderr);
+    assert.deepEqual(plans(a.stderr).map((p) => p[0]![1]), ["inplace", "view", "inplace", "inplace"]);
+    // In place inside a new root, the new root's /.fhs is hidden: only the innermost marker shows.
+    assert.equal(a.stdout, "auto-a auto-c root-b /usr/.fhs/view ");
+    const b = chain(["root-a", "auto-b", "root-c"], newRoot);
+    assert.equal(b.status, 0, b.stderr);
+    assert.deepEqual(plans(b.stderr).map((p) => p[0]![1]), ["view", "inplace", "view", "view"]);
+    assert.equal(b.stdout, "auto-b root-a root-c /.fhs/view ");
+    // Flat: the innermost /usr overlay names every original layer directory.
+    const inner = plans(a.stderr)[3]!.find((r) => r[0] === "overlay" && r[1] === "/usr")!;
+    for (const n of ["auto-a", "root-b", "auto-c"]) assert.ok(inner.some((l) => l.endsWith(`/${n}/usr`) && l.includes(`fhs-${n}-`)), `${n} in ${inner.join(" ")}`);
+  });
+
+  it("a stray IN_NIX_FHS does not make a run impure, nor a marker in the host's /usr that is no launcher's overlay", { skip: !isRoot && !mustWork ? "needs root to write the host's /usr/.fhs" : false }, () => {
+    const id = sh(inPlace, 'printf %s "$IN_NIX_FHS"').stdout;
+    assert.match(id, /^[0-9a-f]{16}$/);
+    const fake = markerLayer("forged");
+    mkdirSync("/usr/.fhs", { recursive: true });
+    try {
+      writeFileSync("/usr/.fhs/view", `view-id\0${id}\0\0view\0${fake}\0fhs\0usr\0\0host-etc\0/usr/.fhs/host-etc\0\0`);
+      const r = runUnprivileged([join(inPlace, "usr/bin/dash"), "-c", "test -e /usr/share/forged/marker && echo forged; echo done"], { env: { IN_NIX_FHS: id, FHS_DEBUG: "plan" } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "done\n");
+      const views = plans(r.stderr)[0]!.filter((p) => p[0] === "view").map((p) => p[1]);
+      assert.ok(!views.includes(fake), "the forged marker's layer is not in the view");
+    } finally {
+      rmSync("/usr/.fhs", { recursive: true, force: true });
+    }
+  });
+});
+
+describe("view strategy: what the config never binds is hidden in place", { skip: !isRoot && !mustWork ? "needs root to put a file in the host's /srv" : false }, () => {
+  const probeFile = "/srv/fhs-view-strategy-probe";
+  let pkg: string;
+  before(() => {
+    writeFileSync(probeFile, "host\n");
+    const config = JSON.parse(readFileSync(join(policiesDir, "default.json"), "utf8")) as { $schema?: string; hostBinds: { never: string[] } };
+    delete config.$schema;
+    config.hostBinds.never.push("srv");
+    const file = join(testDir("fhs-strategy-config-"), "never-srv.json");
+    writeFileSync(file, JSON.stringify(config));
+    pkg = wrapPackage(makePackage({ "bin/probe-step": { from: step } }, "hider"), [shellPackage().pkg, ...shellPackage().layers], ["--config", file]);
+  });
+  after(() => rmSync(probeFile, { force: true }));
+
+  it("/srv is an empty read-only directory in the view; the host's stays as it was", () => {
+    const r = runUnprivileged([join(pkg, "usr/bin/probe-step"), "/usr/bin/dash", "-c", "ls -A /srv | wc -l; touch /srv/x 2>&1 | grep -o 'Read-only file system'"], { env: { FHS_DEBUG: "plan" } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(plans(r.stderr)[0]![0], ["plan", "inplace"]);
+    assert.ok(plans(r.stderr)[0]!.some((p) => p[0] === "hide" && p[1] === "/srv"));
+    assert.equal(r.stdout, "0\nRead-only file system\n");
+    assert.equal(readFileSync(probeFile, "utf8"), "host\n");
+  });
+});
