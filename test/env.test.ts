@@ -161,7 +161,7 @@ describe("wrapped packages as layers: each stands for its own layer list", () =>
     writeFileSync(join(work, "hello.c"), "int main(void) { return 0; }\n");
     // A dependency of gcc given again, after it: it stays where gcc's list has it.
     const dep = gccPackage().layers[0]!;
-    const script = "ls -l /usr/bin/ls; ls -lL /usr/bin/gcc; gcc -c hello.c && test -s hello.o && echo compiled; tr '\\0' ' ' < /.fhs/view";
+    const script = "ls -l /usr/bin/ls; ls -lL /usr/bin/gcc; gcc -c hello.c && test -s hello.o && echo compiled; tr '\\0' ' ' < /usr/.fhs/view";
     const r = fhsEnv(["--layer", gccPkg, "--layer", shellPkg, "--layer", dep, "--", "sh", "-c", script], { cwd: work, env: { FHS_DEBUG: "timing" } });
     assert.equal(r.status, 0, r.stderr);
     const [ls, gcc, compiled] = r.stdout.split("\n");
