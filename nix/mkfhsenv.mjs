@@ -32,7 +32,9 @@ writeFileSync(
     // of nix-shell's rc must run in the view: a --run rc (`bash RC`, already
     // deleted, still open on fd 255) is read again by the view's bash from
     // that fd; an interactive shell becomes the view's, which runs shellHook.
-    'if [ -z "${IN_NIX_FHS:-}" ] || [ ! -e /.fhs/view ]; then',
+    // Outside a view: no marker where an in-place view (/usr/.fhs) or a new
+    // root (/.fhs) keeps it.
+    'if [ -z "${IN_NIX_FHS:-}" ] || { [ ! -e /usr/.fhs/view ] && [ ! -e /.fhs/view ]; }; then',
     "  if [[ $- != *i* ]] && [ -e /proc/self/fd/255 ]; then",
     "    exec {fhs_rc}</proc/self/fd/255",
     `    exec ${bash} /proc/self/fd/$fhs_rc`,

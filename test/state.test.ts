@@ -144,8 +144,10 @@ describe("install-time state from fixture packages", () => {
     assert.deepEqual(manifest.layers[1]!.dirs, ["usr", "etc", "var/lib"]);
   });
 
-  it("the launcher refuses a var-lib op that shows no layer's var/lib, that comes before the host's /var, or a build op in a launch", () => {
-    const { pkg, r } = wrapFixture("pkg5");
+  it("the launcher refuses a var-lib op that shows no layer's var/lib, that comes before the host's /var (a new root), or a build op in a launch", () => {
+    // A new root binds the host's /var itself, so the order matters there;
+    // an in-place plan's order is checked by test/unit/validate_test.c.
+    const { pkg, r } = wrapFixture("pkg5", ["--config", join(repoRoot, "policies/new-root.json")]);
     assert.equal(r.status, 0, r.stderr);
     const show = join(pkg, "usr/bin/fhs-fixture-show");
     const runtime = testDir("fhs-xdg-");
