@@ -96,6 +96,8 @@ export function inPlaceObstacleOf(f: LaunchFacts, overlaid: string[], usrLowers:
   // The marker is the top lower of /usr, so /usr is always an overlay; one
   // layer is bound instead, with its submounts, which an overlay refuses.
   if (usrLowers < 2) return "one layer";
+  // ... and one more lower than the view's layers, within OverlayFS's cap.
+  if (usrLowers + 1 > MAX_LAYERS) return usrLowers.toString() + " layers leave no room for the marker (OverlayFS allows " + MAX_LAYERS.toString() + " lowers)";
   for (let i = 0; i < USR_LINKS.length; i++) {
     const h = hostEntry(f, USR_LINKS[i]);
     if (h == null || !intoUsr(h)) return "/" + USR_LINKS[i] + " is not a link into /usr";

@@ -245,6 +245,10 @@ static bool check_op(const plan_ctx_t *c, const plan_op_t *op, walk_t *w, verdic
   case FHS_OP_OVERLAY: {
     if (n - 1 > FHS_MAX_LAYERS)
       return verdict(v, FHS_EXIT_PLAN, "view needs %zu layers; OverlayFS allows at most %d", n - 1, FHS_MAX_LAYERS);
+    /* In place, the marker is one more lower on top of /usr's. */
+    if (w->inplace && !strcmp(a[0], "/usr") && n - 1 + 1 > FHS_MAX_LAYERS)
+      return verdict(v, FHS_EXIT_PLAN, "in-place view needs %zu layers and its marker; OverlayFS allows at most %d: a new root holds %d", n - 1,
+                     FHS_MAX_LAYERS, FHS_MAX_LAYERS);
     /* /etc may have the host's /etc as its lowest lower: the layers'
      * defaults over the machine's own files, all read-only. */
     bool over_host = !strcmp(a[0], "/etc") && host_etc_ok(c, a[n - 1]);

@@ -8,6 +8,7 @@ import { before, describe, it } from "node:test";
 import { repoRoot, runCli, runUnprivileged } from "./helpers/env.js";
 import { makePackage, shellPackage, staticProgram, syntheticLayers, wrapPackage } from "./helpers/wrapped.js";
 import { LAUNCHER_EXIT } from "../src/abi.js";
+import { decodeRecords } from "../src/policy/records.js";
 
 let shellPkg: string;
 let step: string;
@@ -63,6 +64,16 @@ describe("many layers", () => {
     const [files, views] = r.stdout.trim().split("\n").map(Number);
     assert.equal(files, 298);
     assert.ok(views! >= 300, `view has ${views} layers`);
+  });
+
+  it("runs a view of exactly 500 layers: in place the marker would be a 501st lower, so the policy makes a new root", () => {
+    const full = wrapPackage(makePackage({ "bin/step": { from: step } }, "full"), syntheticLayers(498));
+    const r = runUnprivileged([join(full, "usr/bin/step")], { env: { FHS_DEBUG: "plan" } });
+    assert.equal(r.status, 0, r.stderr);
+    const bytes = Buffer.from(r.stderr, "latin1");
+    const plan = decodeRecords(bytes.subarray(0, bytes.lastIndexOf("\0\0") + 2));
+    assert.deepEqual(plan[0], ["plan", "view"]);
+    assert.equal(plan.find((op) => op[0] === "overlay" && op[1] === "/usr")!.length - 2, 500);
   });
 
   it("refuses more than 500 layers with a clear error: at wrap time, and at launch when nesting adds up", () => {
