@@ -208,8 +208,9 @@ static uint8_t *read_marker(size_t *len, bool *in_usr)
     cleanup_fd int fd = open(FHS_MARKER_IN_PLACE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0 && sys_statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID | STATX_TYPE, &m) == 0 && (m.stx_mask & STATX_MNT_ID) &&
         S_ISREG(m.stx_mode) && m.stx_mnt_id == usr.stx_mnt_id) {
+      /* Read from the fd just checked, not opened again by its path. */
       *in_usr = true;
-      return read_file_flags(FHS_MARKER_IN_PLACE, O_NOFOLLOW, 16 << 20, len);
+      return read_fd(fd, 16 << 20, len);
     }
   }
   if (statfs("/", &sf) < 0 || sf.f_type != TMPFS_MAGIC || !(sf.f_flags & ST_RDONLY)) return NULL;

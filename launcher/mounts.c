@@ -364,7 +364,8 @@ int set_readonly(int mnt, bool recursive)
 int clone_readonly(int dirfd, const char *path, bool recursive)
 {
   int tree = (int)syscall(SYS_open_tree, dirfd, path,
-                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (path[0] ? 0 : AT_EMPTY_PATH) | (recursive ? AT_RECURSIVE : 0));
+                          OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (path[0] ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH) |
+                              (recursive ? AT_RECURSIVE : 0));
   if (tree < 0) return -1;
   if (set_readonly(tree, recursive) < 0) {
     int e = errno;

@@ -60,7 +60,8 @@ int remount_tree_readonly(const char *target);
 /* The new mount API's detached mounts (in-place views, Linux >= 5.12).
  * detached_tmpfs: a small tmpfs (nosuid, nodev) attached nowhere, as a
  * mount fd to create files in with the *at calls. clone_readonly: a copy of
- * the mount tree at dirfd/path ("" for dirfd itself), recursive or not,
+ * the mount tree at dirfd/path ("" for dirfd itself; a final symlink in
+ * path is not followed), recursive or not,
  * read-only all the way down, attached nowhere yet. attach_mount: moves a
  * detached mount onto target. */
 int detached_tmpfs(void);

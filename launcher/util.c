@@ -86,6 +86,11 @@ uint8_t *read_file_flags(const char *path, int flags, size_t max, size_t *len_ou
    * flag to the kernel alone, which applies it atomically. */
   cleanup_fd int fd = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | flags);
   if (fd < 0) return NULL;
+  return read_fd(fd, max, len_out);
+}
+
+uint8_t *read_fd(int fd, size_t max, size_t *len_out)
+{
   struct stat st;
   if (fstat(fd, &st) < 0) return NULL;
   if (!S_ISREG(st.st_mode)) { errno = ENOTREG; return NULL; }

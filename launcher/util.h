@@ -28,6 +28,8 @@ char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
  * flags (O_NOFOLLOW). */
 uint8_t *read_file(const char *path, size_t max, size_t *len_out);
 uint8_t *read_file_flags(const char *path, int flags, size_t max, size_t *len_out);
+/* The same checks and cap, from a file already open (and checked by the caller). */
+uint8_t *read_fd(int fd, size_t max, size_t *len_out);
 /* ENOTREG: not an errno of Linux's own, so it cannot be confused with one. */
 #define ENOTREG 4096
 /* Words for a read_file failure: strerror, or what ENOTREG/EFBIG mean. */
