@@ -18,6 +18,7 @@ import { constants as osConstants } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { FhsError } from "./errors.js";
 import { checkLayerOverlayMetadata, dedupeLayers, inspectLayer, usrDir } from "./layers.js";
+import { wrappedPackageLayers } from "./manifest.js";
 import { defaultPolicyWasm, dynamicLauncherPath, requireLauncher } from "./paths.js";
 import { configRecords, defaultConfigPath, loadConfig } from "./policy/config.js";
 import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
@@ -280,7 +281,10 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (existsSync(out) || isDanglingLink(out)) throw new FhsError(`output ${opts.out}: already exists; remove it or choose another path`);
   if (!existsSync(dirname(out)) || !statSync(dirname(out)).isDirectory()) throw new FhsError(`output ${opts.out}: parent directory ${dirname(out)} does not exist`);
   if (opts.layers.length === 0) throw new FhsError("build: no --layer given; a build sees nothing but its layers");
-  const layers = dedupeLayers(opts.layers.map((l) => inspectLayer(l)));
+  // A wrapped package stands for its own layer list, as in fhs env and fhs
+  // wrap (src/manifest.ts, wrappedPackageLayers): its real programs, not its
+  // wrappers, are at /usr in the build, with their dependencies.
+  const layers = dedupeLayers(opts.layers.flatMap((l) => wrappedPackageLayers(l) ?? [inspectLayer(l)]));
   if (opts.src !== undefined && !existsSync(resolve(opts.src))) throw new FhsError(`source ${opts.src}: no such file or directory`);
   const epoch = opts.sourceDateEpoch ?? DEFAULT_SOURCE_DATE_EPOCH;
   if (!Number.isInteger(epoch) || epoch < 0) throw new FhsError(`build: SOURCE_DATE_EPOCH must be a non-negative integer, not ${epoch}`);

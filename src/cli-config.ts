@@ -159,7 +159,7 @@ export const COMMANDS = {
     examples: ["fhs build --out ./hello --src hello-2.10.tar.gz --layer ... -- sh -c './configure --prefix=/usr && make && make install'"],
     options: {
       out: { flag: "--out <dir>", description: "Where the result goes (must not exist; written atomically)" },
-      layer: { flag: "--layer <dep>", description: "A build dependency layer (repeatable, in order)", repeatable: true },
+      layer: { flag: "--layer <dep>", description: "A build dependency layer (repeatable, in order); a wrapped package stands for its own layers, its programs first", repeatable: true },
       layersFrom: layerSet,
       src: { flag: "--src <path>", description: "Source: a tarball (gz, xz, bz2, zst) is unpacked, a directory copied, into /build" },
       policy: customPolicy,

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers, debSource } from "./helpers/debian.js";
 import { runCliUnprivileged, runUnprivileged, testArtifacts, testDir } from "./helpers/env.js";
-import { callerMounts, wrapPackage } from "./helpers/wrapped.js";
+import { callerMounts, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 import { EXIT } from "../src/abi.js";
 
 const EPOCH = 315532800;
@@ -157,6 +157,18 @@ describe("fhs build: the build view", () => {
     assert.equal(r.stdout, "/build/proj\n");
     assert.equal(readFileSync(join(parent, "out/usr/share/proj/data.txt"), "utf8"), "from source\n");
     assert.ok(existsSync(join(src, "data.txt")));
+  });
+
+  it("a wrapped package given as --layer stands for its own layers: its real programs at /usr/bin, no launcher runs", () => {
+    const shell = shellPackage();
+    const parent = testDir("fhs-build-wrapped-");
+    const r = fhsBuild(join(parent, "out"), [shell.pkg], ["sh", "-c", "ls -l /usr/bin/ls && mkdir -p /usr/share/w && echo built > /usr/share/w/ok"]);
+    assert.equal(r.status, 0, r.stderr);
+    // The program itself, not a link to the package's launcher.
+    assert.match(r.stdout, /^-r[-w]x.* \/usr\/bin\/ls\n$/);
+    assert.equal(readFileSync(join(parent, "out/usr/share/w/ok"), "utf8"), "built\n");
+    // Only the build's own files: nothing of the wrapped package was copied in.
+    assert.ok(!existsSync(join(parent, "out/usr/bin/ls")));
   });
 
   it("refuses output that deletes a dependency's file, naming the path", () => {
