@@ -23,7 +23,11 @@
  * allocator (ASan must see every allocation). The launcher is single-
  * threaded (wasm3 starts no threads), so there is no lock. Every entry
  * point musl's static libc has is defined here, so the link takes none of
- * mallocng (checked by test/unit.test.ts with nm). */
+ * mallocng (launcher/Makefile checks the binary with nm). Unit-tested by
+ * test/unit/alloc_test.c. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* mremap */
+#endif
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -116,12 +120,13 @@ void *realloc(void *p, size_t n)
   if (!p) return malloc(n);
   hdr_t *h = hdr_of(p);
   if (h->map) {
-    if (n > SIZE_MAX - h->map - PAGE) { errno = ENOMEM; return NULL; }
-    size_t old = map_len(h), len = round_up(h->map + n, PAGE);
+    size_t off = h->map; /* read before the mapping moves */
+    if (n > SIZE_MAX - off - PAGE) { errno = ENOMEM; return NULL; }
+    size_t old = map_len(h), len = round_up(off + n, PAGE);
     if (len != old) {
-      unsigned char *base = mremap((unsigned char *)p - h->map, old, len, MREMAP_MAYMOVE);
+      unsigned char *base = mremap((unsigned char *)p - off, old, len, MREMAP_MAYMOVE);
       if (base == MAP_FAILED) { errno = ENOMEM; return NULL; }
-      p = base + h->map;
+      p = base + off;
       h = hdr_of(p);
     }
     h->size = n;

@@ -1,7 +1,7 @@
 // The launcher's pure parts, unit-tested in C (test/unit/*_test.c, built with
 // ASan and UBSan by launcher/Makefile): the plan parser and validator, one
 // case per refusal with the exit code and the line a user sees; sha256, both
-// implementations. Each C case (TAP) is reported here as a test of its own;
+// implementations; the static launcher's allocator (no sanitizer there). Each C case (TAP) is reported here as a test of its own;
 // a case the C side skips (TAP "# SKIP": the CPU lacks an instruction set)
 // is skipped here, with its reason.
 import assert from "node:assert/strict";
@@ -16,6 +16,7 @@ execFileSync("make", ["-s", "-C", join(repoRoot, "launcher"), "unit-build"], { s
 const suites: [string, string][] = [
   ["validate_test", "launcher/validate.c and plan.c (test/unit/validate_test.c)"],
   ["sha256_test", "launcher/sha256.c (test/unit/sha256_test.c)"],
+  ["alloc_test", "launcher/alloc.c, the static launcher's malloc (test/unit/alloc_test.c)"],
 ];
 
 for (const [bin, title] of suites) {
