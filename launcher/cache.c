@@ -31,8 +31,12 @@ static bool cache_dir(char *dir, size_t n)
   if (off && !strcmp(off, "off")) return false;
   uid_t uid = getuid();
   const char *xdg = getenv("XDG_RUNTIME_DIR");
-  int m = xdg && xdg[0] == '/' ? snprintf(dir, n, "%s/fhs-plans", xdg) : snprintf(dir, n, "/tmp/fhs-plans-%u", uid);
-  if (m < 0 || (size_t)m >= n) return false;
+  if (xdg && xdg[0] == '/') {
+    if (!path_join(dir, n, xdg, "fhs-plans")) return false;
+  } else {
+    int m = snprintf(dir, n, "/tmp/fhs-plans-%u", uid);
+    if (m < 0 || (size_t)m >= n) return false;
+  }
   struct stat st;
   /* Made once: a launch finds it (one lstat, not a failing mkdir and then
    * the lstat). Someone else's directory, or one others may write to, is
@@ -69,8 +73,7 @@ static bool plan_cache_path(const char *module_sha, const char *module_id, const
   memcpy(keyed + 64 + idlen + 1, in, inlen);
   sha256_hex(keyed, 64 + idlen + 1 + inlen, key);
   free(keyed);
-  int m = snprintf(out, n, "%s/%s", dir, key);
-  return m > 0 && (size_t)m < n;
+  return path_join(out, n, dir, key);
 }
 
 bool plan_cache_lookup(const char *module_sha, const char *module_id, const uint8_t *in, size_t inlen, char *file, size_t n,

@@ -249,8 +249,8 @@ static void add_host_etc_files(recbuf_t *in, const records_t *manifest, const ch
   for (size_t i = 0; i < manifest->n; i++) {
     const record_t *r = &manifest->recs[i];
     if (r->nfields != 2 || strcmp(r->fields[0], FHS_REC_ETC_HOST) || !rel_path_ok(r->fields[1])) continue;
-    int m = snprintf(path, sizeof path, "%s/%s", host_etc, r->fields[1]);
-    if (m <= 0 || (size_t)m >= sizeof path || sys_statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) continue;
+    if (!path_join(path, sizeof path, host_etc, r->fields[1]) || sys_statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0)
+      continue;
     recbuf_record(in, FHS_REC_HOST_ETC_FILE, r->fields[1], NULL);
     if (have_etc_id && (sx.stx_mask & STATX_MNT_ID) && sx.stx_mnt_id != etc_id) mounted = true;
   }

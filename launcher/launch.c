@@ -144,7 +144,10 @@ int launch(const char *pkg, const char *relprog, char **argv)
 
   /* Facts. */
   launch_t L = {0};
-  char *mpath = env_manifest ? xstrdup(env_manifest) : xasprintf("%s/" FHS_MANIFEST_BIN, pkg);
+  char mpath_buf[PATH_MAX];
+  char *mpath = mpath_buf;
+  if (env_manifest) mpath = xstrdup(env_manifest);
+  else if (!path_join(mpath_buf, sizeof mpath_buf, pkg, FHS_MANIFEST_BIN)) mpath = xasprintf("%s/" FHS_MANIFEST_BIN, pkg);
   gather(&L, pkg, relprog, mpath, NULL, 0, false);
   recbuf_t *in = &L.facts.in;
 
@@ -201,7 +204,8 @@ int launch(const char *pkg, const char *relprog, char **argv)
    * a program sees of itself"): exec'd by its /usr path, so /proc/self/exe
    * and realpath(argv[0]) land in the view's merged /usr, all layers
    * together, never in the package's own directory on the host. */
-  char *prog = xasprintf("/usr/%s", relprog);
+  char prog_buf[PATH_MAX];
+  char *prog = path_join(prog_buf, sizeof prog_buf, "/usr", relprog) ? prog_buf : xasprintf("/usr/%s", relprog);
   char *argv0 = argv[0] ? in_view_argv0(argv[0], relprog) : NULL;
   if (argv0) argv[0] = argv0;
   rewrite_path(pkg);

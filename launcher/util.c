@@ -141,6 +141,16 @@ int write_all(int fd, const void *buf, size_t len)
   return 0;
 }
 
+bool path_join(char *out, size_t n, const char *a, const char *b)
+{
+  size_t la = strlen(a), lb = strlen(b);
+  if (la >= n || lb >= n - la - 1) return false;
+  memcpy(out, a, la);
+  out[la] = '/';
+  memcpy(out + la + 1, b, lb + 1);
+  return true;
+}
+
 const char *base_name(const char *p)
 {
   const char *slash = strrchr(p, '/');

@@ -1,4 +1,5 @@
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,6 +37,10 @@ uint8_t *read_fd(int fd, size_t max, size_t *len_out);
 const char *read_error(int errnum, size_t max);
 /* Writes all of buf to fd, retrying on EINTR and short writes. */
 int write_all(int fd, const void *buf, size_t len);
+/* OUT = A "/" B when it fits in N bytes (else false): paths on every
+ * launch are joined by this, not by snprintf (musl's printf machinery is a
+ * measurable share of a warm launch's instructions). */
+bool path_join(char *out, size_t n, const char *a, const char *b);
 /* The last component of a path ("" when it ends in '/'). */
 const char *base_name(const char *p);
 /* All of stdin (grown as needed), at most MAX bytes; exits 125 naming WHAT

@@ -69,7 +69,8 @@ static void make_dev(void)
 static bool make_etc_link(int host_etc, int links, const char *kept_etc, const char *relpath)
 {
   char buf[PATH_MAX];
-  if (snprintf(buf, sizeof buf, "%s", relpath) >= (int)sizeof buf) die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
+  size_t rl = strlen(relpath);
+  if (rl >= sizeof buf) die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
   struct stat st;
   if (fstatat(host_etc, relpath, &st, AT_SYMLINK_NOFOLLOW) < 0) return false; /* gone since the policy was asked */
   char value[PATH_MAX];
@@ -77,25 +78,27 @@ static bool make_etc_link(int host_etc, int links, const char *kept_etc, const c
     ssize_t n = readlinkat(host_etc, relpath, value, sizeof value - 1);
     if (n < 0) die_errno(FHS_EXIT_SETUP, "etc-link: read the host's /etc/%s", relpath);
     value[n] = 0;
-  } else if (snprintf(value, sizeof value, "%s/%s", kept_etc, relpath) >= (int)sizeof value) {
+  } else if (!path_join(value, sizeof value, kept_etc, relpath)) {
     die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
   }
   /* Parent dirs one component at a time, never through a symlink (an earlier
-   * link of a shorter path): the links dir holds nothing else. */
-  int dir = openat(links, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) die_errno(FHS_EXIT_SETUP, "open the /etc links dir");
+   * link of a shorter path): the links dir holds nothing else. A link at the
+   * top (most are: passwd, group, hosts) is made in the caller's links dir
+   * fd itself: no open or close; only a subdirectory is opened, then closed. */
+  memcpy(buf, relpath, rl + 1);
+  int dir = links;
   char *name = buf;
   for (char *slash; (slash = strchr(name, '/')); name = slash + 1) {
     *slash = 0;
     if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) die_errno(FHS_EXIT_SETUP, "etc-link %s: create %s", relpath, name);
     int sub = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0) die_errno(FHS_EXIT_SETUP, "etc-link %s: open %s", relpath, name);
-    close(dir);
+    if (dir != links) close(dir);
     dir = sub;
   }
   int r = symlinkat(value, dir, name);
   int err = errno;
-  close(dir);
+  if (dir != links) close(dir);
   if (r < 0 && err != EEXIST) {
     errno = err;
     die_errno(FHS_EXIT_SETUP, "etc-link %s", relpath);
@@ -195,6 +198,7 @@ void build_view(const plan_t *plan, const char *union_ldcache)
   recbuf_t marker = {0};
   char target[PATH_MAX];
   bool etc_links = false; /* whether an etc-link was made */
+  int etc_links_fd = -1, host_etc_fd = -1; /* opened at the first etc-link */
   for (size_t i = 0; i < plan->n; i++) {
     const plan_op_t *op = &plan->ops[i];
     const char *const *a = op->args;
@@ -205,13 +209,15 @@ void build_view(const plan_t *plan, const char *union_ldcache)
     switch (op->op) {
     case FHS_OP_ETC_LINK:
       if (!host_etc) die(FHS_EXIT_SETUP, "etc-link %s: no host-etc", a[0]);
-      if (mkdir(ETC_LINKS, 0755) < 0 && errno != EEXIST) die_errno(FHS_EXIT_SETUP, "create %s", ETC_LINKS);
-      {
-        cleanup_fd int links = open(ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        cleanup_fd int etc = open(rel(host_etc), O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (links < 0 || etc < 0) die_errno(FHS_EXIT_SETUP, "etc-link %s: open the links dir or the host's %s", a[0], host_etc);
-        if (make_etc_link(etc, links, FHS_HOST_ETC_IN_VIEW, a[0])) etc_links = true;
+      /* The links dir and the host's /etc, opened at the first etc-link and
+       * kept for the others (the loop mounts only under /newroot). */
+      if (etc_links_fd < 0) {
+        if (mkdir(ETC_LINKS, 0755) < 0 && errno != EEXIST) die_errno(FHS_EXIT_SETUP, "create %s", ETC_LINKS);
+        etc_links_fd = open(ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        host_etc_fd = open(rel(host_etc), O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (etc_links_fd < 0 || host_etc_fd < 0) die_errno(FHS_EXIT_SETUP, "etc-link %s: open the links dir or the host's %s", a[0], host_etc);
       }
+      if (make_etc_link(host_etc_fd, etc_links_fd, FHS_HOST_ETC_IN_VIEW, a[0])) etc_links = true;
       break;
     case FHS_OP_HOST_ETC: {
       /* Kept for nested launches, read-only at every level; the marker says so. */
@@ -314,6 +320,8 @@ void build_view(const plan_t *plan, const char *union_ldcache)
       break;
     }
   }
+  if (etc_links_fd >= 0) close(etc_links_fd);
+  if (host_etc_fd >= 0) close(host_etc_fd);
 
   /* The marker: what a nested launch reads to compose on top of this view. */
   xmkdir("/newroot" FHS_MARKER_DIR);
@@ -431,6 +439,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
   if (host_etc >= 0 && mkdirat(mtmp, &FHS_HOST_ETC_IN_PLACE[1], 0755) < 0) die_errno(FHS_EXIT_SETUP, "create %s", FHS_HOST_ETC_IN_PLACE);
   recbuf_t marker = {0};
   bool etc_links = false;
+  int links = -1; /* the marker's etc dir */
   for (size_t i = 0; i < plan->n; i++) {
     const plan_op_t *op = &plan->ops[i];
     if (op->op == FHS_OP_VIEW_ID || op->op == FHS_OP_VIEW) {
@@ -440,11 +449,13 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
     } else if (op->op == FHS_OP_HOST_ETC) {
       recbuf_record(&marker, FHS_REC_HOST_ETC, FHS_HOST_ETC_IN_PLACE, NULL);
     } else if (op->op == FHS_OP_ETC_LINK) {
-      cleanup_fd int links = openat(mtmp, INPLACE_ETC, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      /* Opened at the first etc-link, kept for the others. */
+      if (links < 0) links = openat(mtmp, INPLACE_ETC, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (host_etc < 0 || links < 0) die(FHS_EXIT_SETUP, "etc-link %s: no host-etc", op->args[0]);
       if (make_etc_link(host_etc, links, FHS_HOST_ETC_IN_PLACE, op->args[0])) etc_links = true;
     }
   }
+  if (links >= 0) close(links);
   int mfd = openat(mtmp, &FHS_MARKER_IN_PLACE[1], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
   if (mfd < 0 || write_all(mfd, marker.buf, marker.len) < 0) die_errno(FHS_EXIT_SETUP, "write the view marker");
   if (close(mfd) < 0) die_errno(FHS_EXIT_SETUP, "write the view marker");
