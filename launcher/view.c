@@ -515,7 +515,7 @@ static int open_layer_at(int root, const char *path)
 
 /* The hidden name must still be the host's directory, not a link the view
  * would follow out of the hidden place. Hidden under a read-only copy of the
- * marker tmpfs's empty directory: a clone of a mount, no new tmpfs per name. */
+ * marker layer's empty directory: a clone of a mount, no new tmpfs per name. */
 static void hide_dir(int layer, const char *target)
 {
   struct stat st;
