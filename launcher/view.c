@@ -365,9 +365,24 @@ typedef struct {
   bool host_etc;          /* usr/.fhs/host-etc exists */
   const etc_link_t *links;
   size_t nlinks;
-  int fd;      /* the layer's root (O_PATH), once made or found; -1 before */
-  bool cached; /* fd is a cache entry, not a tmpfs of this launch */
+  int fd;       /* the layer's root (O_PATH), once made or found; -1 before */
+  int usr, etc; /* its usr/ and etc/ (O_PATH), the overlays' top lowers; -1 once handed over */
+  bool cached;  /* fd is a cache entry, not a tmpfs of this launch */
 } marker_layer_t;
+
+/* Opens the layer's usr/ and etc/, never through a symlink: -1 (nothing
+ * left open) when either is not a directory. */
+static int layer_open_dirs(marker_layer_t *l)
+{
+  l->usr = openat(l->fd, INPLACE_USR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  l->etc = l->usr < 0 ? -1 : openat(l->fd, INPLACE_ETC, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (l->etc >= 0) return 0;
+  int err = errno;
+  if (l->usr >= 0) close(l->usr);
+  l->usr = -1;
+  errno = err;
+  return -1;
+}
 
 /* What an etc-link shows, as make_etc_link decides it: a host symlink's own
  * target, else the file in the kept host /etc. false: the host has no such
@@ -448,6 +463,7 @@ static void layer_on_tmpfs(marker_layer_t *l)
   const char *what = NULL;
   if (fill_marker_layer(l->fd, l, &what) < 0) die_errno(FHS_EXIT_SETUP, "%s", what);
   if (set_readonly(l->fd, false) < 0) die_errno(FHS_EXIT_SETUP, "make the view marker read-only");
+  if (layer_open_dirs(l) < 0) die_errno(FHS_EXIT_SETUP, "open the view marker's directories");
 }
 
 /* The layer's name in the cache: the sha256 of everything that defines its
@@ -475,7 +491,7 @@ static void layer_name(const marker_layer_t *l, char name[80])
  * neither used nor replaced: the launch makes a tmpfs layer). */
 static void layer_from_cache(marker_layer_t *l)
 {
-  l->fd = -1;
+  l->fd = l->usr = l->etc = -1;
   l->cached = false;
   char dirpath[PATH_MAX];
   cleanup_fd int cdir = cache_dir_open(dirpath);
@@ -494,6 +510,12 @@ static void layer_from_cache(marker_layer_t *l)
     }
     if (cache_entry_publish(cdir, tmp, t, name) < 0) return;
     l->fd = cache_entry_open(cdir, name);
+  }
+  /* An entry whose usr/ or etc/ is not a directory is not one the launcher
+   * made (its owner changed it): not used either. */
+  if (l->fd >= 0 && layer_open_dirs(l) < 0) {
+    close(l->fd);
+    l->fd = -1;
   }
   l->cached = l->fd >= 0;
 }
@@ -617,8 +639,12 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       bool top = usr || (!strcmp(a[0], "/etc") && etc_links);
       size_t n = src[i].n + top;
       dirref_t *lowers = xmalloc(n * sizeof *lowers);
-      if (top && (lowers[0].fd = openat(layer.fd, usr ? INPLACE_USR : INPLACE_ETC, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-        die_errno(FHS_EXIT_SETUP, "open the view marker's %s", a[0]);
+      if (top) {
+        /* Handed over: close_refs closes it with the lowers. */
+        int *dir = usr ? &layer.usr : &layer.etc;
+        lowers[0].fd = *dir;
+        *dir = -1;
+      }
       memcpy(lowers + top, src[i].lowers, src[i].n * sizeof *lowers);
       /* Counted as the plan names them: the marker is the launcher's own. */
       int r = mount_overlay_ro(a[0], lowers, n);
@@ -628,10 +654,11 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
          * the layer's first use, so a tmpfs layer can still take over. */
         int err = errno;
         close(lowers[0].fd);
+        close(layer.etc);
         close(layer.fd);
         layer_on_tmpfs(&layer);
-        if ((lowers[0].fd = openat(layer.fd, INPLACE_USR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-          die_errno(FHS_EXIT_SETUP, "open the view marker's %s", a[0]);
+        lowers[0].fd = layer.usr;
+        layer.usr = -1;
         r = mount_overlay_ro(a[0], lowers, n);
         if (r < 0) errno = err == errno ? err : errno;
       }
@@ -666,6 +693,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
     }
   }
   if (host_etc_tree >= 0) close(host_etc_tree);
+  if (layer.etc >= 0) close(layer.etc);
   close(layer.fd);
   for (size_t i = 0; i < nlinks; i++) free(links[i].value);
   free(links);

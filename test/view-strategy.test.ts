@@ -290,6 +290,21 @@ describe("view strategy: a cache entry that is not a finished entry of the calle
     assert.ok(lstatSync(join(e.dir, e.name)).isSymbolicLink(), "not replaced");
   });
 
+  it("a read-only entry whose usr/ its owner made a symlink: not followed, the launch makes a tmpfs layer", () => {
+    const e = entry();
+    const layer = join(e.dir, e.name);
+    const forged = join(e.runtime, "forged-usr");
+    mkdirSync(forged);
+    writeFileSync(join(forged, "planted"), "planted\n");
+    chmodSync(layer, 0o755);
+    renameSync(join(layer, "usr"), join(layer, "usr-aside"));
+    symlinkSync(forged, join(layer, "usr"));
+    chmodSync(layer, 0o555);
+    const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}/usr\n`);
+  });
+
   it("an untouched entry is used (the probe above can see one)", () => {
     const e = entry();
     const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
