@@ -485,6 +485,30 @@ static void layer_name(const marker_layer_t *l, char name[80])
   snprintf(name, 80, "view-%s", hex);
 }
 
+static bool ctime_after(const struct stat *a, const struct stat *b)
+{
+  return a->st_ctim.tv_sec > b->st_ctim.tv_sec || (a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec > b->st_ctim.tv_nsec);
+}
+
+/* Whether a finished entry still holds everything it was made with. Its
+ * directories were made read-only before the entry was renamed into place,
+ * and a rename sets the renamed directory's ctime: so none of usr/,
+ * usr/.fhs, etc/ changed after the entry's own ctime unless something
+ * (root's cleaner of old files in /tmp, which DAC does not stop) removed a
+ * name in it since. empty/ must still be a directory (hide clones it). Four
+ * stat calls, against a view missing its marker or an /etc link. */
+static bool layer_intact(const marker_layer_t *l)
+{
+  struct stat root, st;
+  if (fstat(l->fd, &root) < 0) return false;
+  if (fstat(l->usr, &st) < 0 || ctime_after(&st, &root)) return false;
+  if (fstat(l->etc, &st) < 0 || ctime_after(&st, &root)) return false;
+  if (fstatat(l->usr, &FHS_MARKER_DIR_IN_PLACE[sizeof INPLACE_USR + 1], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+      ctime_after(&st, &root))
+    return false;
+  return fstatat(l->fd, INPLACE_EMPTY, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* The layer from the cache, made there first if it is not yet: l->fd stays
  * -1 when the cache is off or unusable, when the entry cannot be made, or
  * when the name holds something else than a finished entry of ours (then
@@ -512,8 +536,12 @@ static void layer_from_cache(marker_layer_t *l)
     l->fd = cache_entry_open(cdir, name);
   }
   /* An entry whose usr/ or etc/ is not a directory is not one the launcher
-   * made (its owner changed it): not used either. */
-  if (l->fd >= 0 && layer_open_dirs(l) < 0) {
+   * made (its owner changed it), nor one something removed files from: not
+   * used either. */
+  if (l->fd >= 0 && (layer_open_dirs(l) < 0 || !layer_intact(l))) {
+    if (l->usr >= 0) close(l->usr);
+    if (l->etc >= 0) close(l->etc);
+    l->usr = l->etc = -1;
     close(l->fd);
     l->fd = -1;
   }

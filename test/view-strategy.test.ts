@@ -305,6 +305,16 @@ describe("view strategy: a cache entry that is not a finished entry of the calle
     assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}/usr\n`);
   });
 
+  for (const name of ["etc/passwd", "usr/.fhs/view"]) {
+    it(`an entry a cleaner of old files removed ${name} from (root: no chmod needed): not used, the view is whole`, { skip: !isRoot && !mustWork ? "needs root to remove a file from a read-only directory" : false }, () => {
+      const e = entry();
+      rmSync(join(e.dir, e.name, name));
+      const r = sh(inPlace, `readlink /etc/passwd; test -f /usr/.fhs/view && echo marker; ${USR_TOP}`, { env: { XDG_RUNTIME_DIR: e.runtime } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "/usr/.fhs/host-etc/passwd\nmarker\n/usr\n");
+    });
+  }
+
   it("an untouched entry is used (the probe above can see one)", () => {
     const e = entry();
     const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
