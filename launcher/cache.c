@@ -1,11 +1,14 @@
 #include "cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "abi.h"
@@ -139,4 +142,122 @@ void prepare_union_ldcache(const plan_t *plan, char out[PATH_MAX])
   char path[PATH_MAX];
   if (snprintf(path, sizeof path, "%s/%s.ld.so.cache", dir, key) >= (int)sizeof path) return;
   if (access(path, R_OK) == 0 || ldcache_union(top, top_len, below, below_len, path) == 0) strcpy(out, path);
+}
+
+/* ------------------------------------------- content-addressed directories */
+
+int cache_dir_open(char path[PATH_MAX])
+{
+  if (!cache_dir(path, PATH_MAX)) return -1;
+  /* Checked again on what was opened: cache_dir's lstat names a path, the
+   * fd is what every later *at call goes through. */
+  int fd = openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 022)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int cache_entry_open(int cdir, const char *name)
+{
+  struct open_how how = {
+      .flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+      .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH,
+  };
+  int fd = (int)syscall(SYS_openat2, cdir, name, &how, sizeof how);
+  if (fd < 0) {
+    /* A symlink (ELOOP) or anything but a directory in its place is an
+     * entry that is there but not ours to use. */
+    if (errno == ELOOP || errno == ENOTDIR) errno = EPERM;
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 0222)) {
+    close(fd);
+    errno = EPERM;
+    return -1;
+  }
+  return fd;
+}
+
+int cache_entry_begin(int cdir, const char *dirpath, char tmp[64])
+{
+  char path[PATH_MAX];
+  /* A leading dot and no hex name: never taken for an entry, nor pruned as a plan. */
+  if (snprintf(path, sizeof path, "%s/.new-XXXXXX", dirpath) >= (int)sizeof path || !mkdtemp(path)) return -1;
+  snprintf(tmp, 64, "%s", base_name(path));
+  int fd = openat(cdir, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) unlinkat(cdir, tmp, AT_REMOVEDIR);
+  return fd;
+}
+
+/* Walks the tree at dirfd (ours: the temporary being filled or discarded),
+ * post-order. remove: empties it (each dir made writable first); else makes
+ * every dir below it 0555 and every regular file 0444. */
+static int walk_tree(int dirfd, bool remove)
+{
+  if (remove && fchmod(dirfd, 0700) < 0) return -1;
+  int dup = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dup < 0) return -1;
+  DIR *d = fdopendir(dup);
+  if (!d) {
+    close(dup);
+    return -1;
+  }
+  int rc = 0;
+  for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    struct stat st;
+    if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      rc = -1;
+      break;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (sub < 0 || walk_tree(sub, remove) < 0) rc = -1;
+      else if (remove ? unlinkat(dirfd, e->d_name, AT_REMOVEDIR) < 0 : fchmod(sub, 0555) < 0) rc = -1;
+      if (sub >= 0) close(sub);
+    } else if (remove) {
+      if (unlinkat(dirfd, e->d_name, 0) < 0) rc = -1;
+    } else if (S_ISREG(st.st_mode) && fchmodat(dirfd, e->d_name, 0444, 0) < 0) {
+      rc = -1;
+    }
+  }
+  closedir(d);
+  return rc;
+}
+
+void cache_entry_discard(int cdir, const char *tmp, int tmpfd)
+{
+  /* Twice: a directory read while entries are removed may skip one. */
+  for (int pass = 0; pass < 2; pass++) {
+    (void)walk_tree(tmpfd, true);
+    if (unlinkat(cdir, tmp, AT_REMOVEDIR) == 0) break;
+  }
+  close(tmpfd);
+}
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+int cache_entry_publish(int cdir, const char *tmp, int tmpfd, const char *name)
+{
+  /* Read-only before it has its name: an entry is never seen unfinished. */
+  if (walk_tree(tmpfd, false) < 0 || fchmod(tmpfd, 0555) < 0) {
+    cache_entry_discard(cdir, tmp, tmpfd);
+    return -1;
+  }
+  /* Never over an existing entry (a mounted overlay may have it as a lower).
+   * Losing the race is fine: the winner's content is the same. */
+  if (syscall(SYS_renameat2, cdir, tmp, cdir, name, RENAME_NOREPLACE) < 0) {
+    int err = errno;
+    cache_entry_discard(cdir, tmp, tmpfd);
+    return err == EEXIST || err == ENOTEMPTY ? 0 : -1;
+  }
+  close(tmpfd);
+  return 0;
 }

@@ -28,3 +28,31 @@ void plan_cache_store(const char *file, const policy_result_t *res);
  * `out` receives its path, or "" when it cannot be had (the op then binds
  * the package's own cache). */
 void prepare_union_ldcache(const plan_t *plan, char out[PATH_MAX]);
+
+/* Content-addressed read-only directories in the same cache dir (the
+ * in-place view's marker layer, view.c). Each is made once, in a fresh
+ * temporary directory beside it, made read-only (files 0444, dirs 0555) and
+ * renamed into place; never changed after. Every failure returns -1 and
+ * the caller makes its layer another way: the cache is never a reason for a
+ * launch to fail. */
+
+/* The cache dir as an O_PATH fd, owned by the caller and not writable by
+ * others (checked on the fd), or -1 (FHS_PLAN_CACHE=off, none usable).
+ * `path` receives its path (for mkdtemp). */
+int cache_dir_open(char path[PATH_MAX]);
+/* Entry `name` of the cache dir `cdir`, opened O_PATH without following any
+ * symlink (openat2 RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH): a directory owned
+ * by the caller with no write bit for anyone (a finished entry is 0555).
+ * -1 with errno ENOENT when there is none, EPERM when there is one that is
+ * not that (tampered, or not ours: not used, not replaced). */
+int cache_entry_open(int cdir, const char *name);
+/* A fresh temporary directory in the cache dir (mkdtemp, 0700), opened
+ * O_RDONLY|O_DIRECTORY to fill; `tmp` receives its name in cdir. -1 on failure. */
+int cache_entry_begin(int cdir, const char *dirpath, char tmp[64]);
+/* Makes the filled temporary read-only (every dir 0555, every regular file
+ * 0444) and renames it to `name`, never over an existing entry: 0 when
+ * `name` now exists (ours, or an identical one that won the race, ours
+ * then removed), -1 on failure (ours removed). Closes tmpfd. */
+int cache_entry_publish(int cdir, const char *tmp, int tmpfd, const char *name);
+/* Removes a temporary left unfinished (and closes tmpfd). */
+void cache_entry_discard(int cdir, const char *tmp, int tmpfd);

@@ -16,9 +16,11 @@
 #include <unistd.h>
 
 #include "abi.h"
+#include "cache.h"
 #include "mounts.h"
 #include "records.h"
 #include "resolve.h"
+#include "sha256.h"
 #include "util.h"
 
 static void xmkdir(const char *path)
@@ -61,48 +63,71 @@ static void make_dev(void)
  * root is detached. */
 #define ETC_LINKS "/etc-links"
 
-/* One etc-link: REL in the links dir shows the host's REL in the view. A
- * host symlink is copied as it is (readlink of /etc/localtime still names
- * the zone); anything else becomes a link into the view's read-only copy of
- * the host's /etc (kept_etc: where the view keeps it), which follows the
- * host's file even when it is replaced. host_etc and links are directory fds. */
-static bool make_etc_link(int host_etc, int links, const char *kept_etc, const char *relpath)
+/* What an etc-link shows: a host symlink is copied as it is (readlink of
+ * /etc/localtime still names the zone); anything else becomes a link into
+ * the view's read-only copy of the host's /etc (kept_etc: where the view
+ * keeps it), which follows the host's file even when it is replaced. false:
+ * the host has no such name (gone since the policy was asked: no link). */
+static bool etc_link_value(int host_etc, const char *kept_etc, const char *relpath, char **value)
+{
+  struct stat st;
+  if (fstatat(host_etc, relpath, &st, AT_SYMLINK_NOFOLLOW) < 0) return false;
+  if (S_ISLNK(st.st_mode)) {
+    char buf[PATH_MAX];
+    ssize_t n = readlinkat(host_etc, relpath, buf, sizeof buf - 1);
+    if (n < 0) die_errno(FHS_EXIT_SETUP, "etc-link: read the host's /etc/%s", relpath);
+    buf[n] = 0;
+    *value = xstrdup(buf);
+  } else {
+    *value = xasprintf("%s/%s", kept_etc, relpath);
+  }
+  return true;
+}
+
+/* REL in the links dir `links` (a directory fd) as a symlink to VALUE. Parent
+ * dirs one component at a time, never through a symlink (an earlier link of a
+ * shorter path): the links dir holds nothing else. A top-level link (most
+ * are: passwd, group, hosts) is made in `links` itself, no open or close;
+ * a link's own parent dir gets `parent_mode` when it is not 0. -1 with errno
+ * (EEXIST is not an error: the same link twice). */
+static int put_link(int links, const char *rel, const char *value, mode_t parent_mode)
 {
   char buf[PATH_MAX];
-  size_t rl = strlen(relpath);
-  if (rl >= sizeof buf) die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
-  struct stat st;
-  if (fstatat(host_etc, relpath, &st, AT_SYMLINK_NOFOLLOW) < 0) return false; /* gone since the policy was asked */
-  char value[PATH_MAX];
-  if (S_ISLNK(st.st_mode)) {
-    ssize_t n = readlinkat(host_etc, relpath, value, sizeof value - 1);
-    if (n < 0) die_errno(FHS_EXIT_SETUP, "etc-link: read the host's /etc/%s", relpath);
-    value[n] = 0;
-  } else if (!path_join(value, sizeof value, kept_etc, relpath)) {
-    die(FHS_EXIT_SETUP, "etc-link %s: path too long", relpath);
-  }
-  /* Parent dirs one component at a time, never through a symlink (an earlier
-   * link of a shorter path): the links dir holds nothing else. A link at the
-   * top (most are: passwd, group, hosts) is made in the caller's links dir
-   * fd itself: no open or close; only a subdirectory is opened, then closed. */
-  memcpy(buf, relpath, rl + 1);
-  int dir = links;
+  size_t rl = strlen(rel);
+  if (rl >= sizeof buf) return errno = ENAMETOOLONG, -1;
+  memcpy(buf, rel, rl + 1);
+  int at = links, err;
   char *name = buf;
   for (char *slash; (slash = strchr(name, '/')); name = slash + 1) {
     *slash = 0;
-    if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) die_errno(FHS_EXIT_SETUP, "etc-link %s: create %s", relpath, name);
-    int sub = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (sub < 0) die_errno(FHS_EXIT_SETUP, "etc-link %s: open %s", relpath, name);
-    if (dir != links) close(dir);
-    dir = sub;
+    if (mkdirat(at, name, 0755) < 0 && errno != EEXIST) goto fail;
+    int sub = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (sub < 0) goto fail;
+    if (at != links) close(at);
+    at = sub;
   }
-  int r = symlinkat(value, dir, name);
-  int err = errno;
-  if (dir != links) close(dir);
-  if (r < 0 && err != EEXIST) {
-    errno = err;
-    die_errno(FHS_EXIT_SETUP, "etc-link %s", relpath);
+  int r = symlinkat(value, at, name);
+  err = errno;
+  if (at != links) {
+    if (parent_mode) (void)fchmod(at, parent_mode);
+    close(at);
   }
+  if (r < 0 && err != EEXIST) return errno = err, -1;
+  return 0;
+fail:
+  err = errno;
+  if (at != links) close(at);
+  return errno = err, -1;
+}
+
+/* One etc-link of a new root: REL in the links dir shows the host's REL in
+ * the view (etc_link_value). host_etc and links are directory fds. */
+static bool make_etc_link(int host_etc, int links, const char *kept_etc, const char *relpath)
+{
+  char *value;
+  if (!etc_link_value(host_etc, kept_etc, relpath, &value)) return false;
+  if (put_link(links, relpath, value, 0) < 0) die_errno(FHS_EXIT_SETUP, "etc-link %s", relpath);
+  free(value);
   return true;
 }
 
@@ -344,13 +369,176 @@ void build_view(const plan_t *plan, const char *union_ldcache)
 
 /* ------------------------------------------------------------- in place */
 
-/* The marker's tmpfs (one per in-place view, attached nowhere): usr/ is the
- * top lower of the /usr overlay and holds .fhs/view and the empty
+/* The marker layer (one directory tree per distinct view): usr/ is the top
+ * lower of the /usr overlay and holds .fhs/view and the empty
  * .fhs/host-etc the kept host /etc is bound on; etc/ holds the /etc links,
- * the top lower of the /etc overlay; empty/ is bound over hidden dirs. */
+ * the top lower of the /etc overlay; empty/ is bound over hidden dirs. Its
+ * content is a pure function of the marker's records and the links' values,
+ * so it is made once, in the cache (cache.c), named by the sha256 of that
+ * content, and reused by every launch of the same view; without a usable
+ * cache, on a tmpfs of its own attached nowhere (docs/ARCHITECTURE.md,
+ * "The marker layer"). */
 #define INPLACE_USR "usr" /* &FHS_MARKER_DIR_IN_PLACE[1] is in it */
 #define INPLACE_ETC "etc"
 #define INPLACE_EMPTY "empty" /* what a hidden host directory shows */
+/* In the key: a change of the layout above is a new name, never an old
+ * entry read as the new layout. */
+#define MARKER_LAYER_FORMAT "fhs-marker-layer-1"
+
+/* One /etc link: NAME in etc/ is a symlink to VALUE. */
+typedef struct {
+  const char *name;
+  char *value;
+} etc_link_t;
+
+typedef struct {
+  const recbuf_t *marker; /* usr/.fhs/view's bytes */
+  bool host_etc;          /* usr/.fhs/host-etc exists */
+  const etc_link_t *links;
+  size_t nlinks;
+  int fd;       /* the layer's root (O_PATH), once made or found; -1 before */
+  int usr, etc; /* its usr/ and etc/ (O_PATH), the overlays' top lowers; -1 once handed over */
+  bool cached;  /* fd is a cache entry, not a tmpfs of this launch */
+} marker_layer_t;
+
+/* Opens the layer's usr/ and etc/, never through a symlink: -1 (nothing
+ * left open) when either is not a directory. */
+static int layer_open_dirs(marker_layer_t *l)
+{
+  l->usr = openat(l->fd, INPLACE_USR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  l->etc = l->usr < 0 ? -1 : openat(l->fd, INPLACE_ETC, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (l->etc >= 0) return 0;
+  int err = errno;
+  if (l->usr >= 0) close(l->usr);
+  l->usr = -1;
+  errno = err;
+  return -1;
+}
+
+/* Fills the empty directory `dir` with the layer; every dir ends up 0555,
+ * the marker 0444. -1 with errno on failure, `what` naming the step. */
+static int fill_marker_layer(int dir, const marker_layer_t *l, const char **what)
+{
+  static const char *const dirs[] = {INPLACE_USR, &FHS_MARKER_DIR_IN_PLACE[1], INPLACE_ETC, INPLACE_EMPTY, &FHS_HOST_ETC_IN_PLACE[1]};
+  size_t ndirs = sizeof dirs / sizeof dirs[0] - !l->host_etc; /* host-etc last */
+  *what = "create the view marker's directories";
+  for (size_t i = 0; i < ndirs; i++)
+    if (mkdirat(dir, dirs[i], 0755) < 0) return -1;
+  cleanup_fd int links = openat(dir, INPLACE_ETC, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (links < 0) return -1;
+  *what = "create the /etc links";
+  /* The links' own parent dirs read-only too (rare: the machine's files are top-level names). */
+  for (size_t i = 0; i < l->nlinks; i++)
+    if (put_link(links, l->links[i].name, l->links[i].value, 0555) < 0) return -1;
+  *what = "write the view marker";
+  int mfd = openat(dir, &FHS_MARKER_IN_PLACE[1], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+  if (mfd < 0) return -1;
+  /* 0444 whatever the umask: the marker is read through the overlay. */
+  if (write_all(mfd, l->marker->buf, l->marker->len) < 0 || fchmod(mfd, 0444) < 0) return close(mfd), -1;
+  if (close(mfd) < 0) return -1;
+  /* Read-only dirs, deepest first: the same modes in a cache entry and on a
+   * tmpfs, so the view's /usr is the same either way. */
+  *what = "make the view marker's directories read-only";
+  for (size_t i = ndirs; i-- > 0;)
+    if (fchmodat(dir, dirs[i], 0555, 0) < 0) return -1;
+  return 0;
+}
+
+/* The layer on a tmpfs of this launch's own, attached nowhere, written
+ * through its fd and never reachable by a path, then made read-only before
+ * it becomes a lower. The kernel tears it down with the namespace. */
+static void layer_on_tmpfs(marker_layer_t *l)
+{
+  l->cached = false;
+  l->fd = detached_tmpfs();
+  if (l->fd < 0) die_errno(FHS_EXIT_SETUP, "create the view marker's tmpfs (an in-place view needs Linux >= 5.2)");
+  const char *what = NULL;
+  if (fill_marker_layer(l->fd, l, &what) < 0) die_errno(FHS_EXIT_SETUP, "%s", what);
+  if (set_readonly(l->fd, false) < 0) die_errno(FHS_EXIT_SETUP, "make the view marker read-only");
+  if (layer_open_dirs(l) < 0) die_errno(FHS_EXIT_SETUP, "open the view marker's directories");
+}
+
+/* The layer's name in the cache: the sha256 of everything that defines its
+ * content, each part a record (so no two contents run together alike). */
+static void layer_name(const marker_layer_t *l, char name[80])
+{
+  recbuf_t key = {0};
+  recbuf_record(&key, MARKER_LAYER_FORMAT, l->host_etc ? "host-etc" : "no-host-etc", NULL);
+  char len[32];
+  snprintf(len, sizeof len, "%zu", l->marker->len);
+  recbuf_field(&key, "marker");
+  recbuf_field(&key, len);
+  recbuf_bytes(&key, l->marker->buf, l->marker->len);
+  recbuf_end(&key);
+  for (size_t i = 0; i < l->nlinks; i++) recbuf_record(&key, "link", l->links[i].name, l->links[i].value, NULL);
+  char hex[65];
+  sha256_hex(key.buf, key.len, hex);
+  free(key.buf);
+  snprintf(name, 80, "view-%s", hex);
+}
+
+static bool ctime_after(const struct stat *a, const struct stat *b)
+{
+  return a->st_ctim.tv_sec > b->st_ctim.tv_sec || (a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec > b->st_ctim.tv_nsec);
+}
+
+/* Whether a finished entry still holds everything it was made with. Its
+ * directories were made read-only before the entry was renamed into place,
+ * and a rename sets the renamed directory's ctime: so none of usr/,
+ * usr/.fhs, etc/ changed after the entry's own ctime unless something
+ * (root's cleaner of old files in /tmp, which DAC does not stop) removed a
+ * name in it since. empty/ must still be a directory (hide clones it). Four
+ * stat calls, against a view missing its marker or an /etc link. */
+static bool layer_intact(const marker_layer_t *l)
+{
+  struct stat root, st;
+  if (fstat(l->fd, &root) < 0) return false;
+  if (fstat(l->usr, &st) < 0 || ctime_after(&st, &root)) return false;
+  if (fstat(l->etc, &st) < 0 || ctime_after(&st, &root)) return false;
+  if (fstatat(l->usr, &FHS_MARKER_DIR_IN_PLACE[sizeof INPLACE_USR + 1], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+      ctime_after(&st, &root))
+    return false;
+  return fstatat(l->fd, INPLACE_EMPTY, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The layer from the cache, made there first if it is not yet: l->fd stays
+ * -1 when the cache is off or unusable, when the entry cannot be made, or
+ * when the name holds something else than a finished entry of ours (then
+ * neither used nor replaced: the launch makes a tmpfs layer). */
+static void layer_from_cache(marker_layer_t *l)
+{
+  l->fd = l->usr = l->etc = -1;
+  l->cached = false;
+  char dirpath[PATH_MAX];
+  cleanup_fd int cdir = cache_dir_open(dirpath);
+  if (cdir < 0) return;
+  char name[80];
+  layer_name(l, name);
+  l->fd = cache_entry_open(cdir, name);
+  if (l->fd < 0 && errno == ENOENT) {
+    char tmp[64];
+    int t = cache_entry_begin(cdir, dirpath, tmp);
+    if (t < 0) return;
+    const char *what = NULL;
+    if (fill_marker_layer(t, l, &what) < 0) {
+      cache_entry_discard(cdir, tmp, t);
+      return;
+    }
+    if (cache_entry_publish(cdir, tmp, t, name) < 0) return;
+    l->fd = cache_entry_open(cdir, name);
+  }
+  /* An entry whose usr/ or etc/ is not a directory is not one the launcher
+   * made (its owner changed it), nor one something removed files from: not
+   * used either. */
+  if (l->fd >= 0 && (layer_open_dirs(l) < 0 || !layer_intact(l))) {
+    if (l->usr >= 0) close(l->usr);
+    if (l->etc >= 0) close(l->etc);
+    l->usr = l->etc = -1;
+    close(l->fd);
+    l->fd = -1;
+  }
+  l->cached = l->fd >= 0;
+}
 
 /* What one in-place op mounts, opened before anything is mounted. */
 typedef struct {
@@ -369,12 +557,12 @@ static int open_layer_at(int root, const char *path)
 
 /* The hidden name must still be the host's directory, not a link the view
  * would follow out of the hidden place. Hidden under a read-only copy of the
- * marker tmpfs's empty directory: a clone of a mount, no new tmpfs per name. */
-static void hide_dir(int mtmp, const char *target)
+ * marker layer's empty directory: a clone of a mount, no new tmpfs per name. */
+static void hide_dir(int layer, const char *target)
 {
   struct stat st;
   if (lstat(target, &st) < 0 || !S_ISDIR(st.st_mode)) die(FHS_EXIT_SETUP, "hide %s: not a directory of the host's root", target);
-  cleanup_fd int mnt = clone_readonly(mtmp, INPLACE_EMPTY, false);
+  cleanup_fd int mnt = clone_readonly(layer, INPLACE_EMPTY, false);
   if (mnt < 0 || attach_mount(mnt, target) < 0) die_errno(FHS_EXIT_SETUP, "hide %s", target);
 }
 
@@ -429,17 +617,12 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
     }
   }
 
-  /* The marker's tmpfs: written through its fd, never reachable by a path,
-   * read-only before it becomes a lower. */
-  cleanup_fd int mtmp = detached_tmpfs();
-  if (mtmp < 0) die_errno(FHS_EXIT_SETUP, "create the view marker's tmpfs (an in-place view needs Linux >= 5.2)");
-  if (mkdirat(mtmp, INPLACE_USR, 0755) < 0 || mkdirat(mtmp, &FHS_MARKER_DIR_IN_PLACE[1], 0755) < 0 ||
-      mkdirat(mtmp, INPLACE_ETC, 0755) < 0 || mkdirat(mtmp, INPLACE_EMPTY, 0755) < 0)
-    die_errno(FHS_EXIT_SETUP, "create the view marker's directories");
-  if (host_etc >= 0 && mkdirat(mtmp, &FHS_HOST_ETC_IN_PLACE[1], 0755) < 0) die_errno(FHS_EXIT_SETUP, "create %s", FHS_HOST_ETC_IN_PLACE);
+  /* The marker layer's content: the marker's records and the /etc links'
+   * values, all decided now (a host symlink's target is read now, so a
+   * changed /etc/localtime is a changed layer). */
   recbuf_t marker = {0};
-  bool etc_links = false;
-  int links = -1; /* the marker's etc dir */
+  etc_link_t *links = xmalloc((plan->n ? plan->n : 1) * sizeof *links);
+  size_t nlinks = 0;
   for (size_t i = 0; i < plan->n; i++) {
     const plan_op_t *op = &plan->ops[i];
     if (op->op == FHS_OP_VIEW_ID || op->op == FHS_OP_VIEW) {
@@ -449,19 +632,16 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
     } else if (op->op == FHS_OP_HOST_ETC) {
       recbuf_record(&marker, FHS_REC_HOST_ETC, FHS_HOST_ETC_IN_PLACE, NULL);
     } else if (op->op == FHS_OP_ETC_LINK) {
-      /* Opened at the first etc-link, kept for the others. */
-      if (links < 0) links = openat(mtmp, INPLACE_ETC, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (host_etc < 0 || links < 0) die(FHS_EXIT_SETUP, "etc-link %s: no host-etc", op->args[0]);
-      if (make_etc_link(host_etc, links, FHS_HOST_ETC_IN_PLACE, op->args[0])) etc_links = true;
+      if (host_etc < 0) die(FHS_EXIT_SETUP, "etc-link %s: no host-etc", op->args[0]);
+      links[nlinks].name = op->args[0];
+      if (etc_link_value(host_etc, FHS_HOST_ETC_IN_PLACE, op->args[0], &links[nlinks].value)) nlinks++;
     }
   }
-  if (links >= 0) close(links);
-  int mfd = openat(mtmp, &FHS_MARKER_IN_PLACE[1], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
-  if (mfd < 0 || write_all(mfd, marker.buf, marker.len) < 0) die_errno(FHS_EXIT_SETUP, "write the view marker");
-  if (close(mfd) < 0) die_errno(FHS_EXIT_SETUP, "write the view marker");
-  free(marker.buf);
-  if (set_readonly(mtmp, false) < 0) die_errno(FHS_EXIT_SETUP, "make the view marker read-only");
   if (host_etc >= 0) close(host_etc);
+  marker_layer_t layer = {.marker = &marker, .host_etc = host_etc_tree >= 0, .links = links, .nlinks = nlinks};
+  layer_from_cache(&layer);
+  if (layer.fd < 0) layer_on_tmpfs(&layer);
+  bool etc_links = nlinks > 0;
 
   /* Then the mounts, in plan order (validated: /usr first, so the kept /etc
    * and the /etc overlay can rely on it). */
@@ -479,11 +659,30 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       bool top = usr || (!strcmp(a[0], "/etc") && etc_links);
       size_t n = src[i].n + top;
       dirref_t *lowers = xmalloc(n * sizeof *lowers);
-      if (top && (lowers[0].fd = openat(mtmp, usr ? INPLACE_USR : INPLACE_ETC, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-        die_errno(FHS_EXIT_SETUP, "open the view marker's %s", a[0]);
+      if (top) {
+        /* Handed over: close_refs closes it with the lowers. */
+        int *dir = usr ? &layer.usr : &layer.etc;
+        lowers[0].fd = *dir;
+        *dir = -1;
+      }
       memcpy(lowers + top, src[i].lowers, src[i].n * sizeof *lowers);
       /* Counted as the plan names them: the marker is the launcher's own. */
-      if (mount_overlay_ro(a[0], lowers, n) < 0) overlay_failed(false, a[0], src[i].n);
+      int r = mount_overlay_ro(a[0], lowers, n);
+      if (r < 0 && usr && layer.cached) {
+        /* The cache's filesystem may be one OverlayFS refuses as a lower
+         * (or stacks too deep): the /usr overlay is the first mount and
+         * the layer's first use, so a tmpfs layer can still take over. */
+        int err = errno;
+        close(lowers[0].fd);
+        close(layer.etc);
+        close(layer.fd);
+        layer_on_tmpfs(&layer);
+        lowers[0].fd = layer.usr;
+        layer.usr = -1;
+        r = mount_overlay_ro(a[0], lowers, n);
+        if (r < 0) errno = err == errno ? err : errno;
+      }
+      if (r < 0) overlay_failed(false, a[0], src[i].n);
       close_refs(lowers, n);
       free(src[i].lowers);
       if (usr && host_etc_tree >= 0 && attach_mount(host_etc_tree, FHS_HOST_ETC_IN_PLACE) < 0)
@@ -507,12 +706,17 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       close(src[i].tree);
       break;
     case FHS_OP_HIDE:
-      hide_dir(mtmp, a[0]);
+      hide_dir(layer.fd, a[0]);
       break;
     default:
       break; /* etc-link, host-etc, view-id, view: above; setenv: launch.c */
     }
   }
   if (host_etc_tree >= 0) close(host_etc_tree);
+  if (layer.etc >= 0) close(layer.etc);
+  close(layer.fd);
+  for (size_t i = 0; i < nlinks; i++) free(links[i].value);
+  free(links);
+  free(marker.buf);
   free(src);
 }

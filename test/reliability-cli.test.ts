@@ -409,7 +409,11 @@ describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not
       const r = runUnprivileged([join(pkg, "usr", prog)], { env });
       assert.equal(r.status, 0, r.stderr);
     };
-    const ls = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
+    // In-place views' marker layers (view-<sha256>/) share the plans' directory;
+    // prune never removes one (a mounted view may use it): they are checked apart.
+    const all_ = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
+    const ls = (dir: string) => all_(dir).filter((n) => !n.startsWith("view-"));
+    const views = () => all_(plans).filter((n) => n.startsWith("view-"));
 
     // Entries of both caches: a plan per launch, an ld.so.cache per env layer list.
     launch("bin/a");
@@ -427,6 +431,8 @@ describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not
     assert.equal(fresh.length, 1);
     writeFileSync(join(plans, "notes"), "not fhs's\n");
     giveToTestUser(home);
+    const layers = views();
+    assert.ok(layers.length >= 1, "the in-place launches made their marker layers in the cache");
 
     const r = runCliUnprivileged(["cache", "prune"], { env });
     assert.equal(r.status, 0, r.stderr);
@@ -439,6 +445,7 @@ describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not
     assert.equal(all.status, 0, all.stderr);
     assert.match(all.stdout, /^plans \S+: removed 1 \(\d+ KiB\), kept 0 \(0 KiB\)\n/);
     assert.deepEqual(ls(plans), ["notes"]);
+    assert.deepEqual(views(), layers, "prune leaves the marker layers alone");
     launch("bin/a");
     assert.ok(ls(plans).filter((n) => n !== "notes").length >= 1);
   });

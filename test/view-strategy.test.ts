@@ -5,13 +5,14 @@
 // the inside-a-view proof unforgeable, and leave the caller's mount table as
 // it was. Real Debian programs, the real launcher, as the unprivileged user.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { policiesDir } from "../src/paths.js";
 import { decodeRecords } from "../src/policy/records.js";
 import { debLayers } from "./helpers/debian.js";
-import { isRoot, mustWork, repoRoot, runUnprivileged, testDir } from "./helpers/env.js";
+import { isRoot, mustWork, repoRoot, runUnprivileged, testDir, testUser } from "./helpers/env.js";
 import { callerMounts, makePackage, markerLayer, packageFromLayers, shellPackage, staticProgram, wrapPackage } from "./helpers/wrapped.js";
 
 const NEW_ROOT = ["--config", join(policiesDir, "new-root.json")];
@@ -27,6 +28,29 @@ function plans(stderr: string): string[][][] {
   }
   return out;
 }
+
+/** Prints the innermost /usr overlay's top lower: where the marker layer came from. */
+const USR_TOP = "grep ' /usr ' /proc/self/mountinfo | tail -n 1 | grep -o 'lowerdir[+]*=[^,]*' | head -n 1 | cut -d= -f2";
+
+/** The marker layer's two homes (docs/ARCHITECTURE.md, "The marker layer"):
+ * an entry made once in the per-user cache dir, or, with the cache off, a
+ * tmpfs of the launch's own (attached nowhere: its root shows as /usr). */
+const CACHE_MODES = [
+  {
+    name: "marker layer from the cache",
+    env: () => ({ XDG_RUNTIME_DIR: testDir("fhs-strategy-run-") }),
+    check(top: string, env: Record<string, string>) {
+      assert.match(top, new RegExp(`^${env.XDG_RUNTIME_DIR}/fhs-plans/view-[0-9a-f]{64}/usr$`), "the /usr overlay's top lower is the cache entry");
+    },
+  },
+  {
+    name: "FHS_PLAN_CACHE=off: a tmpfs marker layer",
+    env: () => ({ FHS_PLAN_CACHE: "off" }),
+    check(top: string) {
+      assert.equal(top, "/usr", "the /usr overlay's top lower is the launch's own tmpfs");
+    },
+  },
+] as const;
 
 let inPlace: string; // dash, coreutils, grep wrapped with the default config ("auto")
 let newRoot: string; // the same programs wrapped with "view": "new-root"
@@ -152,12 +176,179 @@ describe("view strategy: what the config never binds is hidden in place", { skip
   });
   after(() => rmSync(probeFile, { force: true }));
 
-  it("/srv is an empty read-only directory in the view; the host's stays as it was", () => {
-    const r = runUnprivileged([join(pkg, "usr/bin/probe-step"), "/usr/bin/dash", "-c", "ls -A /srv | wc -l; touch /srv/x 2>&1 | grep -o 'Read-only file system'"], { env: { FHS_DEBUG: "plan" } });
+  for (const mode of CACHE_MODES) {
+    it(`/srv is an empty read-only directory in the view; the host's stays as it was (${mode.name})`, () => {
+      const env = mode.env();
+      const r = runUnprivileged([join(pkg, "usr/bin/probe-step"), "/usr/bin/dash", "-c", `ls -A /srv | wc -l; touch /srv/x 2>&1 | grep -o 'Read-only file system'; ${USR_TOP}`], { env: { ...env, FHS_DEBUG: "plan" } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(plans(r.stderr)[0]![0], ["plan", "inplace"]);
+      assert.ok(plans(r.stderr)[0]!.some((p) => p[0] === "hide" && p[1] === "/srv"));
+      const lines = r.stdout.split("\n");
+      assert.deepEqual(lines.slice(0, 2), ["0", "Read-only file system"]);
+      mode.check(lines[2]!, env);
+      assert.equal(readFileSync(probeFile, "utf8"), "host\n");
+    });
+  }
+});
+
+describe("view strategy: the in-place marker layer, made once in the cache or on a tmpfs of the launch's own", () => {
+  for (const mode of CACHE_MODES) {
+    describe(mode.name, () => {
+      it("the same view: /usr read-only, the marker a file of the /usr overlay, the machine's /etc files, its own ld.so.cache", () => {
+        const env = mode.env();
+        const probe = [
+          "touch /usr/x 2>&1 | grep -o 'Read-only file system'",
+          // The proof's two halves as a user sees them: /usr an overlay, the marker a regular file in it.
+          "grep ' /usr ' /proc/self/mountinfo | tail -n 1 | grep -o ' - overlay '",
+          "test -f /usr/.fhs/view && ! test -L /usr/.fhs/view && echo marker-file",
+          "stat -c %a /usr/.fhs/view /usr/.fhs /usr",
+          "readlink /etc/passwd /etc/hostname",
+          "cat /etc/hostname",
+          `sha256sum /etc/ld.so.cache ${inPlace}/.fhs/ld.so.cache | cut -c1-64 | uniq | wc -l`,
+          USR_TOP,
+        ].join("; ");
+        for (const round of ["first", "second"]) {
+          const r = sh(inPlace, probe, { env });
+          assert.equal(r.status, 0, `${round}: ${r.stderr}`);
+          const lines = r.stdout.split("\n");
+          assert.deepEqual(lines.slice(0, 9), ["Read-only file system", " - overlay ", "marker-file", "444", "555", "555", "/usr/.fhs/host-etc/passwd", "/usr/.fhs/host-etc/hostname", readFileSync("/etc/hostname", "utf8").trimEnd()], round);
+          assert.equal(lines[9], "1", "/etc/ld.so.cache is the package's own cache");
+          mode.check(lines[10]!, env);
+        }
+        if ("XDG_RUNTIME_DIR" in env) {
+          const entries = readdirSync(join(env.XDG_RUNTIME_DIR, "fhs-plans")).filter((f) => f.startsWith("view-") || f.startsWith(".new-"));
+          assert.equal(entries.length, 1, `one entry, made once and reused: ${entries.join(" ")}`);
+        }
+      });
+
+      it("nested launches prove they are inside the view and compose, mixing the strategies and the cache on and off", () => {
+        const env = mode.env();
+        const otherRuntime = testDir("fhs-strategy-run-");
+        const other = "XDG_RUNTIME_DIR" in env ? "env FHS_PLAN_CACHE=off" : `env -u FHS_PLAN_CACHE XDG_RUNTIME_DIR=${otherRuntime}`;
+        const pkgs: Record<string, string> = {};
+        for (const [name, extra] of [["auto-a", []], ["root-b", NEW_ROOT], ["auto-c", []]] as const) {
+          pkgs[name] = wrapPackage(makePackage({ [`bin/${name}`]: { from: step } }, name), [markerLayer(name)], [...extra]);
+        }
+        // auto-a (this mode) > root-b > dash > auto-c (the other mode) > dash: what the innermost sees.
+        const inner = `ls /usr/share | grep -E '^(auto|root)-' | tr '\\n' ' '; echo; ${USR_TOP}; printf %s "$IN_NIX_FHS"`;
+        const argv = [join(pkgs["auto-a"]!, "usr/bin/auto-a"), join(pkgs["root-b"]!, "usr/bin/root-b"), join(inPlace, "usr/bin/dash"), "-c", `${other} ${join(pkgs["auto-c"]!, "usr/bin/auto-c")} ${join(inPlace, "usr/bin/dash")} -c "${inner.replaceAll('"', '\\"').replaceAll("$", "\\$")}"`];
+        const r = runUnprivileged(argv, { env: { ...env, FHS_DEBUG: "plan" } });
+        assert.equal(r.status, 0, r.stderr);
+        const kinds = plans(r.stderr).map((p) => p[0]![1]);
+        assert.deepEqual(kinds, ["inplace", "view", "inplace", "inplace", "fast"]);
+        // Each nested launch saw the view it ran in (the marker proof): its layers are the view's, flat.
+        const lines = r.stdout.split("\n");
+        assert.equal(lines[0], "auto-a auto-c root-b ");
+        const otherMode = CACHE_MODES.find((m) => m !== mode)!;
+        otherMode.check(lines[1]!, { XDG_RUNTIME_DIR: otherRuntime });
+        assert.match(lines[2]!, /^[0-9a-f]{16}$/);
+      });
+    });
+  }
+});
+
+describe("view strategy: a cache entry that is not a finished entry of the caller's own is not used", () => {
+  /** The entry a first launch made in a fresh runtime dir, with a file planted in its usr/. */
+  function entry(): { runtime: string; dir: string; name: string } {
+    const runtime = testDir("fhs-strategy-run-");
+    const r = sh(inPlace, "true", { env: { XDG_RUNTIME_DIR: runtime } });
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(plans(r.stderr)[0]![0], ["plan", "inplace"]);
-    assert.ok(plans(r.stderr)[0]!.some((p) => p[0] === "hide" && p[1] === "/srv"));
-    assert.equal(r.stdout, "0\nRead-only file system\n");
-    assert.equal(readFileSync(probeFile, "utf8"), "host\n");
+    const dir = join(runtime, "fhs-plans");
+    const [name, ...more] = readdirSync(dir).filter((f) => f.startsWith("view-"));
+    assert.ok(name && more.length === 0, "one entry");
+    return { runtime, dir, name };
+  }
+  /** Plants usr/planted in the layer at `layer` (as its owner could). */
+  function plant(layer: string) {
+    chmodSync(join(layer, "usr"), 0o755);
+    writeFileSync(join(layer, "usr/planted"), "planted\n");
+    chmodSync(join(layer, "usr"), 0o555);
+  }
+  const probe = `test -e /usr/planted && echo used-the-entry; cat /etc/hostname; ${USR_TOP}`;
+
+  for (const [what, bits] of [["group-writable", 0o020], ["other-writable", 0o002], ["owner-writable (unfinished)", 0o200]] as const) {
+    it(`a ${what} entry: the launch makes a tmpfs layer instead and leaves the entry as it is`, () => {
+      const e = entry();
+      plant(join(e.dir, e.name));
+      chmodSync(join(e.dir, e.name), 0o555 | bits);
+      const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}/usr\n`);
+      assert.equal(lstatSync(join(e.dir, e.name)).mode & 0o777, 0o555 | bits, "not replaced");
+    });
+  }
+
+  it("a symlink in place of the entry (to a forged layer): not followed, the launch makes a tmpfs layer", () => {
+    const e = entry();
+    const forged = join(e.runtime, "forged");
+    renameSync(join(e.dir, e.name), forged);
+    plant(forged);
+    symlinkSync(forged, join(e.dir, e.name));
+    const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}/usr\n`);
+    assert.ok(lstatSync(join(e.dir, e.name)).isSymbolicLink(), "not replaced");
+  });
+
+  it("a read-only entry whose usr/ its owner made a symlink: not followed, the launch makes a tmpfs layer", () => {
+    const e = entry();
+    const layer = join(e.dir, e.name);
+    const forged = join(e.runtime, "forged-usr");
+    mkdirSync(forged);
+    writeFileSync(join(forged, "planted"), "planted\n");
+    chmodSync(layer, 0o755);
+    renameSync(join(layer, "usr"), join(layer, "usr-aside"));
+    symlinkSync(forged, join(layer, "usr"));
+    chmodSync(layer, 0o555);
+    const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}/usr\n`);
+  });
+
+  for (const name of ["etc/passwd", "usr/.fhs/view"]) {
+    it(`an entry a cleaner of old files removed ${name} from (root: no chmod needed): not used, the view is whole`, { skip: !isRoot && !mustWork ? "needs root to remove a file from a read-only directory" : false }, () => {
+      const e = entry();
+      rmSync(join(e.dir, e.name, name));
+      const r = sh(inPlace, `readlink /etc/passwd; test -f /usr/.fhs/view && echo marker; ${USR_TOP}`, { env: { XDG_RUNTIME_DIR: e.runtime } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, "/usr/.fhs/host-etc/passwd\nmarker\n/usr\n");
+    });
+  }
+
+  it("an untouched entry is used (the probe above can see one)", () => {
+    const e = entry();
+    const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}${join(e.dir, e.name)}/usr\n`);
+  });
+});
+
+describe("view strategy: concurrent first launches of one view", () => {
+  it("all succeed, and one entry remains, finished, with no temporary left", async () => {
+    const runtime = testDir("fhs-strategy-run-");
+    const argv = [join(inPlace, "usr/bin/dash"), "-c", `cat /usr/.fhs/view | head -c 8; echo; ${USR_TOP}`];
+    const full = isRoot ? ["/usr/bin/setpriv", `--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--", ...argv] : argv;
+    const one = () =>
+      new Promise<{ code: number | null; out: string; err: string }>((done) => {
+        const child = spawn(full[0]!, full.slice(1), { env: { PATH: "/usr/bin:/bin", XDG_RUNTIME_DIR: runtime }, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (err += d));
+        child.once("close", (code) => done({ code, out, err }));
+      });
+    const results = await Promise.all(Array.from({ length: 8 }, one));
+    const dir = join(runtime, "fhs-plans");
+    const names = readdirSync(dir).filter((f) => !/^[0-9a-f]{64}$/.test(f));
+    assert.equal(names.length, 1, `one entry, no temporary: ${names.join(" ")}`);
+    assert.match(names[0]!, /^view-[0-9a-f]{64}$/);
+    assert.equal(lstatSync(join(dir, names[0]!)).mode & 0o7777, 0o555);
+    for (const r of results) {
+      assert.equal(r.code, 0, r.err);
+      // Every launch got a whole view: its marker, and the one entry as its layer.
+      const [head, top] = r.out.split("\n");
+      assert.equal(head, "view-id\0");
+      assert.equal(top, join(dir, names[0]!, "usr"), "the race's losers use the winner's entry");
+    }
   });
 });
