@@ -318,6 +318,19 @@ bool plan_validate(const plan_t *plan, const plan_ctx_t *c, verdict_t *v)
   if ((plan->kind == PLAN_BUILD) != (c->build != NULL))
     return verdict(v, FHS_EXIT_PLAN, "policy %s: plan refused: a %s plan where a %s was asked", c->policy,
                    plan->kind == PLAN_BUILD ? "build" : "launch", c->build ? "build" : "launch");
+  /* Stage 1 told the policy nothing of the host: a view planned from it
+   * would be planned blind, so only the fast path or "ask me again with every
+   * fact" may answer it; and that question is no plan for a full input. */
+  if (c->partial && plan->kind != PLAN_FAST && plan->kind != PLAN_FACTS)
+    return verdict(v, FHS_EXIT_PLAN, "policy %s: plan %s refused: the input held partial facts (no host facts), which allow only plan fast or plan facts",
+                   c->policy, plan->kind == PLAN_INPLACE ? "inplace" : plan->kind == PLAN_BUILD ? "build" : "view");
+  if (plan->kind == PLAN_FACTS) {
+    if (!c->partial)
+      return verdict(v, FHS_EXIT_PLAN, "policy %s: plan facts refused: the input already held every fact", c->policy);
+    if (plan->n)
+      return verdict(v, FHS_EXIT_PLAN, "policy %s: plan facts refused: it holds ops; it asks for every fact and does nothing else", c->policy);
+    return true;
+  }
   walk_t w = {.inplace = plan->kind == PLAN_INPLACE};
   const char *name = w.inplace ? not_merged(c->in) : NULL;
   if (name)
