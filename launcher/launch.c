@@ -183,8 +183,10 @@ int launch(const char *pkg, const char *relprog, char **argv)
   plan_t plan;
   records_t inrecs;
   long long t_policy = timing ? now_ns() : 0;
+  /* FHS_DEBUG=timing says which facts the answer took: partial (stage 1
+   * alone), partial+all (asked again), all (one stage: outside a view). */
+  const char *facts = L.facts.partial ? "partial" : "all";
   bool cached = decide(&L, mpath, &res, &plan, &inrecs);
-  int stages = 1;
   if (plan.kind == PLAN_FACTS) {
     /* Stage 2: the policy asked for every fact; the same input, completed. */
     plan_free(&plan);
@@ -192,7 +194,7 @@ int launch(const char *pkg, const char *relprog, char **argv)
     add_host_facts(&L.facts, &L.manifest);
     L.allowed.host_etc_kept = L.facts.host_etc_kept;
     cached = decide(&L, mpath, &res, &plan, &inrecs) && cached;
-    stages = 2;
+    facts = "partial+all";
   }
   if (timing) t_policy = now_ns() - t_policy;
   /* The exact bytes, so tests can compare them with `fhs plan`. */
@@ -226,9 +228,9 @@ int launch(const char *pkg, const char *relprog, char **argv)
   if (argv0) argv[0] = argv0;
   rewrite_path(pkg);
   if (timing) {
-    char line[128];
-    int n = snprintf(line, sizeof line, "fhs-timing policy_ns=%lld launch_ns=%lld plan_cache=%s stages=%d\n", t_policy,
-                     now_ns() - t_start, cached ? "hit" : "miss", stages);
+    char line[160];
+    int n = snprintf(line, sizeof line, "fhs-timing policy_ns=%lld launch_ns=%lld plan_cache=%s facts=%s\n", t_policy,
+                     now_ns() - t_start, cached ? "hit" : "miss", facts);
     if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n);
   }
   execve(prog, argv, environ);
