@@ -287,3 +287,45 @@ describe("a launch's facts have one reader: Policy.evaluate over records plans a
     assert.ok(m && Number(m[1]) > 0, t.stdout);
   });
 });
+
+describe("a custom policy whose fast-path decision reads a host fact: never answered from stage 1's partial facts", () => {
+  // test/fixtures/policy/host-fact: no fast path on a host whose root has
+  // /tmp. Stage 1 of a launch inside a view holds no host facts; the read is
+  // noted and the answer is plan facts, never a fast path taken as if the
+  // host had no /tmp.
+  const fixture = join(repoRoot, "test/fixtures/policy/host-fact");
+  let wasm: string;
+  let nsrun: string;
+  before(() => {
+    wasm = join(testDir("fhs-host-fact-"), "policy.wasm");
+    const b = runCli(["policy", "build", join(fixture, "policy.ts"), "-o", wasm]);
+    assert.equal(b.status, 0, b.stderr);
+    nsrun = staticProgram("nsrun", join(repoRoot, "test/fixtures/policy/nsrun.c"));
+  });
+
+  it("its cases pass in both hosts; the built-in policy, whose fast path reads no host fact, fails the stage-1 case", () => {
+    const t = runCli(["policy", "test", fixture, "--policy", wasm]);
+    assert.equal(t.status, 0, t.stdout + t.stderr);
+    assert.match(t.stdout, /^2 passed, 0 failed/m);
+    const builtin = runCli(["policy", "test", fixture, "--policy", join(repoRoot, "build/policy.wasm")]);
+    assert.equal(builtin.status, 1);
+    assert.match(builtin.stdout, /^FAIL stage 1: /m);
+    assert.match(builtin.stdout, /\+ plan fast/);
+  });
+
+  it("launched inside its own view: the built-in policy takes the fast path from stage 1; this one asks for every fact and gets a view", () => {
+    const run = (pkg: string) => {
+      const prog = join(pkg, "usr/bin/nsrun");
+      // The program in its view runs its own wrapper again, from inside.
+      const r = runUnprivileged([prog, prog], { env: { FHS_DEBUG: "timing" } });
+      assert.equal(r.status, 0, r.stderr);
+      const [outer, inner] = r.stdout.trim().split("\n");
+      const facts = [...r.stderr.matchAll(/^fhs-timing .* facts=(\S+)$/gm)].map((m) => m[1]);
+      return { same: outer === inner, facts };
+    };
+    const builtin = wrapPackage(makePackage({ "bin/nsrun": { from: nsrun } }, "nsrun"), []);
+    assert.deepEqual(run(builtin), { same: true, facts: ["all", "partial"] });
+    const custom = wrapPackage(makePackage({ "bin/nsrun": { from: nsrun } }, "nsrun-host-fact"), [], ["--policy", wasm]);
+    assert.deepEqual(run(custom), { same: false, facts: ["all", "partial+all"] });
+  });
+});
