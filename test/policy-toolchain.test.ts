@@ -32,11 +32,14 @@ describe("fhs policy check over policies/", () => {
   it("runs a case table that covers every decision of the default policy", () => {
     assert.equal(json.failed, 0);
     const dirs = new Set(json.cases.map((c) => c.file.slice(policiesDir.length + 1).split("/").slice(1, -1).join("/")));
-    for (const d of ["launch/outside", "launch/inside", "launch/overlay", "launch/binds", "launch/env", "launch/refuse", "wrap", "conflicts", "abi"]) {
+    for (const d of ["launch/outside", "launch/inside", "launch/stage1", "launch/overlay", "launch/binds", "launch/env", "launch/refuse", "wrap", "conflicts", "abi"]) {
       assert.ok(dirs.has(d), `no cases in policies/tests/${d}`);
     }
     const text = readdirSync(join(policiesDir, "tests", "launch", "inside")).map((f) => readFileSync(join(policiesDir, "tests/launch/inside", f), "utf8")).join("");
     assert.match(text, /"plan", "fast"/, "a fast-path case");
+    const stage1 = readdirSync(join(policiesDir, "tests", "launch", "stage1")).map((f) => readFileSync(join(policiesDir, "tests/launch/stage1", f), "utf8")).join("");
+    assert.match(stage1, /"plan", "fast"/, "a stage-1 fast-path case");
+    assert.match(stage1, /\["plan", "facts"\]/, "a stage-1 case that asks for every fact");
     // Every conflict class the config knows has a case whose expected result names it.
     const config = JSON.parse(readFileSync(join(policiesDir, "default.json"), "utf8")) as { conflicts: { severities: Record<string, string> } };
     const conflicts = readdirSync(join(policiesDir, "tests", "conflicts")).map((f) => JSON.parse(readFileSync(join(policiesDir, "tests/conflicts", f), "utf8")) as { expect: { records?: string[][] } });
