@@ -21,8 +21,6 @@ export class LaunchFacts {
   layers: Layer[] = [];
   /** The layers of the view the launch runs in, if any (`view`). */
   view: Layer[] = [];
-  /** The host's root directory (`host`), in the order given. */
-  hosts: HostEntry[] = [];
   /** Config: extra dirs to overlay besides /usr (`overlay`). */
   overlays: string[] = [];
   /** Config: host top-level dirs never bound (`never-bind`). */
@@ -46,16 +44,46 @@ export class LaunchFacts {
   markerId: string = "";
   /** The package's ld.so.cache, made at wrap time (`ldcache`). */
   ldCache: string = "";
-  /** The host has etc/ld.so.cache (`host-file etc/ld.so.cache`). */
-  hostHasLdCache: bool = false;
   /** Some layer above the package shadows its program in the view (`shadowed`). */
   shadowed: bool = false;
-  /** Which of etcHost the host's /etc holds (`host-etc-file`). */
-  hostEtcHas: string[] = [];
   /** Where the view the launch runs in keeps the host's /etc (`host-etc`). */
   markerHostEtc: string = "";
+
+  // The host's facts: gathered after the view's records, and absent from a
+  // stage-1 input (`facts partial`), where "none given" is not "none there".
+  // Read through the getters below, which note that a decision consulted
+  // one: planLaunch then answers a stage-1 input `plan facts` (ask again
+  // with every fact), never a plan made as if the host had none.
+  /** The input ends `facts partial`: stage 1 of a launch inside a view, the
+   * host's facts not gathered (docs/POLICY.md, "Stage 1"). */
+  partial: bool = false;
+  /** A decision read one of the host's facts below. */
+  consulted: bool = false;
+  _hosts: HostEntry[] = [];
+  _hostHasLdCache: bool = false;
+  _hostEtcHas: string[] = [];
+  _hostEtcMounted: bool = false;
+
+  /** The host's root directory (`host`), in the order given. */
+  get hosts(): HostEntry[] {
+    this.consulted = true;
+    return this._hosts;
+  }
+  /** The host has etc/ld.so.cache (`host-file etc/ld.so.cache`). */
+  get hostHasLdCache(): bool {
+    this.consulted = true;
+    return this._hostHasLdCache;
+  }
+  /** Which of etcHost the host's /etc holds (`host-etc-file`). */
+  get hostEtcHas(): string[] {
+    this.consulted = true;
+    return this._hostEtcHas;
+  }
   /** The host's /etc has mounts below it (`host-etc-mounted`). */
-  hostEtcMounted: bool = false;
+  get hostEtcMounted(): bool {
+    this.consulted = true;
+    return this._hostEtcMounted;
+  }
 }
 
 export function launchFacts(input: Array<Array<string>>): LaunchFacts {
@@ -128,13 +156,17 @@ function readLaunchRecord(f: LaunchFacts, starts: StaticArray<usize>, lens: Stat
         return true;
       }
       if (bytesAre(k, kl, "host") && (n == 3 || n == 4)) {
-        f.hosts.push(new HostEntry(field(starts, lens, 1), field(starts, lens, 2), n == 4 ? field(starts, lens, 3) : ""));
+        f._hosts.push(new HostEntry(field(starts, lens, 1), field(starts, lens, 2), n == 4 ? field(starts, lens, 3) : ""));
         return true;
       }
       return false;
     case 5:
       if (bytesAre(k, kl, "layer") && n == 4) {
         f.layers.push(new Layer(field(starts, lens, 1), field(starts, lens, 2), field(starts, lens, 3)));
+        return true;
+      }
+      if (bytesAre(k, kl, "facts") && n == 2 && bytesAre(unchecked(starts[1]), unchecked(lens[1]), "partial")) {
+        f.partial = true;
         return true;
       }
       return false;
@@ -167,7 +199,7 @@ function readLaunchRecord(f: LaunchFacts, starts: StaticArray<usize>, lens: Stat
       return true;
     case 9:
       if (bytesAre(k, kl, "host-file") && n == 2) {
-        f.hostHasLdCache = f.hostHasLdCache || bytesAre(unchecked(starts[1]), unchecked(lens[1]), "etc/ld.so.cache");
+        f._hostHasLdCache = f._hostHasLdCache || bytesAre(unchecked(starts[1]), unchecked(lens[1]), "etc/ld.so.cache");
         return true;
       }
       return false;
@@ -186,13 +218,13 @@ function readLaunchRecord(f: LaunchFacts, starts: StaticArray<usize>, lens: Stat
       return false;
     case 13:
       if (n != 2) return false;
-      if (bytesAre(k, kl, "host-etc-file")) f.hostEtcHas.push(field(starts, lens, 1));
+      if (bytesAre(k, kl, "host-etc-file")) f._hostEtcHas.push(field(starts, lens, 1));
       else if (bytesAre(k, kl, "view-strategy")) f.strategy = field(starts, lens, 1); // checked by the config's schema
       else return false;
       return true;
     case 16:
       if (bytesAre(k, kl, "host-etc-mounted") && n == 1) {
-        f.hostEtcMounted = true;
+        f._hostEtcMounted = true;
         return true;
       }
       return false;

@@ -147,8 +147,19 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
   if (f.layers.length == 0) return fail(out, "the package has no layers");
   const inside = p.inside(f);
   if (inside && p.fastPath(f)) {
-    out.record(["plan", "fast"]);
-    writeEnv(out, p.environment(f));
+    const env = p.environment(f);
+    // On a stage-1 input a decision that read a host fact read it as absent
+    // (it was not gathered): that answer is not taken.
+    if (!(f.partial && f.consulted)) {
+      out.record(["plan", "fast"]);
+      writeEnv(out, env);
+      return 0;
+    }
+  }
+  // Stage 1 decides the fast path alone; anything else is planned from every
+  // fact: ask again with them (the launcher gathers the host's and does).
+  if (f.partial) {
+    out.record(["plan", "facts"]);
     return 0;
   }
   const layers = p.viewLayers(f, inside);

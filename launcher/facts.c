@@ -274,12 +274,13 @@ static bool program_shadowed(const char *pkg, const char *relprog)
 }
 
 void gather_launch_facts(facts_t *f, const char *pkg, const char *relprog, const records_t *manifest, const uint8_t *inside,
-                         size_t inside_len)
+                         size_t inside_len, bool stage1)
 {
   memset(f, 0, sizeof *f);
   f->shadowed = true; /* outside a view nothing is installed at /usr yet */
   recbuf_record(&f->in, FHS_REC_REQ, "launch", NULL);
   add_manifest_facts(&f->in, manifest);
+  bool in_view = false;
   if (inside) {
     /* fhs plan --inside: a view described by the caller, as its marker would
      * say; the package's program in it is its own. */
@@ -302,9 +303,30 @@ void gather_launch_facts(facts_t *f, const char *pkg, const char *relprog, const
         recbuf_bytes(&f->in, f->view, f->view_len);
         f->shadowed = relprog && program_shadowed(pkg, relprog);
         if (f->shadowed) recbuf_record(&f->in, FHS_REC_SHADOWED, relprog, NULL);
+        in_view = true;
       }
     }
   }
+  /* Stage 1 (docs/ARCHITECTURE.md, "The fast path in two stages"): only
+   * where a fast path is possible at all, a view's marker found and read.
+   * What the policy decides the fast path from is all here; the host's facts
+   * (the root listing, the files under /etc) are not, and the last record
+   * says so, so the policy can tell "not gathered" from "absent". */
+  if (stage1 && in_view) {
+    f->partial_at = f->in.len;
+    f->partial = true;
+    recbuf_record(&f->in, FHS_REC_FACTS, "partial", NULL);
+    return;
+  }
+  add_host_facts(f, manifest);
+}
+
+void add_host_facts(facts_t *f, const records_t *manifest)
+{
+  /* Stage 2 appends to stage 1's input without its `facts partial`: the
+   * same records a one-stage gather makes, in the same order. */
+  if (f->partial) f->in.len = f->partial_at;
+  f->partial = false;
   add_host_entries(&f->in);
   /* Whether the view's /etc (the host's) has a cache to bind the view's over. */
   if (access(FHS_LDSO_CACHE, F_OK) == 0) recbuf_record(&f->in, FHS_REC_HOST_FILE, &FHS_LDSO_CACHE[1], NULL);

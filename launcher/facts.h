@@ -42,9 +42,18 @@ typedef struct {
   bool shadowed;        /* /usr/<rel> here is not the package's own program */
   bool marker_in_usr;   /* the current view is in place: its marker is in /usr */
   const char *host_etc_kept; /* the copy of the host's /etc the current view kept, or NULL */
+  bool partial;         /* `in` is stage 1: it ends `facts partial`, no host facts yet */
+  size_t partial_at;    /* where in `in` that record starts */
 } facts_t;
 
 /* Gathers a launch's facts. `inside` (fhs plan --inside): view records to
- * plan within instead of the current view's marker. */
+ * plan within instead of the current view's marker. `stage1`: inside a view
+ * (a marker found and read), stop before the host's facts and end the input
+ * with `facts partial` (f->partial set); elsewhere, and without `stage1`,
+ * every fact is gathered. */
 void gather_launch_facts(facts_t *f, const char *pkg, const char *relprog, const records_t *manifest, const uint8_t *inside,
-                         size_t inside_len);
+                         size_t inside_len, bool stage1);
+/* Stage 2: replaces a stage-1 input's `facts partial` with the host's facts
+ * (the root listing, host-file, host-etc-file, host-etc-mounted), which
+ * makes the same input a one-stage gather makes. */
+void add_host_facts(facts_t *f, const records_t *manifest);

@@ -110,7 +110,7 @@ typedef struct {
  * is read and verified here when `module` is set; a launch reads it only
  * when the plan cache misses (read_module). */
 static void gather(launch_t *L, const char *pkg, const char *relprog, const char *mpath, const uint8_t *inside, size_t inside_len,
-                   bool module)
+                   bool module, bool stage1)
 {
   verdict_t v;
   L->pkg = pkg;
@@ -120,7 +120,54 @@ static void gather(launch_t *L, const char *pkg, const char *relprog, const char
   if (!allow_layers(&L->allowed, &L->manifest, FHS_REC_LAYER, &v)) die_verdict(&v);
   if (module) L->wasm = read_verified_policy(&L->manifest, mpath, &L->policy_path, &L->wlen, &L->policy_sha);
   else policy_record(&L->manifest, mpath, &L->policy_path, &L->policy_sha);
-  gather_launch_facts(&L->facts, pkg, relprog, &L->manifest, inside, inside_len);
+  gather_launch_facts(&L->facts, pkg, relprog, &L->manifest, inside, inside_len, stage1);
+}
+
+/* The plan for the input gathered so far: cached for exactly this module and
+ * input, else the policy's (the module read and verified on the first miss);
+ * then parsed and validated, as fresh from the policy as from the cache.
+ * Returns whether the answer came from the cache. */
+static bool decide(launch_t *L, const char *mpath, policy_result_t *res, plan_t *plan, records_t *inrecs)
+{
+  recbuf_t *in = &L->facts.in;
+  char cache_file[PATH_MAX];
+  char module_id[160];
+  bool have_id = module_identity(L->policy_path, module_id, sizeof module_id);
+  bool cached = plan_cache_lookup(L->policy_sha, have_id ? module_id : NULL, in->buf, in->len, cache_file, sizeof cache_file, res);
+  if (!cached) {
+    if (!L->wasm) L->wasm = read_verified_policy(&L->manifest, mpath, &L->policy_path, &L->wlen, &L->policy_sha);
+    policy_eval(L->policy_path, L->wasm, L->wlen, in->buf, in->len, res);
+    if (res->status == 0) plan_cache_store(cache_file, res);
+  }
+  verdict_t v;
+  memset(inrecs, 0, sizeof *inrecs);
+  if (L->facts.partial && res->status != 0) {
+    /* A stage-1 refusal or trap is not final: it is asked again with every
+     * fact, as a one-stage launch would have asked it. So a policy built
+     * before stage 1 existed (it refuses the unknown `facts` record) still
+     * launches inside a view, and a real refusal is given by the full input.
+     * Cached as what it amounts to, `plan facts`: the module and this input
+     * give it every time, so the next launch runs no policy in stage 1. */
+    if (!cached) {
+      recbuf_t ask = {0};
+      recbuf_record(&ask, FHS_REC_PLAN, "facts", NULL);
+      policy_result_t again = {.status = 0, .bytes = ask.buf, .len = ask.len};
+      plan_cache_store(cache_file, &again);
+      free(ask.buf);
+    }
+    memset(plan, 0, sizeof *plan);
+    plan->kind = PLAN_FACTS;
+    return cached;
+  }
+  if (!plan_parse(L->policy_path, res, false, plan, &v)) die_verdict(&v);
+  /* The validator reads the input's `host` records alone; a stage-1 input
+   * has none, so it is checked against none, unparsed (only plan fast or a
+   * bare plan facts can pass there anyway). */
+  if (!L->facts.partial && records_parse(in->buf, in->len, inrecs) < 0) die(FHS_EXIT_SETUP, "internal: malformed policy input");
+  plan_ctx_t ctx = {.policy = L->policy_path, .allowed = &L->allowed, .in = inrecs, .build = NULL,
+                    .pkg = L->pkg, .program = L->relprog, .shadowed = L->facts.shadowed, .partial = L->facts.partial};
+  if (!plan_validate(plan, &ctx, &v)) die_verdict(&v);
+  return cached;
 }
 
 /* Set by launch_env: the manifest to read instead of a package's. */
@@ -142,44 +189,41 @@ int launch(const char *pkg, const char *relprog, char **argv)
   char cwd[PATH_MAX];
   if (!getcwd(cwd, sizeof cwd)) cwd_failed();
 
-  /* Facts. */
+  /* Facts: inside a view, first only those the fast path is decided from
+   * (stage 1, docs/ARCHITECTURE.md "The fast path in two stages"). */
   launch_t L = {0};
   char mpath_buf[PATH_MAX];
   char *mpath = mpath_buf;
   if (env_manifest) mpath = xstrdup(env_manifest);
   else if (!path_join(mpath_buf, sizeof mpath_buf, pkg, FHS_MANIFEST_BIN)) mpath = xasprintf("%s/" FHS_MANIFEST_BIN, pkg);
-  gather(&L, pkg, relprog, mpath, NULL, 0, false);
-  recbuf_t *in = &L.facts.in;
-
-  /* The plan: cached for exactly this module and input, else the policy's. */
-  policy_result_t res;
-  long long t_policy = timing ? now_ns() : 0;
-  char cache_file[PATH_MAX];
-  char module_id[160];
-  bool have_id = module_identity(L.policy_path, module_id, sizeof module_id);
-  bool cached = plan_cache_lookup(L.policy_sha, have_id ? module_id : NULL, in->buf, in->len, cache_file, sizeof cache_file, &res);
-  if (!cached) {
-    L.wasm = read_verified_policy(&L.manifest, mpath, &L.policy_path, &L.wlen, &L.policy_sha);
-    policy_eval(L.policy_path, L.wasm, L.wlen, in->buf, in->len, &res);
-    if (res.status == 0) plan_cache_store(cache_file, &res);
-  }
-  if (timing) t_policy = now_ns() - t_policy;
-  /* The exact bytes, so tests can compare them with `fhs plan`. */
-  if (debug && !strcmp(debug, "plan")) (void)!write_all(STDERR_FILENO, res.bytes, res.len);
-
-  /* Parsed and validated, as fresh from the policy as from the cache. */
+  gather(&L, pkg, relprog, mpath, NULL, 0, false, true);
   verdict_t v;
-  plan_t plan;
-  if (!plan_parse(L.policy_path, &res, false, &plan, &v)) die_verdict(&v);
-  records_t inrecs;
-  if (records_parse(in->buf, in->len, &inrecs) < 0) die(FHS_EXIT_SETUP, "internal: malformed policy input");
   if (!allow_layers(&L.allowed, &L.facts.viewrecs, FHS_REC_VIEW, &v)) die_verdict(&v);
   L.allowed.host_etc = true;
   L.allowed.host_etc_kept = L.facts.host_etc_kept;
   L.allowed.ldcache = manifest_value(&L.manifest, FHS_REC_LDCACHE);
-  plan_ctx_t ctx = {.policy = L.policy_path, .allowed = &L.allowed, .in = &inrecs, .build = NULL,
-                    .pkg = pkg, .program = relprog, .shadowed = L.facts.shadowed};
-  if (!plan_validate(&plan, &ctx, &v)) die_verdict(&v);
+
+  /* The plan. */
+  policy_result_t res;
+  plan_t plan;
+  records_t inrecs;
+  long long t_policy = timing ? now_ns() : 0;
+  /* FHS_DEBUG=timing says which facts the answer took: partial (stage 1
+   * alone), partial+all (asked again), all (one stage: outside a view). */
+  const char *facts = L.facts.partial ? "partial" : "all";
+  bool cached = decide(&L, mpath, &res, &plan, &inrecs);
+  if (plan.kind == PLAN_FACTS) {
+    /* Stage 2: the policy asked for every fact; the same input, completed. */
+    plan_free(&plan);
+    records_free(&inrecs);
+    add_host_facts(&L.facts, &L.manifest);
+    L.allowed.host_etc_kept = L.facts.host_etc_kept;
+    cached = decide(&L, mpath, &res, &plan, &inrecs) && cached;
+    facts = "partial+all";
+  }
+  if (timing) t_policy = now_ns() - t_policy;
+  /* The exact bytes, so tests can compare them with `fhs plan`. */
+  if (debug && !strcmp(debug, "plan")) (void)!write_all(STDERR_FILENO, res.bytes, res.len);
 
   /* The view. */
   if (plan.kind == PLAN_VIEW || plan.kind == PLAN_INPLACE) {
@@ -210,9 +254,9 @@ int launch(const char *pkg, const char *relprog, char **argv)
   if (argv0) argv[0] = argv0;
   rewrite_path(pkg);
   if (timing) {
-    char line[128];
-    int n = snprintf(line, sizeof line, "fhs-timing policy_ns=%lld launch_ns=%lld plan_cache=%s\n", t_policy,
-                     now_ns() - t_start, cached ? "hit" : "miss");
+    char line[160];
+    int n = snprintf(line, sizeof line, "fhs-timing policy_ns=%lld launch_ns=%lld plan_cache=%s facts=%s\n", t_policy,
+                     now_ns() - t_start, cached ? "hit" : "miss", facts);
     if (n > 0) (void)!write(STDERR_FILENO, line, (size_t)n);
   }
   execve(prog, argv, environ);
@@ -241,7 +285,9 @@ int plan_main(int argc, char **argv)
   size_t ilen = 0;
   cleanup_free uint8_t *view = inside ? read_stdin("view records", FHS_MANIFEST_SIZE_CAP, &ilen) : NULL;
   launch_t L = {0};
-  gather(&L, pkg, rel, mpath, view, ilen, true);
+  /* Every fact, in one stage: `fhs plan` prints the whole answer, which
+   * for a fast path is the `plan fast` a launch's stage 1 gets. */
+  gather(&L, pkg, rel, mpath, view, ilen, true, false);
   policy_result_t res;
   policy_eval(L.policy_path, L.wasm, L.wlen, L.facts.in.buf, L.facts.in.len, &res);
   if (write_all(STDOUT_FILENO, res.bytes, res.len) < 0) die_errno(FHS_EXIT_SETUP, "write stdout");

@@ -81,6 +81,8 @@ bool plan_parse(const char *policy, const policy_result_t *res, bool build, plan
     plan->kind = PLAN_INPLACE;
   } else if (!strcmp(head[1], "fast")) {
     plan->kind = PLAN_FAST;
+  } else if (!strcmp(head[1], "facts")) {
+    plan->kind = PLAN_FACTS;
   } else {
     return verdict(v, FHS_EXIT_POLICY, "policy %s: unknown plan kind '%s'", policy, head[1]);
   }

@@ -18,8 +18,10 @@ struct policy_result;
 extern const struct fhs_op_spec fhs_op_specs[FHS_OP_COUNT];
 
 /* PLAN_VIEW: a new root; PLAN_INPLACE: /usr (and /etc, /opt) mounted over
- * the caller's own root (docs/ARCHITECTURE.md, "Two ways to make a view"). */
-typedef enum { PLAN_FAST, PLAN_VIEW, PLAN_INPLACE, PLAN_BUILD } plan_kind_t;
+ * the caller's own root (docs/ARCHITECTURE.md, "Two ways to make a view").
+ * PLAN_FACTS: "ask me again with every fact", an answer to a stage-1 launch
+ * input (`facts partial`) alone; the validator refuses it anywhere else. */
+typedef enum { PLAN_FAST, PLAN_VIEW, PLAN_INPLACE, PLAN_BUILD, PLAN_FACTS } plan_kind_t;
 
 typedef struct {
   enum fhs_op op;
@@ -44,8 +46,8 @@ typedef struct {
 enum fhs_op plan_op_lookup(const char *name);
 static inline const char *plan_op_name(enum fhs_op op) { return fhs_op_specs[op].name; }
 
-/* Parses the policy's answer to a `req launch` (`build` false: plan fast, view or
- * inplace) or a `req build` (plan build). Fields point into res->bytes. On a
+/* Parses the policy's answer to a `req launch` (`build` false: plan fast, view,
+ * inplace or facts; which of them the input allows is the validator's check) or a `req build` (plan build). Fields point into res->bytes. On a
  * refusal returns false with *v set (122: the policy refused or answered no
  * plan; 123: an op breaks its spec). `policy` names the module in messages. */
 bool plan_parse(const char *policy, const struct policy_result *res, bool build, plan_t *plan, verdict_t *v);

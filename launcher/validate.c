@@ -11,6 +11,14 @@
 
 bool allow_layers(allowed_t *a, const records_t *r, const char *kind, verdict_t *v)
 {
+  /* Room for all of them at once: a realloc per layer and list was most of
+   * the allocator's work on a fast path with a few hundred layers. */
+  size_t more = 0;
+  for (size_t i = 0; i < r->n; i++) more += r->recs[i].nfields == 4 && !strcmp(r->recs[i].fields[0], kind);
+  if (!more) return true;
+  a->paths = xrealloc(a->paths, (a->n + more) * sizeof *a->paths);
+  a->layouts = xrealloc(a->layouts, (a->n + more) * sizeof *a->layouts);
+  a->dirs = xrealloc(a->dirs, (a->n + more) * sizeof *a->dirs);
   for (size_t i = 0; i < r->n; i++) {
     const record_t *rec = &r->recs[i];
     if (rec->nfields != 4 || strcmp(rec->fields[0], kind)) continue;
@@ -19,9 +27,6 @@ bool allow_layers(allowed_t *a, const records_t *r, const char *kind, verdict_t 
     if (!path_normalized(rec->fields[1]))
       return verdict(v, FHS_EXIT_SETUP, "layer %s: not a normalized absolute path (it has an empty, '.' or '..' component)",
                      rec->fields[1]);
-    a->paths = xrealloc(a->paths, (a->n + 1) * sizeof *a->paths);
-    a->layouts = xrealloc(a->layouts, (a->n + 1) * sizeof *a->layouts);
-    a->dirs = xrealloc(a->dirs, (a->n + 1) * sizeof *a->dirs);
     a->paths[a->n] = rec->fields[1];
     a->layouts[a->n] = rec->fields[2];
     a->dirs[a->n] = rec->fields[3];
@@ -318,6 +323,19 @@ bool plan_validate(const plan_t *plan, const plan_ctx_t *c, verdict_t *v)
   if ((plan->kind == PLAN_BUILD) != (c->build != NULL))
     return verdict(v, FHS_EXIT_PLAN, "policy %s: plan refused: a %s plan where a %s was asked", c->policy,
                    plan->kind == PLAN_BUILD ? "build" : "launch", c->build ? "build" : "launch");
+  /* Stage 1 told the policy nothing of the host: a view planned from it
+   * would be planned blind, so only the fast path or "ask me again with every
+   * fact" may answer it; and that question is no plan for a full input. */
+  if (c->partial && plan->kind != PLAN_FAST && plan->kind != PLAN_FACTS)
+    return verdict(v, FHS_EXIT_PLAN, "policy %s: plan %s refused: the input held partial facts (no host facts), which allow only plan fast or plan facts",
+                   c->policy, plan->kind == PLAN_INPLACE ? "inplace" : plan->kind == PLAN_BUILD ? "build" : "view");
+  if (plan->kind == PLAN_FACTS) {
+    if (!c->partial)
+      return verdict(v, FHS_EXIT_PLAN, "policy %s: plan facts refused: the input already held every fact", c->policy);
+    if (plan->n)
+      return verdict(v, FHS_EXIT_PLAN, "policy %s: plan facts refused: it holds ops; it asks for every fact and does nothing else", c->policy);
+    return true;
+  }
   walk_t w = {.inplace = plan->kind == PLAN_INPLACE};
   const char *name = w.inplace ? not_merged(c->in) : NULL;
   if (name)

@@ -42,6 +42,10 @@ typedef struct {
    * package pkg's own program (shadowed false). program NULL: fhs env. */
   const char *pkg, *program;
   bool shadowed;
+  /* The input was stage 1 of a launch inside a view (it ends `facts
+   * partial`: no host facts): only `plan fast` or a bare `plan facts` may
+   * answer it, and `plan facts` answers nothing else. */
+  bool partial;
 } plan_ctx_t;
 
 /* Adds the `KIND PATH LAYOUT DIRS` records of r (KIND layer or view) to a.

@@ -38,11 +38,12 @@ describe("fuzzing the launcher's parsers", () => {
     });
   }
 
-  it("plan_fuzzer's seeds reach the accepted-plan checks: a launch view, a fast plan and a build plan pass the validator; a refusal does not", () => {
+  it("plan_fuzzer's seeds reach the accepted-plan checks: a launch view, a fast plan, a stage-1 plan facts and a build plan pass the validator; a refusal does not", () => {
     const accepted = (seed: string) =>
       spawnSync(join(buildDir, "fuzz", "plan_fuzzer"), [join(repoRoot, "test/fuzz/corpus/plan", seed)], { encoding: "utf8", env: { ...process.env, FHS_FUZZ_SHOW: "1" } }).stderr.match(/^accepted (\d+) ops$/m)?.[1];
     assert.equal(accepted("launch"), "30");
     assert.equal(accepted("fast"), "1");
+    assert.equal(accepted("facts"), "0");
     assert.equal(accepted("build"), "7");
     assert.equal(accepted("refused"), undefined);
   });

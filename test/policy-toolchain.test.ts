@@ -32,11 +32,14 @@ describe("fhs policy check over policies/", () => {
   it("runs a case table that covers every decision of the default policy", () => {
     assert.equal(json.failed, 0);
     const dirs = new Set(json.cases.map((c) => c.file.slice(policiesDir.length + 1).split("/").slice(1, -1).join("/")));
-    for (const d of ["launch/outside", "launch/inside", "launch/overlay", "launch/binds", "launch/env", "launch/refuse", "wrap", "conflicts", "abi"]) {
+    for (const d of ["launch/outside", "launch/inside", "launch/stage1", "launch/overlay", "launch/binds", "launch/env", "launch/refuse", "wrap", "conflicts", "abi"]) {
       assert.ok(dirs.has(d), `no cases in policies/tests/${d}`);
     }
     const text = readdirSync(join(policiesDir, "tests", "launch", "inside")).map((f) => readFileSync(join(policiesDir, "tests/launch/inside", f), "utf8")).join("");
     assert.match(text, /"plan", "fast"/, "a fast-path case");
+    const stage1 = readdirSync(join(policiesDir, "tests", "launch", "stage1")).map((f) => readFileSync(join(policiesDir, "tests/launch/stage1", f), "utf8")).join("");
+    assert.match(stage1, /"plan", "fast"/, "a stage-1 fast-path case");
+    assert.match(stage1, /\["plan", "facts"\]/, "a stage-1 case that asks for every fact");
     // Every conflict class the config knows has a case whose expected result names it.
     const config = JSON.parse(readFileSync(join(policiesDir, "default.json"), "utf8")) as { conflicts: { severities: Record<string, string> } };
     const conflicts = readdirSync(join(policiesDir, "tests", "conflicts")).map((f) => JSON.parse(readFileSync(join(policiesDir, "tests/conflicts", f), "utf8")) as { expect: { records?: string[][] } });
@@ -285,5 +288,47 @@ describe("a launch's facts have one reader: Policy.evaluate over records plans a
     assert.equal(t.status, 0, t.stdout + t.stderr);
     const m = /^(\d+) passed, 0 failed/m.exec(t.stdout);
     assert.ok(m && Number(m[1]) > 0, t.stdout);
+  });
+});
+
+describe("a custom policy whose fast-path decision reads a host fact: never answered from stage 1's partial facts", () => {
+  // test/fixtures/policy/host-fact: no fast path on a host whose root has
+  // /tmp. Stage 1 of a launch inside a view holds no host facts; the read is
+  // noted and the answer is plan facts, never a fast path taken as if the
+  // host had no /tmp.
+  const fixture = join(repoRoot, "test/fixtures/policy/host-fact");
+  let wasm: string;
+  let nsrun: string;
+  before(() => {
+    wasm = join(testDir("fhs-host-fact-"), "policy.wasm");
+    const b = runCli(["policy", "build", join(fixture, "policy.ts"), "-o", wasm]);
+    assert.equal(b.status, 0, b.stderr);
+    nsrun = staticProgram("nsrun", join(repoRoot, "test/fixtures/policy/nsrun.c"));
+  });
+
+  it("its cases pass in both hosts; the built-in policy, whose fast path reads no host fact, fails the stage-1 case", () => {
+    const t = runCli(["policy", "test", fixture, "--policy", wasm]);
+    assert.equal(t.status, 0, t.stdout + t.stderr);
+    assert.match(t.stdout, /^2 passed, 0 failed/m);
+    const builtin = runCli(["policy", "test", fixture, "--policy", join(repoRoot, "build/policy.wasm")]);
+    assert.equal(builtin.status, 1);
+    assert.match(builtin.stdout, /^FAIL stage 1: /m);
+    assert.match(builtin.stdout, /\+ plan fast/);
+  });
+
+  it("launched inside its own view: the built-in policy takes the fast path from stage 1; this one asks for every fact and gets a view", () => {
+    const run = (pkg: string) => {
+      const prog = join(pkg, "usr/bin/nsrun");
+      // The program in its view runs its own wrapper again, from inside.
+      const r = runUnprivileged([prog, prog], { env: { FHS_DEBUG: "timing" } });
+      assert.equal(r.status, 0, r.stderr);
+      const [outer, inner] = r.stdout.trim().split("\n");
+      const facts = [...r.stderr.matchAll(/^fhs-timing .* facts=(\S+)$/gm)].map((m) => m[1]);
+      return { same: outer === inner, facts };
+    };
+    const builtin = wrapPackage(makePackage({ "bin/nsrun": { from: nsrun } }, "nsrun"), []);
+    assert.deepEqual(run(builtin), { same: true, facts: ["all", "partial"] });
+    const custom = wrapPackage(makePackage({ "bin/nsrun": { from: nsrun } }, "nsrun-host-fact"), [], ["--policy", wasm]);
+    assert.deepEqual(run(custom), { same: false, facts: ["all", "partial+all"] });
   });
 });

@@ -321,6 +321,55 @@ describe("libraries resolve without LD_LIBRARY_PATH", () => {
   });
 });
 
+describe("inside a view, a launch asks the policy in two stages", () => {
+  // Each line FHS_DEBUG=timing wrote: [plan_cache, facts].
+  const timings = (stderr: string) => [...stderr.matchAll(/^fhs-timing .* plan_cache=(\w+) facts=(\S+)$/gm)].map((m) => [m[1], m[2]]);
+  // The plan cache's entries (not the union ld.so.caches kept beside them), decoded.
+  const entries = (runtime: string) =>
+    readdirSync(join(runtime, "fhs-plans"))
+      .filter((e) => !e.endsWith(".ld.so.cache"))
+      .map((e) => decodeRecords(readFileSync(join(runtime, "fhs-plans", e))));
+
+  it("the fast path is decided from partial facts (no host facts gathered) and cached as that one answer", () => {
+    const runtime = testDir("fhs-xdg-");
+    // XDG_RUNTIME_DIR for the inner launches only: the outer view's plan is cached elsewhere.
+    const r = sh(`a=$(readlink /proc/self/ns/mnt); for i in 1 2; do b=$(XDG_RUNTIME_DIR=${runtime} FHS_DEBUG=timing ${shellPkg}/usr/bin/readlink /proc/self/ns/mnt) || exit 1; [ "$a" = "$b" ] && echo same-ns; done`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "same-ns\nsame-ns\n");
+    assert.deepEqual(timings(r.stderr), [["miss", "partial"], ["hit", "partial"]]);
+    const plans = entries(runtime);
+    assert.equal(plans.length, 1, "one entry: the stage-1 answer, no plan for every fact");
+    assert.deepEqual(plans[0]![0], ["plan", "fast"]);
+  });
+
+  it("a package that adds layers gets plan facts in stage 1, then its view from every fact (the plan fhs plan --inside prints)", () => {
+    const runtime = testDir("fhs-xdg-");
+    const planFile = join(testDir(), "plan");
+    const r = sh(`XDG_RUNTIME_DIR=${runtime} FHS_DEBUG=timing ${helloPkg}/usr/bin/hello && XDG_RUNTIME_DIR=${runtime} FHS_DEBUG=timing ${helloPkg}/usr/bin/hello && XDG_RUNTIME_DIR=${runtime} FHS_DEBUG=plan ${helloPkg}/usr/bin/hello 2>${planFile}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "Hello, world!\n".repeat(3));
+    assert.deepEqual(timings(r.stderr), [["miss", "partial+all"], ["hit", "partial+all"]]);
+    const plans = entries(runtime);
+    assert.equal(plans.length, 2, "the stage-1 answer and the plan from every fact, each under its own input");
+    assert.deepEqual(plans.find((p) => p[0]![1] === "facts"), [["plan", "facts"]]);
+    const full = plans.find((p) => p[0]![1] !== "facts")!;
+    assert.deepEqual(full[0], ["plan", "inplace"]);
+    // What ran is what fhs plan --inside (every fact, one stage) prints.
+    assert.deepEqual(planFromStderr(readFileSync(planFile, "utf8")), full);
+    const planned = runCli(["plan", helloPkg, "--inside", shellPkg, "--json"]);
+    assert.equal(planned.status, 0, planned.stderr);
+    assert.deepEqual(JSON.parse(planned.stdout), full);
+  });
+
+  it("outside a view, a stray IN_NIX_FHS included, every fact is gathered at once", () => {
+    for (const env of [{}, { IN_NIX_FHS: "1" }] as Record<string, string>[]) {
+      const r = runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { FHS_DEBUG: "timing", ...env } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(timings(r.stderr)[0]![1], "all");
+    }
+  });
+});
+
 describe("the plan cache", () => {
   const timing = (env: Record<string, string>) => {
     const r = runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { FHS_DEBUG: "timing", ...env } });

@@ -4,13 +4,15 @@
  * able to write the caller's cache could forge) and the mounts. The input is
  * a manifest, a policy input and a plan, three record streams, with a flags
  * byte (a build's plan or a launch's; over the host's /etc or not; inside
- * a new root or an in-place view).
+ * a new root or an in-place view; a stage-1 input or every fact).
  * Properties: never crashes, never reads outside its inputs; a plan it
  * accepts keeps the invariants the mounts rely on, checked here on their
  * own: a known op; a launch plan holds no build op; every target a distinct
  * top-level name other than /.fhs; every layer source under a manifest
  * layer; a build's writable overlay only over the build's staging dirs; at
- * most 500 lowers; every op within its spec in abi/abi.json.
+ * most 500 lowers; every op within its spec in abi/abi.json; a stage-1
+ * input gets only plan fast or a bare plan facts, and plan facts answers
+ * nothing else.
  * Built by `make -C launcher fuzz` (clang); run by test/fuzz.test.ts. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,9 +104,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       if (manifest.recs[i].nfields == 2 && !strcmp(manifest.recs[i].fields[0], "ldcache")) allowed.ldcache = manifest.recs[i].fields[1];
     policy_result_t res = {.status = (flags & 8) ? 1 : 0, .bytes = p, .len = plen};
     plan_ctx_t ctx = {.policy = "fuzz", .allowed = &allowed, .in = &inrecs, .build = is_build ? &build : NULL,
-                      .pkg = "/pkg", .program = (flags & 16) ? "bin/x" : NULL, .shadowed = flags & 32};
+                      .pkg = "/pkg", .program = (flags & 16) ? "bin/x" : NULL, .shadowed = flags & 32,
+                      .partial = flags & 128};
     if (plan_parse("fuzz", &res, is_build, &plan, &v) && plan_validate(&plan, &ctx, &v)) {
       check_accepted(&plan, &allowed, is_build);
+      if (ctx.partial ? plan.kind != PLAN_FAST && !(plan.kind == PLAN_FACTS && plan.n == 0) : plan.kind == PLAN_FACTS) abort();
       /* To see that a seed is a plan the validator accepts (run with one input). */
       if (getenv("FHS_FUZZ_SHOW")) fprintf(stderr, "accepted %zu ops\n", plan.n);
     } else if (v.code != FHS_EXIT_PLAN && v.code != FHS_EXIT_POLICY) {

@@ -52,12 +52,13 @@ static const build_paths_t BUILD = {.upper = "/b/upper", .work = "/b/work", .dir
 typedef struct {
   const char *name;
   const char *plan;      /* NULL: the `big` plan below */
-  int flags;             /* B: a build; R: the policy refused (status 1); S: the program is shadowed; U: the host has no merged /usr */
+  int flags;             /* B: a build; R: the policy refused (status 1); S: the program is shadowed; U: the host has no merged /usr;
+                            F: the input was stage 1 (`facts partial`) */
   int code;              /* 0: accepted */
   const char *message;   /* the whole line, without "fhs: " */
 } case_t;
 
-enum { B = 1, R = 2, S = 4, U = 16 };
+enum { B = 1, R = 2, S = 4, U = 16, F = 32 };
 
 #define P "policy p.wasm: "
 
@@ -65,6 +66,8 @@ static const case_t cases[] = {
     /* Accepted: the plans the refusals vary. */
     {"a view plan", VIEW, 0, 0, NULL},
     {"a fast plan", "plan fast", 0, 0, NULL},
+    {"a fast plan with its environment, answering stage 1", "plan fast;setenv A b", F, 0, NULL},
+    {"plan facts, answering stage 1", "plan facts", F, 0, NULL},
     {"a build plan", BUILDPLAN, B, 0, NULL},
     {"an /etc over the host's with its links and host-etc",
      VIEW ";etc-link passwd;overlay /etc /s/dep/etc /etc;host-etc /etc;rbind /var /var;var-lib /s/state/var/lib;bind-file /etc/ld.so.cache /s/pkg/.fhs/ld.so.cache;setenv A b;view-id 1;view /s/dep fhs usr,etc",
@@ -167,6 +170,17 @@ static const case_t cases[] = {
     /* The fast path. */
     {"a fast plan when the view's program is another", "plan fast", S, FHS_EXIT_PLAN,
      P "plan fast refused: /usr/bin/x in the current view is not package /s/pkg's program"},
+    {"a fast plan answering stage 1 when the view's program is another", "plan fast", S | F, FHS_EXIT_PLAN,
+     P "plan fast refused: /usr/bin/x in the current view is not package /s/pkg's program"},
+    /* Stage 1 (`facts partial`): only plan fast, or a bare plan facts. */
+    {"plan facts answering every fact", "plan facts", 0, FHS_EXIT_PLAN, P "plan facts refused: the input already held every fact"},
+    {"plan facts with ops", "plan facts;setenv A b", F, FHS_EXIT_PLAN,
+     P "plan facts refused: it holds ops; it asks for every fact and does nothing else"},
+    {"a view planned from partial facts", VIEW, F, FHS_EXIT_PLAN,
+     P "plan view refused: the input held partial facts (no host facts), which allow only plan fast or plan facts"},
+    {"an in-place view planned from partial facts", INPLACE, F, FHS_EXIT_PLAN,
+     P "plan inplace refused: the input held partial facts (no host facts), which allow only plan fast or plan facts"},
+    {"a kind no launcher knows", "plan faster", F, FHS_EXIT_POLICY, P "unknown plan kind 'faster'"},
     /* Layer caps: generated below. */
     {"an overlay of 501 layers", NULL, 0, FHS_EXIT_PLAN, "view needs 501 layers; OverlayFS allows at most 500"},
     {"a writable overlay of 501 layers", NULL, B, FHS_EXIT_PLAN, "build needs 501 layers; OverlayFS allows at most 500"},
@@ -211,7 +225,7 @@ int main(void)
     allowed.host_etc = !build;
     allowed.ldcache = "/s/pkg/.fhs/ld.so.cache";
     plan_ctx_t ctx = {.policy = "p.wasm", .allowed = &allowed, .in = (c->flags & U) ? &unmerged : &in, .build = build || (c->flags & 8) ? &BUILD : NULL,
-                      .pkg = "/s/pkg", .program = "bin/x", .shadowed = c->flags & S};
+                      .pkg = "/s/pkg", .program = "bin/x", .shadowed = c->flags & S, .partial = c->flags & F};
     plan_t plan;
     bool ok = plan_parse("p.wasm", &res, build, &plan, &v) && plan_validate(&plan, &ctx, &v);
     bool pass = c->code == 0 ? ok : !ok && v.code == c->code && !strcmp(v.msg, c->message);
