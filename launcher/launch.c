@@ -136,6 +136,7 @@ static bool decide(launch_t *L, const char *mpath, policy_result_t *res, plan_t 
   bool cached = plan_cache_lookup(L->policy_sha, have_id ? module_id : NULL, in->buf, in->len, cache_file, sizeof cache_file, res);
   if (!cached) {
     if (!L->wasm) L->wasm = read_verified_policy(&L->manifest, mpath, &L->policy_path, &L->wlen, &L->policy_sha);
+    policy_trap_is_status(L->facts.partial);
     policy_eval(L->policy_path, L->wasm, L->wlen, in->buf, in->len, res);
     if (res->status == 0) plan_cache_store(cache_file, res);
   }

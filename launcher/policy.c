@@ -161,6 +161,11 @@ static IM3Function find(IM3Runtime rt, const char *policy, const char *fn, uint3
   return f;
 }
 
+/* policy_trap_is_status: a trap in fhs_eval is a status, not the end. */
+static bool trap_is_status;
+
+void policy_trap_is_status(bool on) { trap_is_status = on; }
+
 static const char *trap_text(M3Result r)
 {
   if (r == m3Err_trapAbort && abort_message[0]) return abort_message;
@@ -170,9 +175,12 @@ static const char *trap_text(M3Result r)
   return r;
 }
 
-static uint32_t call_u32(IM3Function f, const char *policy, const char *fn, uint32_t argc, const void **argv)
+/* A trap ends the process, unless `trap` is given: then it is stored there
+ * and 0 returned. */
+static uint32_t call_u32(IM3Function f, const char *policy, const char *fn, uint32_t argc, const void **argv, M3Result *trap)
 {
   M3Result r = m3_Call(f, argc, argv);
+  if (r && trap) return *trap = r, 0;
   if (r) die(FHS_EXIT_POLICY, "policy %s: trapped in %s: %s", policy, fn, trap_text(r));
   uint32_t v = 0;
   const void *rets[] = {&v};
@@ -259,12 +267,12 @@ void policy_eval(const char *name, const uint8_t *wasm, size_t wasm_len,
 
   long long t1 = timing ? clock_ns() : 0;
 
-  uint32_t abi = call_u32(f_abi, name, "fhs_abi", 0, NULL);
+  uint32_t abi = call_u32(f_abi, name, "fhs_abi", 0, NULL, NULL);
   if (abi != FHS_ABI_VERSION) die(FHS_EXIT_POLICY, "policy %s: ABI version %u, this fhs speaks %d", name, abi, FHS_ABI_VERSION);
 
   uint32_t len32 = (uint32_t)input_len;
   const void *alloc_args[] = {&len32};
-  uint32_t ptr = call_u32(f_alloc, name, "fhs_alloc", 1, alloc_args);
+  uint32_t ptr = call_u32(f_alloc, name, "fhs_alloc", 1, alloc_args, NULL);
   uint32_t size = 0;
   uint8_t *mem = m3_GetMemory(rt, &size, 0);
   if (!mem || ptr > size || input_len > size - ptr)
@@ -272,9 +280,20 @@ void policy_eval(const char *name, const uint8_t *wasm, size_t wasm_len,
   memcpy(mem + ptr, input, input_len);
 
   const void *eval_args[] = {&ptr, &len32};
-  uint32_t status = call_u32(f_eval, name, "fhs_eval", 2, eval_args);
-  uint32_t rptr = call_u32(f_rptr, name, "fhs_result_ptr", 0, NULL);
-  uint32_t rlen = call_u32(f_rlen, name, "fhs_result_len", 0, NULL);
+  M3Result trap = NULL;
+  uint32_t status = call_u32(f_eval, name, "fhs_eval", 2, eval_args, trap_is_status ? &trap : NULL);
+  if (trap) {
+    /* Asked for as a status (a stage-1 input, launch.c): no result. */
+    disarm_deadline();
+    out->status = POLICY_TRAPPED;
+    out->bytes = NULL;
+    out->len = 0;
+    kept_env = env;
+    kept_runtime = rt;
+    return;
+  }
+  uint32_t rptr = call_u32(f_rptr, name, "fhs_result_ptr", 0, NULL, NULL);
+  uint32_t rlen = call_u32(f_rlen, name, "fhs_result_len", 0, NULL, NULL);
   /* Memory may have grown (and moved) during evaluation. */
   mem = m3_GetMemory(rt, &size, 0);
   if (!mem || rptr > size || rlen > size - rptr)

@@ -332,3 +332,27 @@ describe("a custom policy whose fast-path decision reads a host fact: never answ
     assert.deepEqual(run(custom), { same: false, facts: ["all", "partial+all"] });
   });
 });
+
+describe("a policy that fails on stage 1's partial facts (as a module from before stage 1 does): asked again with every fact", () => {
+  // test/fixtures/policy/stage1-refuses traps on a stage-1 input. The
+  // launcher takes a stage-1 failure as plan facts, asks again with every
+  // fact, and caches the stage-1 outcome so the next launch runs no policy.
+  it("launched inside its own view: no failure, the answer from every fact (here the fast path), then from the cache", () => {
+    const wasm = join(testDir("fhs-stage1-refuses-"), "policy.wasm");
+    const b = runCli(["policy", "build", join(repoRoot, "test/fixtures/policy/stage1-refuses/policy.ts"), "-o", wasm]);
+    assert.equal(b.status, 0, b.stderr);
+    const nsrun = staticProgram("nsrun", join(repoRoot, "test/fixtures/policy/nsrun.c"));
+    const pkg = wrapPackage(makePackage({ "bin/nsrun": { from: nsrun } }, "nsrun-stage1-refuses"), [], ["--policy", wasm]);
+    const prog = join(pkg, "usr/bin/nsrun");
+    const cache = testDir("fhs-stage1-cache-");
+    const run = () => {
+      const r = runUnprivileged([prog, prog], { env: { FHS_DEBUG: "timing", XDG_RUNTIME_DIR: cache } });
+      assert.equal(r.status, 0, r.stderr);
+      const [outer, inner] = r.stdout.trim().split("\n");
+      assert.equal(outer, inner, "the nested launch took the fast path the full facts give");
+      return [...r.stderr.matchAll(/^fhs-timing .* plan_cache=(\S+) facts=(\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
+    };
+    assert.deepEqual(run(), ["miss all", "miss partial+all"]);
+    assert.deepEqual(run(), ["hit all", "hit partial+all"]);
+  });
+});
