@@ -63,8 +63,16 @@ bool find_wrapper(const char *start, char **pkg, char **rel)
       char dir[PATH_MAX], real[PATH_MAX];
       memcpy(dir, cur, dirlen - 1);
       dir[dirlen - 1] = 0;
-      if (!realpath(dir, real)) return false;
-      const char *dname = base_name(real);
+      /* Usually the directory is reached by its own name: its last
+       * component is a directory, not a link, so that is its real name (one
+       * lstat). Else (~/pbin, /proc/self/cwd, a trailing . or ..) its real
+       * path says (realpath: a readlink per component). */
+      const char *dname = base_name(dir);
+      struct stat st;
+      if (!*dname || !strcmp(dname, ".") || !strcmp(dname, "..") || lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        if (!realpath(dir, real)) return false;
+        dname = base_name(real);
+      }
       if (!*dname) return false;
       *rel = xasprintf("%s/%s", dname, name);
       return *pkg != NULL;
