@@ -324,10 +324,11 @@ describe("libraries resolve without LD_LIBRARY_PATH", () => {
 describe("inside a view, a launch asks the policy in two stages", () => {
   // Each line FHS_DEBUG=timing wrote: [plan_cache, facts].
   const timings = (stderr: string) => [...stderr.matchAll(/^fhs-timing .* plan_cache=(\w+) facts=(\S+)$/gm)].map((m) => [m[1], m[2]]);
-  // The plan cache's entries (not the union ld.so.caches kept beside them), decoded.
+  // The plan cache's entries (named by their key: not the union ld.so.caches
+  // or the in-place marker layers, view-KEY/, kept beside them), decoded.
   const entries = (runtime: string) =>
     readdirSync(join(runtime, "fhs-plans"))
-      .filter((e) => !e.endsWith(".ld.so.cache"))
+      .filter((e) => /^[0-9a-f]{64}$/.test(e))
       .map((e) => decodeRecords(readFileSync(join(runtime, "fhs-plans", e))));
 
   it("the fast path is decided from partial facts (no host facts gathered) and cached as that one answer", () => {
