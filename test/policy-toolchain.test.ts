@@ -303,7 +303,7 @@ describe("a custom policy whose fast-path decision reads a host fact: never answ
     wasm = join(testDir("fhs-host-fact-"), "policy.wasm");
     const b = runCli(["policy", "build", join(fixture, "policy.ts"), "-o", wasm]);
     assert.equal(b.status, 0, b.stderr);
-    nsrun = staticProgram("nsrun", join(repoRoot, "test/fixtures/policy/nsrun.c"));
+    nsrun = staticProgram("selfinfo", join(repoRoot, "test/fixtures/programs/selfinfo.c"));
   });
 
   it("its cases pass in both hosts; the built-in policy, whose fast path reads no host fact, fails the stage-1 case", () => {
@@ -322,7 +322,9 @@ describe("a custom policy whose fast-path decision reads a host fact: never answ
       // The program in its view runs its own wrapper again, from inside.
       const r = runUnprivileged([prog, prog], { env: { FHS_DEBUG: "timing" } });
       assert.equal(r.status, 0, r.stderr);
-      const [outer, inner] = r.stdout.trim().split("\n");
+      // selfinfo prints its mount namespace, then execs the rest of its arguments.
+      const [outer, inner] = [...r.stdout.matchAll(/ mntns=(\S+)/g)].map((m) => m[1]);
+      assert.ok(outer && inner, r.stdout);
       const facts = [...r.stderr.matchAll(/^fhs-timing .* facts=(\S+)$/gm)].map((m) => m[1]);
       return { same: outer === inner, facts };
     };
@@ -341,14 +343,15 @@ describe("a policy that fails on stage 1's partial facts (as a module from befor
     const wasm = join(testDir("fhs-stage1-refuses-"), "policy.wasm");
     const b = runCli(["policy", "build", join(repoRoot, "test/fixtures/policy/stage1-refuses/policy.ts"), "-o", wasm]);
     assert.equal(b.status, 0, b.stderr);
-    const nsrun = staticProgram("nsrun", join(repoRoot, "test/fixtures/policy/nsrun.c"));
+    const nsrun = staticProgram("selfinfo", join(repoRoot, "test/fixtures/programs/selfinfo.c"));
     const pkg = wrapPackage(makePackage({ "bin/nsrun": { from: nsrun } }, "nsrun-stage1-refuses"), [], ["--policy", wasm]);
     const prog = join(pkg, "usr/bin/nsrun");
     const cache = testDir("fhs-stage1-cache-");
     const run = () => {
       const r = runUnprivileged([prog, prog], { env: { FHS_DEBUG: "timing", XDG_RUNTIME_DIR: cache } });
       assert.equal(r.status, 0, r.stderr);
-      const [outer, inner] = r.stdout.trim().split("\n");
+      const [outer, inner] = [...r.stdout.matchAll(/ mntns=(\S+)/g)].map((m) => m[1]);
+      assert.ok(outer && inner, r.stdout);
       assert.equal(outer, inner, "the nested launch took the fast path the full facts give");
       return [...r.stderr.matchAll(/^fhs-timing .* plan_cache=(\S+) facts=(\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
     };
