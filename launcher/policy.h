@@ -14,7 +14,8 @@ typedef struct policy_result {
 /* Evaluates input with the module. Every failure (bad module, trap, deadline,
  * result out of bounds) ends the process with FHS_EXIT_POLICY and one line
  * naming the policy: a launch fails closed, before anything is mounted.
- * Once per process: wasm3's memory is left for the exec or exit that follows. */
+ * At most twice per launch (its two stages, launch.c): each evaluation's wasm3
+ * memory is left for the exec or exit that follows, not freed. */
 /* fhs_eval trapped, when policy_trap_is_status(true) asked for it as a
  * status (no bytes): a stage-1 input's trap is asked again with every fact
  * (launch.c). Otherwise a trap ends the process as every failure does. */
