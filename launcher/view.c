@@ -671,8 +671,8 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       if (r < 0 && usr && layer.cached) {
         /* The cache's filesystem may be one OverlayFS refuses as a lower
          * (or stacks too deep): the /usr overlay is the first mount and
-         * the layer's first use, so a tmpfs layer can still take over. */
-        int err = errno;
+         * the layer's first use, so a tmpfs layer can still take over; if
+         * that fails too, its error is the one reported. */
         close(lowers[0].fd);
         close(layer.etc);
         close(layer.fd);
@@ -680,7 +680,6 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
         lowers[0].fd = layer.usr;
         layer.usr = -1;
         r = mount_overlay_ro(a[0], lowers, n);
-        if (r < 0) errno = err == errno ? err : errno;
       }
       if (r < 0) overlay_failed(false, a[0], src[i].n);
       close_refs(lowers, n);
