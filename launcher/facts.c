@@ -169,31 +169,48 @@ void add_manifest_facts(recbuf_t *in, const records_t *manifest)
   }
 }
 
+/* One getdents64 into a buffer that holds a usual root (30 entries take
+ * ~1 KB): not opendir, whose musl open adds an fcntl and whose 2 KiB buffer
+ * a second call. */
+struct fhs_dirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
 void add_host_entries(recbuf_t *in)
 {
-  DIR *d = opendir("/"); /* glibc opens it O_CLOEXEC */
-  if (!d) die_errno(FHS_EXIT_SETUP, "read the root directory");
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    const char *n = e->d_name;
-    if (!strcmp(n, ".") || !strcmp(n, "..")) continue;
-    unsigned char t = e->d_type;
-    if (t == DT_UNKNOWN) {
-      struct stat st;
-      if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
-      t = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
-    }
-    if (t == DT_LNK) {
-      char target[PATH_MAX];
-      ssize_t len = readlinkat(dirfd(d), n, target, sizeof target - 1);
-      if (len <= 0) continue;
-      target[len] = 0;
-      recbuf_record(in, FHS_REC_HOST, n, "link", target, NULL);
-    } else {
-      recbuf_record(in, FHS_REC_HOST, n, t == DT_DIR ? "dir" : t == DT_REG ? "file" : "other", NULL);
+  cleanup_fd int fd = openat(AT_FDCWD, "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) die_errno(FHS_EXIT_SETUP, "read the root directory");
+  static char buf[16384] __attribute__((aligned(8)));
+  for (;;) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n < 0) die_errno(FHS_EXIT_SETUP, "read the root directory");
+    if (n == 0) break;
+    for (long off = 0; off < n;) {
+      const struct fhs_dirent64 *e = (const struct fhs_dirent64 *)(buf + off);
+      off += e->d_reclen;
+      const char *name = e->d_name;
+      if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
+      unsigned char t = e->d_type;
+      if (t == DT_UNKNOWN) {
+        struct stat st;
+        if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
+        t = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+      }
+      if (t == DT_LNK) {
+        char target[PATH_MAX];
+        ssize_t len = readlinkat(fd, name, target, sizeof target - 1);
+        if (len <= 0) continue;
+        target[len] = 0;
+        recbuf_record(in, FHS_REC_HOST, name, "link", target, NULL);
+      } else {
+        recbuf_record(in, FHS_REC_HOST, name, t == DT_DIR ? "dir" : t == DT_REG ? "file" : "other", NULL);
+      }
     }
   }
-  closedir(d);
 }
 
 /* The current view, if we are in one, and which proof it has; the policy
@@ -213,7 +230,7 @@ static uint8_t *read_marker(size_t *len, bool *in_usr)
   *in_usr = false;
   if (statfs("/usr", &sf) == 0 && sf.f_type == OVERLAYFS_SUPER_MAGIC && (sf.f_flags & ST_RDONLY) &&
       sys_statx(AT_FDCWD, "/usr", 0, STATX_MNT_ID, &usr) == 0 && (usr.stx_mask & STATX_MNT_ID)) {
-    cleanup_fd int fd = open(FHS_MARKER_IN_PLACE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    cleanup_fd int fd = openat(AT_FDCWD, FHS_MARKER_IN_PLACE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0 && sys_statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID | STATX_TYPE, &m) == 0 && (m.stx_mask & STATX_MNT_ID) &&
         S_ISREG(m.stx_mode) && m.stx_mnt_id == usr.stx_mnt_id) {
       /* Read from the fd just checked, not opened again by its path. */
@@ -247,9 +264,27 @@ static const char *view_kept_host_etc(const records_t *view, bool in_usr)
  * container runtimes bind resolv.conf, hosts, hostname): the kernel refuses
  * an overlay over a directory with mounts below it that a new user namespace
  * may not uncover. */
+#define ETC_TYPES_MAX 64
+static struct {
+  const char *rel; /* the manifest's record's field: lives as long as the process */
+  unsigned type;
+} etc_types[ETC_TYPES_MAX];
+static size_t netc_types;
+static const char *etc_types_dir;
+
+unsigned host_etc_file_type(const char *host_etc, const char *rel)
+{
+  if (!etc_types_dir || strcmp(etc_types_dir, host_etc)) return 0;
+  for (size_t i = 0; i < netc_types; i++)
+    if (!strcmp(etc_types[i].rel, rel)) return etc_types[i].type;
+  return 0;
+}
+
 static void add_host_etc_files(recbuf_t *in, const records_t *manifest, const char *host_etc)
 {
   char path[PATH_MAX];
+  etc_types_dir = host_etc;
+  netc_types = 0;
   struct statx sx;
   bool have_etc_id = sys_statx(AT_FDCWD, host_etc, 0, STATX_MNT_ID, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID);
   uint64_t etc_id = have_etc_id ? sx.stx_mnt_id : 0;
@@ -260,6 +295,8 @@ static void add_host_etc_files(recbuf_t *in, const records_t *manifest, const ch
     if (!path_join(path, sizeof path, host_etc, r->fields[1]) || sys_statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0)
       continue;
     recbuf_record(in, FHS_REC_HOST_ETC_FILE, r->fields[1], NULL);
+    if (netc_types < ETC_TYPES_MAX && (sx.stx_mask & STATX_TYPE))
+      etc_types[netc_types++] = (typeof(etc_types[0])){.rel = r->fields[1], .type = sx.stx_mode & S_IFMT};
     if (have_etc_id && (sx.stx_mask & STATX_MNT_ID) && sx.stx_mnt_id != etc_id) mounted = true;
   }
   if (mounted) recbuf_record(in, FHS_REC_HOST_ETC_MOUNTED, NULL);

@@ -57,3 +57,8 @@ void gather_launch_facts(facts_t *f, const char *pkg, const char *relprog, const
  * (the root listing, host-file, host-etc-file, host-etc-mounted), which
  * makes the same input a one-stage gather makes. */
 void add_host_facts(facts_t *f, const records_t *manifest);
+
+/* The file type (S_IFMT bits) add_host_etc_files saw for `rel` under the
+ * host /etc at `host_etc` (the path it gathered from), so the view's /etc
+ * links need not stat each again: 0 when it was not gathered there. */
+unsigned host_etc_file_type(const char *host_etc, const char *rel);

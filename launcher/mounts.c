@@ -25,7 +25,7 @@
 
 static int write_proc(const char *path, const char *text)
 {
-  cleanup_fd int fd = open(path, O_WRONLY | O_CLOEXEC);
+  cleanup_fd int fd = openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   return write_all(fd, text, strlen(text));
 }
@@ -116,7 +116,8 @@ static int fsconfig_dir(int fs, const char *key, dirref_t *d)
  * fallback, if any, can work. */
 enum { AT_FSOPEN, AT_FIRST_LOWER, AT_LATER };
 
-static int overlay_newapi(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work, int *stage)
+static int overlay_newapi(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work, bool userxattr,
+                          int *stage)
 {
   *stage = AT_FSOPEN;
   cleanup_fd int fs = sys_fsopen("overlay", FSOPEN_CLOEXEC);
@@ -129,9 +130,9 @@ static int overlay_newapi(const char *target, dirref_t *lowers, size_t n, dirref
   if (upper) {
     if (fsconfig_dir(fs, "upperdir", upper) < 0) return -1;
     if (fsconfig_dir(fs, "workdir", work) < 0) return -1;
-    /* In a user namespace, overlay keeps its metadata in user.* xattrs. */
-    if (sys_fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) return -1;
   }
+  /* In a user namespace, overlay keeps its metadata in user.* xattrs. */
+  if (userxattr && sys_fsconfig(fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) return -1;
   if (sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) return -1;
   cleanup_fd int mnt = sys_fsmount(fs, FSMOUNT_CLOEXEC, upper ? 0 : MOUNT_ATTR_RDONLY);
   if (mnt < 0) return -1;
@@ -162,7 +163,7 @@ static bool append_raw(char *opts, size_t cap, size_t *o, const char *s)
   return true;
 }
 
-static int overlay_legacy(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work)
+static int overlay_legacy(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work, bool userxattr)
 {
   /* All options must fit one page; past it the kernel would cut the string,
    * so refuse instead (E2BIG). */
@@ -173,8 +174,8 @@ static int overlay_legacy(const char *target, dirref_t *lowers, size_t n, dirref
     ok = (!i || append_raw(opts, sizeof opts, &o, ":")) && append_escaped(opts, sizeof opts, &o, dirref_path(&lowers[i]));
   if (ok && upper)
     ok = append_raw(opts, sizeof opts, &o, ",upperdir=") && append_escaped(opts, sizeof opts, &o, dirref_path(upper)) &&
-         append_raw(opts, sizeof opts, &o, ",workdir=") && append_escaped(opts, sizeof opts, &o, dirref_path(work)) &&
-         append_raw(opts, sizeof opts, &o, ",userxattr");
+         append_raw(opts, sizeof opts, &o, ",workdir=") && append_escaped(opts, sizeof opts, &o, dirref_path(work));
+  if (ok && userxattr) ok = append_raw(opts, sizeof opts, &o, ",userxattr");
   if (!ok) { errno = E2BIG; return -1; }
   return mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, opts);
 }
@@ -184,15 +185,15 @@ static int overlay_legacy(const char *target, dirref_t *lowers, size_t n, dirref
  * 1.8 ms per launch (its failing path lookup), more than the mount. */
 static int lowerdir_plus = -1;
 
-static int overlay(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work)
+static int overlay(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work, bool userxattr)
 {
-  if (legacy_mount_api()) return overlay_legacy(target, lowers, n, upper, work);
+  if (legacy_mount_api()) return overlay_legacy(target, lowers, n, upper, work, userxattr);
   const char *api = getenv("FHS_MOUNT_API");
   /* FHS_MOUNT_API=path: lowerdir+ by /proc/self/fd paths, as on 6.8-6.12. */
   if (api && !strcmp(api, "path")) set_fd_works = 0;
   if (lowerdir_plus != 0) {
     int stage;
-    if (overlay_newapi(target, lowers, n, upper, work, &stage) == 0) {
+    if (overlay_newapi(target, lowers, n, upper, work, userxattr, &stage) == 0) {
       lowerdir_plus = 1;
       return 0;
     }
@@ -215,18 +216,18 @@ static int overlay(const char *target, dirref_t *lowers, size_t n, dirref_t *upp
     }
     lowerdir_plus = 0;
   }
-  return overlay_legacy(target, lowers, n, upper, work);
+  return overlay_legacy(target, lowers, n, upper, work, userxattr);
 }
 
-int mount_overlay_ro(const char *target, dirref_t *lowers, size_t n)
+int mount_overlay_ro(const char *target, dirref_t *lowers, size_t n, bool userxattr)
 {
   if (n < 2) { errno = EINVAL; return -1; }
-  return overlay(target, lowers, n, NULL, NULL);
+  return overlay(target, lowers, n, NULL, NULL, userxattr);
 }
 
 int mount_overlay_rw(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work)
 {
-  return overlay(target, lowers, n, upper, work);
+  return overlay(target, lowers, n, upper, work, true);
 }
 
 int bind_mount(const char *source, const char *target, bool recursive, bool readonly)
@@ -348,8 +349,8 @@ int detached_tmpfs(void)
 {
   cleanup_fd int fs = sys_fsopen("tmpfs", FSOPEN_CLOEXEC);
   if (fs < 0) return -1;
-  /* Room for the marker and the /etc links, no more. */
-  if (sys_fsconfig(fs, FSCONFIG_SET_STRING, "size", "1m", 0) < 0 || sys_fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+  /* Room for the marker, the /etc links and the view's ld.so.cache. */
+  if (sys_fsconfig(fs, FSCONFIG_SET_STRING, "size", "16m", 0) < 0 || sys_fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
       sys_fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
     return -1;
   return sys_fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);

@@ -39,8 +39,12 @@ const char *dirref_path(dirref_t *d);
  * lower on top. Uses fsopen/fsconfig("lowerdir+") when available (one layer
  * per call, up to the kernel's 500; each by its fd with FSCONFIG_SET_FD on
  * Linux >= 6.13, else by its /proc/self/fd path), else legacy mount(2) with
- * the options, escaped, in one page (E2BIG past it). */
-int mount_overlay_ro(const char *target, dirref_t *lowers, size_t n);
+ * the options, escaped, in one page (E2BIG past it). userxattr: overlay
+ * reads its metadata from user.overlay.* xattrs, the only ones a user
+ * namespace can set; an in-place view's marker layer marks its usr/.fhs
+ * opaque with one (view.c), and layers never carry any (a build strips
+ * them, build.c). */
+int mount_overlay_ro(const char *target, dirref_t *lowers, size_t n, bool userxattr);
 
 /* A writable overlay with an upper and work dir (builds). */
 int mount_overlay_rw(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work);

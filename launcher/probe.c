@@ -71,7 +71,7 @@ static const char *probe_lowerdir_plus(const char *scratch)
   if (!have_lowerdir_plus()) return "fsconfig(\"lowerdir+\") is not supported (needs Linux >= 6.8)";
   dirref_t lowers[] = {{.fd = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC)}, {.fd = open(b, O_PATH | O_DIRECTORY | O_CLOEXEC)}};
   if (lowers[0].fd < 0 || lowers[1].fd < 0) return errtext("open the probe's layers");
-  if (mount_overlay_ro(t, lowers, 2) < 0) return errtext("fsopen/fsconfig lowerdir+/fsmount/move_mount");
+  if (mount_overlay_ro(t, lowers, 2, false) < 0) return errtext("fsopen/fsconfig lowerdir+/fsmount/move_mount");
   return check_merged(t);
 }
 

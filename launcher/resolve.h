@@ -18,3 +18,11 @@ int open_layer(int root, const char *path, const char **why);
 
 /* Tests: FHS_MOUNT_API=legacy takes the per-component fallback too. */
 void resolve_force_fallback(bool on);
+
+/* open_layer, with the layer's parent directory (the path less its last two
+ * components: /nix/store of /nix/store/<name>/usr) opened once the same way
+ * and kept, and the rest resolved from it: the same checks, a shorter walk
+ * per layer when layers share a parent. open_layer_shared_done closes the
+ * parents. */
+int open_layer_shared(int root, const char *path, const char **why);
+void open_layer_shared_done(void);

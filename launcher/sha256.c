@@ -87,10 +87,12 @@ __attribute__((target("sha,ssse3,sse4.1"))) static void blocks_shani(uint32_t h[
 }
 
 /* Asked once per process, and only for an input worth it: cpuid traps to
- * the hypervisor in a VM, the three below cost about 9 us together on a
- * 2-core VM, where the C code hashes 4.3 us a KiB and the extensions 0.9:
- * worth it from about 3 KiB (a 10-layer launch's plan-cache key hashes 5). */
-#define SHANI_MIN_LEN 3072
+ * the hypervisor in a VM, the three below cost 4-9 us together on 2-core
+ * VMs, where the C code hashes 4.3 us a KiB and the extensions 0.9: worth
+ * it from about 2 KiB (a 10-layer launch's plan-cache key hashes 5). Once
+ * asked, every later input takes the extensions (the marker layer's name,
+ * 2-3 KiB). */
+#define SHANI_MIN_LEN 2048
 static int shani_known = -1;
 
 bool sha256_cpu_has_shani(void)
@@ -117,7 +119,7 @@ static void sha256_run(int impl, const uint8_t *data, size_t len, char out[65])
 {
   void (*blocks)(uint32_t *, const uint8_t *, size_t) = blocks_generic;
 #ifdef HAVE_SHANI_PATH
-  if (impl == SHA256_SHANI || (impl == SHA256_AUTO && len >= SHANI_MIN_LEN && sha256_cpu_has_shani())) blocks = blocks_shani;
+  if (impl == SHA256_SHANI || (impl == SHA256_AUTO && (shani_known == 1 || (len >= SHANI_MIN_LEN && sha256_cpu_has_shani())))) blocks = blocks_shani;
 #else
   (void)impl;
 #endif

@@ -13,10 +13,12 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "abi.h"
 #include "cache.h"
+#include "facts.h"
 #include "mounts.h"
 #include "records.h"
 #include "resolve.h"
@@ -62,16 +64,22 @@ static void make_dev(void)
  * of the /etc overlay, so it lives on (held by the overlay) after the scratch
  * root is detached. */
 #define ETC_LINKS "/etc-links"
+/* The top lower of a new root's /usr, also in the scratch root: an empty
+ * file .fhs (see FHS_OP_OVERLAY). */
+#define USR_TOP "/usr-top"
 
 /* What an etc-link shows: a host symlink is copied as it is (readlink of
  * /etc/localtime still names the zone); anything else becomes a link into
  * the view's read-only copy of the host's /etc (kept_etc: where the view
  * keeps it), which follows the host's file even when it is replaced. false:
  * the host has no such name (gone since the policy was asked: no link). */
-static bool etc_link_value(int host_etc, const char *kept_etc, const char *relpath, char **value)
+static bool etc_link_value(int host_etc, const char *host_etc_path, const char *kept_etc, const char *relpath, char **value)
 {
+  /* The type the facts saw a moment ago (the policy planned from it), else
+   * a stat: one system call less per link on a launch. */
   struct stat st;
-  if (fstatat(host_etc, relpath, &st, AT_SYMLINK_NOFOLLOW) < 0) return false;
+  st.st_mode = host_etc_file_type(host_etc_path, relpath);
+  if (!st.st_mode && fstatat(host_etc, relpath, &st, AT_SYMLINK_NOFOLLOW) < 0) return false;
   if (S_ISLNK(st.st_mode)) {
     char buf[PATH_MAX];
     ssize_t n = readlinkat(host_etc, relpath, buf, sizeof buf - 1);
@@ -122,10 +130,10 @@ fail:
 
 /* One etc-link of a new root: REL in the links dir shows the host's REL in
  * the view (etc_link_value). host_etc and links are directory fds. */
-static bool make_etc_link(int host_etc, int links, const char *kept_etc, const char *relpath)
+static bool make_etc_link(int host_etc, const char *host_etc_path, int links, const char *kept_etc, const char *relpath)
 {
   char *value;
-  if (!etc_link_value(host_etc, kept_etc, relpath, &value)) return false;
+  if (!etc_link_value(host_etc, host_etc_path, kept_etc, relpath, &value)) return false;
   if (put_link(links, relpath, value, 0) < 0) die_errno(FHS_EXIT_SETUP, "etc-link %s", relpath);
   free(value);
   return true;
@@ -242,7 +250,7 @@ void build_view(const plan_t *plan, const char *union_ldcache)
         host_etc_fd = open(rel(host_etc), O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (etc_links_fd < 0 || host_etc_fd < 0) die_errno(FHS_EXIT_SETUP, "etc-link %s: open the links dir or the host's %s", a[0], host_etc);
       }
-      if (make_etc_link(host_etc_fd, etc_links_fd, FHS_HOST_ETC_IN_VIEW, a[0])) etc_links = true;
+      if (make_etc_link(host_etc_fd, host_etc, etc_links_fd, FHS_HOST_ETC_IN_VIEW, a[0])) etc_links = true;
       break;
     case FHS_OP_HOST_ETC: {
       /* Kept for nested launches, read-only at every level; the marker says so. */
@@ -282,7 +290,7 @@ void build_view(const plan_t *plan, const char *union_ldcache)
       dirref_t *lowers = xmalloc(n * sizeof *lowers);
       for (size_t f = 0; f < op->nargs; f++) open_layer_ref(a[f], &lowers[f]);
       open_layer_ref("/var/lib", &lowers[n - 1]);
-      if (mount_overlay_ro("/newroot/var/lib", lowers, n) < 0) die_errno(FHS_EXIT_SETUP, "overlay /var/lib of %zu state layers over the host's", n - 1);
+      if (mount_overlay_ro("/newroot/var/lib", lowers, n, false) < 0) die_errno(FHS_EXIT_SETUP, "overlay /var/lib of %zu state layers over the host's", n - 1);
       close_refs(lowers, n);
       break;
     }
@@ -301,14 +309,31 @@ void build_view(const plan_t *plan, const char *union_ldcache)
       /* The /etc links, if any, go on top of the /etc overlay (the validator
        * let them through only before the one over the host's /etc). The
        * links dir is the launcher's own, in its scratch root. */
-      size_t top = !strcmp(a[0], "/etc") && etc_links ? 1 : 0;
+      bool usr = !strcmp(a[0], "/usr");
+      /* /usr: the in-place proof is a regular file /usr/.fhs/view on the
+       * read-only /usr overlay, so no layer's usr/.fhs may show here: a
+       * layer holding usr/.fhs/view would forge it for the launches nested
+       * in this view. On top of the layers, a file named .fhs ends every
+       * lookup below it; with no room for one more lower, the view is
+       * refused if a layer holds it. */
+      bool usr_top = usr && op->nargs - 1 < FHS_MAX_LAYERS;
+      size_t top = (!strcmp(a[0], "/etc") && etc_links) || usr_top ? 1 : 0;
       size_t n = op->nargs - 1 + top;
       dirref_t *lowers = xmalloc(n * sizeof *lowers);
-      if (top && (lowers[0].fd = open(ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-        die_errno(FHS_EXIT_SETUP, "open %s", ETC_LINKS);
+      if (usr_top) {
+        xmkdir(USR_TOP);
+        int fd = open(USR_TOP "/" FHS_META_DIR, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+        if (fd < 0 || close(fd) < 0) die_errno(FHS_EXIT_SETUP, "create %s/%s", USR_TOP, FHS_META_DIR);
+      }
+      if (top && (lowers[0].fd = open(usr_top ? USR_TOP : ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        die_errno(FHS_EXIT_SETUP, "open %s", usr_top ? USR_TOP : ETC_LINKS);
       for (size_t f = top; f < n; f++) open_layer_ref(a[1 + f - top], &lowers[f]);
-      if (mount_overlay_ro(target, lowers, n) < 0) overlay_failed(false, a[0], n);
+      if (mount_overlay_ro(target, lowers, n, false) < 0) overlay_failed(false, a[0], n - usr_top);
       close_refs(lowers, n);
+      struct stat st;
+      if (usr && !usr_top && fstatat(AT_FDCWD, "/newroot/usr/" FHS_META_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        die(FHS_EXIT_SETUP, "/usr: one of the view's %zu layers holds usr/%s, which only the launcher makes (an in-place view's marker)",
+            op->nargs - 1, FHS_META_DIR);
       break;
     }
     case FHS_OP_BIND_RO: {
@@ -383,7 +408,12 @@ void build_view(const plan_t *plan, const char *union_ldcache)
 #define INPLACE_EMPTY "empty" /* what a hidden host directory shows */
 /* In the key: a change of the layout above is a new name, never an old
  * entry read as the new layout. */
-#define MARKER_LAYER_FORMAT "fhs-marker-layer-1"
+#define MARKER_LAYER_FORMAT "fhs-marker-layer-2"
+/* The view's ld.so.cache as a file of the layer's etc/ (the top lower of
+ * /etc), not a bind mount of its own: one mount less per launch and per
+ * nesting level. Past the cap (no real cache comes near it), a bind. */
+#define LDCACHE_NAME "ld.so.cache"
+#define LDCACHE_CAP (8u << 20) /* the tmpfs fallback holds 16 MiB (mounts.c) */
 
 /* One /etc link: NAME in etc/ is a symlink to VALUE. */
 typedef struct {
@@ -396,6 +426,8 @@ typedef struct {
   bool host_etc;          /* usr/.fhs/host-etc exists */
   const etc_link_t *links;
   size_t nlinks;
+  int ldcache;                  /* the view's ld.so.cache, copied to etc/ld.so.cache; -1: none */
+  const struct stat *ldcache_st; /* its identity, in the layer's name */
   int fd;       /* the layer's root (O_PATH), once made or found; -1 before */
   int usr, etc; /* its usr/ and etc/ (O_PATH), the overlays' top lowers; -1 once handed over */
   bool cached;  /* fd is a cache entry, not a tmpfs of this launch */
@@ -415,6 +447,22 @@ static int layer_open_dirs(marker_layer_t *l)
   return -1;
 }
 
+/* usr/.fhs is only ever the marker layer's: marked opaque (the /usr
+ * overlay is mounted with userxattr), a lookup under /usr/.fhs stops at this
+ * top lower instead of asking every layer below for the name, once per view
+ * and name (with 300 layers, ~0.3 ms of the launch's own bind of the kept
+ * /etc); no layer's usr/.fhs can show through either. Without user xattrs
+ * on the cache's filesystem it stays a plain directory: the same view,
+ * looked up the slow way. Before the dir is made read-only: setting a user
+ * xattr needs write permission. */
+static void mark_opaque(int dir, const char *rel)
+{
+  int fd = openat(dir, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)fsetxattr(fd, "user.overlay.opaque", "y", 1, 0);
+  close(fd);
+}
+
 /* Fills the empty directory `dir` with the layer; every dir ends up 0555,
  * the marker 0444. -1 with errno on failure, `what` naming the step. */
 static int fill_marker_layer(int dir, const marker_layer_t *l, const char **what)
@@ -424,12 +472,25 @@ static int fill_marker_layer(int dir, const marker_layer_t *l, const char **what
   *what = "create the view marker's directories";
   for (size_t i = 0; i < ndirs; i++)
     if (mkdirat(dir, dirs[i], 0755) < 0) return -1;
+  mark_opaque(dir, &FHS_MARKER_DIR_IN_PLACE[1]);
   cleanup_fd int links = openat(dir, INPLACE_ETC, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (links < 0) return -1;
   *what = "create the /etc links";
   /* The links' own parent dirs read-only too (rare: the machine's files are top-level names). */
   for (size_t i = 0; i < l->nlinks; i++)
     if (put_link(links, l->links[i].name, l->links[i].value, 0555) < 0) return -1;
+  if (l->ldcache >= 0) {
+    *what = "copy the view's ld.so.cache";
+    size_t len = 0;
+    if (lseek(l->ldcache, 0, SEEK_SET) < 0) return -1;
+    uint8_t *bytes = read_fd(l->ldcache, LDCACHE_CAP, &len);
+    if (!bytes) return -1;
+    int cfd = openat(dir, INPLACE_ETC "/" LDCACHE_NAME, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+    int r = cfd < 0 || write_all(cfd, bytes, len) < 0 || fchmod(cfd, 0444) < 0 ? -1 : 0;
+    free(bytes);
+    if (cfd >= 0 && close(cfd) < 0) r = -1;
+    if (r < 0) return -1;
+  }
   *what = "write the view marker";
   int mfd = openat(dir, &FHS_MARKER_IN_PLACE[1], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
   if (mfd < 0) return -1;
@@ -471,6 +532,17 @@ static void layer_name(const marker_layer_t *l, char name[80])
   recbuf_bytes(&key, l->marker->buf, l->marker->len);
   recbuf_end(&key);
   for (size_t i = 0; i < l->nlinks; i++) recbuf_record(&key, "link", l->links[i].name, l->links[i].value, NULL);
+  if (l->ldcache >= 0) {
+    /* By identity, not bytes (up to a few hundred KB to hash per launch):
+     * any change to the file is a new ctime, which no user can set back, and
+     * a replaced file is another inode. */
+    const struct stat *st = l->ldcache_st;
+    char id[160];
+    snprintf(id, sizeof id, "%llu %llu %lld %lld.%09ld %lld.%09ld", (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+             (long long)st->st_size, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec,
+             st->st_ctim.tv_nsec);
+    recbuf_record(&key, "ldcache", id, NULL);
+  }
   char hex[65];
   sha256_hex(key.buf, key.len, hex);
   free(key.buf);
@@ -550,7 +622,7 @@ typedef struct {
 static int open_layer_at(int root, const char *path)
 {
   const char *why = NULL;
-  int fd = open_layer(root, path, &why);
+  int fd = open_layer_shared(root, path, &why);
   if (fd < 0) die(FHS_EXIT_SETUP, "layer %s: %s", path, why);
   return fd;
 }
@@ -574,10 +646,16 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
    * view's layers and its kept /etc (under /usr/.fhs) are reached through
    * the paths the new mounts cover. Layers are opened from the root as the
    * manifest names them, following no symlink (resolve.c). */
-  cleanup_fd int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  cleanup_fd int root = openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) die_errno(FHS_EXIT_SETUP, "open the root directory");
   inplace_src_t *src = xmalloc((plan->n ? plan->n : 1) * sizeof *src);
   int host_etc = -1, host_etc_tree = -1;
+  const char *host_etc_path = NULL;
+  bool etc_overlay = false;
+  for (size_t i = 0; i < plan->n; i++)
+    if (plan->ops[i].op == FHS_OP_OVERLAY && !strcmp(plan->ops[i].args[0], "/etc")) etc_overlay = true;
+  int ldcache = -1;
+  struct stat ldcache_st;
   for (size_t i = 0; i < plan->n; i++) {
     const plan_op_t *op = &plan->ops[i];
     const char *const *a = op->args;
@@ -604,11 +682,20 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       /* The host's /etc (or the copy the current view kept), read-only all
        * the way down, bound at /usr/.fhs/host-etc once /usr is in place. */
       host_etc = open_layer_at(root, a[0]);
+      host_etc_path = a[0];
       if ((host_etc_tree = clone_readonly(host_etc, "", true)) < 0) die_errno(FHS_EXIT_SETUP, "keep the host's %s read-only", a[0]);
       break;
     case FHS_OP_BIND_FILE:
     case FHS_OP_LDCACHE_UNION: {
       const char *file = op->op == FHS_OP_LDCACHE_UNION && union_ldcache && union_ldcache[0] ? union_ldcache : a[1];
+      /* Into the marker layer when /etc is an overlay it tops (validated:
+       * the target is /etc/ld.so.cache): the file itself, never a link. */
+      if (etc_overlay && ldcache < 0) {
+        ldcache = openat(AT_FDCWD, file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (ldcache >= 0 && fstat(ldcache, &ldcache_st) == 0 && S_ISREG(ldcache_st.st_mode) && ldcache_st.st_size <= LDCACHE_CAP) break;
+        if (ldcache >= 0) close(ldcache);
+        ldcache = -1;
+      }
       if ((src[i].tree = clone_readonly(AT_FDCWD, file, false)) < 0) die_errno(FHS_EXIT_SETUP, "bind the view's ld.so.cache %s", file);
       break;
     }
@@ -634,14 +721,16 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
     } else if (op->op == FHS_OP_ETC_LINK) {
       if (host_etc < 0) die(FHS_EXIT_SETUP, "etc-link %s: no host-etc", op->args[0]);
       links[nlinks].name = op->args[0];
-      if (etc_link_value(host_etc, FHS_HOST_ETC_IN_PLACE, op->args[0], &links[nlinks].value)) nlinks++;
+      if (etc_link_value(host_etc, host_etc_path, FHS_HOST_ETC_IN_PLACE, op->args[0], &links[nlinks].value)) nlinks++;
     }
   }
   if (host_etc >= 0) close(host_etc);
-  marker_layer_t layer = {.marker = &marker, .host_etc = host_etc_tree >= 0, .links = links, .nlinks = nlinks};
+  open_layer_shared_done();
+  marker_layer_t layer = {.marker = &marker, .host_etc = host_etc_tree >= 0, .links = links, .nlinks = nlinks,
+                          .ldcache = ldcache, .ldcache_st = &ldcache_st};
   layer_from_cache(&layer);
   if (layer.fd < 0) layer_on_tmpfs(&layer);
-  bool etc_links = nlinks > 0;
+  bool etc_top = nlinks > 0 || ldcache >= 0;
 
   /* Then the mounts, in plan order (validated: /usr first, so the kept /etc
    * and the /etc overlay can rely on it). */
@@ -656,7 +745,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
     case FHS_OP_OVERLAY: {
       /* The marker's usr/ on top of /usr; the /etc links, if any, on top of /etc. */
       bool usr = !strcmp(a[0], "/usr");
-      bool top = usr || (!strcmp(a[0], "/etc") && etc_links);
+      bool top = usr || (!strcmp(a[0], "/etc") && etc_top);
       size_t n = src[i].n + top;
       dirref_t *lowers = xmalloc(n * sizeof *lowers);
       if (top) {
@@ -667,7 +756,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       }
       memcpy(lowers + top, src[i].lowers, src[i].n * sizeof *lowers);
       /* Counted as the plan names them: the marker is the launcher's own. */
-      int r = mount_overlay_ro(a[0], lowers, n);
+      int r = mount_overlay_ro(a[0], lowers, n, usr);
       if (r < 0 && usr && layer.cached) {
         /* The cache's filesystem may be one OverlayFS refuses as a lower
          * (or stacks too deep): the /usr overlay is the first mount and
@@ -679,7 +768,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
         layer_on_tmpfs(&layer);
         lowers[0].fd = layer.usr;
         layer.usr = -1;
-        r = mount_overlay_ro(a[0], lowers, n);
+        r = mount_overlay_ro(a[0], lowers, n, usr);
       }
       if (r < 0) overlay_failed(false, a[0], src[i].n);
       close_refs(lowers, n);
@@ -693,13 +782,14 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       struct stat st;
       if (lstat("/var/lib", &st) < 0 || !S_ISDIR(st.st_mode))
         die(FHS_EXIT_SETUP, "/var/lib: the host has no /var/lib directory to show the install-time state over");
-      if (mount_overlay_ro("/var/lib", src[i].lowers, src[i].n) < 0)
+      if (mount_overlay_ro("/var/lib", src[i].lowers, src[i].n, false) < 0)
         die_errno(FHS_EXIT_SETUP, "overlay /var/lib of %zu state layers over the host's", src[i].n - 1);
       close_refs(src[i].lowers, src[i].n);
       break;
     }
     case FHS_OP_BIND_FILE:
     case FHS_OP_LDCACHE_UNION:
+      if (src[i].tree < 0) break; /* in the marker layer's etc/ */
       /* After /etc is in place: over the host's cache, in this namespace only. */
       if (attach_mount(src[i].tree, a[0]) < 0) die_errno(FHS_EXIT_SETUP, "bind the view's ld.so.cache at %s", a[0]);
       close(src[i].tree);
@@ -712,6 +802,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
     }
   }
   if (host_etc_tree >= 0) close(host_etc_tree);
+  if (ldcache >= 0) close(ldcache);
   if (layer.etc >= 0) close(layer.etc);
   close(layer.fd);
   for (size_t i = 0; i < nlinks; i++) free(links[i].value);

@@ -7,13 +7,13 @@
 // test checks.
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { debLayers } from "./helpers/debian.js";
 import { isRoot, mustWork, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser, type RunOptions } from "./helpers/env.js";
-import { callerMounts, makePackage, markerLayer, packageFromLayers, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+import { callerMounts, makePackage, markerLayer, packageFromLayers, staticProgram, syntheticLayers, wrapPackage } from "./helpers/wrapped.js";
 import { LAUNCHER_EXIT } from "../src/abi.js";
 
 
@@ -148,6 +148,44 @@ describe("setuid-escalation: the launcher never runs with privileges its caller 
   });
 });
 
+describe("marker-forgery: no layer's usr/.fhs shows in a view (a usr/.fhs/view there would forge the in-place proof)", () => {
+  const NEW_ROOT = ["--config", join(repoRoot, "policies/new-root.json")];
+  /** A layer holding a forged in-place marker and another file beside it. */
+  function forgingLayer(): string {
+    const dep = markerLayer("forger");
+    mkdirSync(join(dep, "usr/.fhs"));
+    writeFileSync(join(dep, "usr/.fhs/view"), "view-id\0forged\0\0");
+    writeFileSync(join(dep, "usr/.fhs/extra"), "extra\n");
+    if (isRoot) execFileSync("chown", ["-R", `${testUser.uid}:${testUser.gid}`, dep]);
+    return dep;
+  }
+
+  it("in place: /usr/.fhs is the launcher's alone (the marker layer's .fhs is opaque)", () => {
+    const pkg = probePackage("forge-inplace", [forgingLayer()]);
+    const runtime = testDir("fhs-runtime-");
+    assert.equal(launch([join(pkg, "usr/bin/probe"), "exists", "/usr/.fhs/extra"], runtime).stdout, "exists no\n");
+    assert.equal(launch([join(pkg, "usr/bin/probe"), "exists", "/usr/share/forger/marker"], runtime).stdout, "exists yes\n");
+  });
+
+  it("in a new root: /usr/.fhs from a layer does not show (an empty file .fhs tops the layers)", () => {
+    const pkg = wrapPackage(makePackage({ "bin/probe": { from: probe } }, "forge-new-root"), [forgingLayer()], NEW_ROOT);
+    const runtime = testDir("fhs-runtime-");
+    for (const path of ["/usr/.fhs/view", "/usr/.fhs/extra"]) assert.equal(launch([join(pkg, "usr/bin/probe"), "exists", path], runtime).stdout, "exists no\n", path);
+    assert.equal(launch([join(pkg, "usr/bin/probe"), "exists", "/usr/share/forger/marker"], runtime).stdout, "exists yes\n");
+  });
+
+  it("a new root of 500 layers (no room for that file) holding usr/.fhs is refused, named", () => {
+    const pkg = wrapPackage(makePackage({ "bin/probe": { from: probe } }, "forge-full"), [forgingLayer(), ...syntheticLayers(497)]);
+    const runtime = testDir("fhs-runtime-");
+    const before = world(runtime);
+    const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/.fhs/view"], runtime);
+    assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
+    assert.equal(r.stderr, "fhs: /usr: one of the view's 500 layers holds usr/.fhs, which only the launcher makes (an in-place view's marker)\n");
+    assert.equal(r.stdout, "", "the program ran");
+    assertNoResidue(before, { cacheMayGrow: true });
+  });
+});
+
 describe("layer-symlink-escape: layers are opened as the manifest names them, following no symlink", () => {
   for (const api of ["default", "legacy"] as const) {
     const env: Record<string, string> = api === "legacy" ? { FHS_MOUNT_API: "legacy" } : {};
@@ -184,6 +222,43 @@ describe("layer-symlink-escape: layers are opened as the manifest names them, fo
       assertNoResidue(before, { cacheMayGrow: true });
     });
   }
+
+  it("refuses layers under one shared parent when the parent or one of them became a symlink", () => {
+    // Two layers in one directory: the launcher opens that parent once and
+    // resolves each layer from it, with the same rule (resolve.c).
+    const parent = testDir("fhs-shared-");
+    const layers = ["one", "two", "three"].map((n) => {
+      const l = join(parent, n);
+      mkdirSync(join(l, "usr/share", n), { recursive: true });
+      writeFileSync(join(l, "usr/share", n, "marker"), `${n}\n`);
+      return l;
+    });
+    if (isRoot) execFileSync("chown", ["-R", `${testUser.uid}:${testUser.gid}`, parent]);
+    const pkg = probePackage("shared-parent-pkg", layers);
+    const runtime = testDir("fhs-runtime-");
+    assert.equal(launch([join(pkg, "usr/bin/probe"), "exists", "/usr/share/three/marker"], runtime).stdout, "exists yes\n");
+    // A later layer (resolved from the shared parent's fd) swapped for a link to the host's root.
+    const two = layers[1]!;
+    renameSync(two, `${two}.real`);
+    symlinkSync("/", two);
+    let before = world(runtime);
+    let r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/bin/perl"], runtime);
+    assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
+    assert.equal(r.stderr, `fhs: layer ${two}/usr: ${two} is a symlink; a layer is opened without following symlinks\n`);
+    assert.equal(r.stdout, "", "the program ran");
+    assertNoResidue(before, { cacheMayGrow: true });
+    rmSync(two);
+    renameSync(`${two}.real`, two);
+    // The shared parent itself swapped for a link to a copy of it.
+    renameSync(parent, `${parent}.real`);
+    symlinkSync(`${parent}.real`, parent);
+    before = world(runtime);
+    r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/share/one/marker"], runtime);
+    assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
+    assert.equal(r.stderr, `fhs: layer ${layers[0]}/usr: ${parent} is a symlink; a layer is opened without following symlinks\n`);
+    assert.equal(r.stdout, "", "the program ran");
+    assertNoResidue(before, { cacheMayGrow: true });
+  });
 
   it("refuses a manifest layer with '..' (here: the host's /usr by a detour)", () => {
     const dep = markerLayer("dotdot");

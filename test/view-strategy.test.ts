@@ -6,6 +6,7 @@
 // it was. Real Debian programs, the real launcher, as the unprivileged user.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -351,4 +352,34 @@ describe("view strategy: concurrent first launches of one view", () => {
       assert.equal(top, join(dir, names[0]!, "usr"), "the race's losers use the winner's entry");
     }
   });
+});
+
+describe("view strategy: the in-place view's ld.so.cache is a file of the marker layer, not a mount", () => {
+  for (const mode of CACHE_MODES) {
+    it(`${mode.name}: the package's cache, no mount at /etc/ld.so.cache, and a changed cache is seen by the next launch`, () => {
+      const shell = shellPackage();
+      const own = ["dash", "coreutils", "grep"].flatMap((p) => debLayers([p]));
+      const pkg = wrapPackage(packageFromLayers(own, "ldcache-file"), shell.layers);
+      const env = mode.env() as Record<string, string>;
+      const file = join(pkg, ".fhs/ld.so.cache");
+      const script = `grep -c ' /etc/ld.so.cache ' /proc/self/mountinfo; sha256sum /etc/ld.so.cache | cut -c1-64`;
+      const digest = (bytes: Buffer) => createHash("sha256").update(bytes).digest("hex");
+      let r = sh(pkg, script, { env });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout, `0\n${digest(readFileSync(file))}\n`);
+      // The package's cache replaced (glibc ignores a cache it cannot read and
+      // searches the default dirs): the next launch shows the new bytes.
+      const saved = readFileSync(file);
+      const junk = Buffer.from("not an ld.so.cache\n");
+      rmSync(file);
+      writeFileSync(file, junk, { mode: 0o444 });
+      try {
+        r = sh(pkg, script, { env });
+        assert.equal(r.stdout, `0\n${digest(junk)}\n`, r.stderr);
+      } finally {
+        rmSync(file);
+        writeFileSync(file, saved, { mode: 0o444 });
+      }
+    });
+  }
 });
