@@ -26,13 +26,16 @@ void resolve_force_fallback(bool on) { force_fallback = on; }
 
 bool path_normalized(const char *path)
 {
+  /* One pass, byte by byte: it runs for every layer of a launch, several
+   * times (the validator's allowed list, the open). */
   if (path[0] != '/' || !path[1]) return false;
-  for (const char *c = path + 1;;) {
-    const char *end = strchr(c, '/');
-    size_t l = end ? (size_t)(end - c) : strlen(c);
+  const char *c = path + 1; /* start of the current component */
+  for (const char *p = c;; p++) {
+    if (*p != '/' && *p) continue;
+    size_t l = (size_t)(p - c);
     if (l == 0 || (l == 1 && c[0] == '.') || (l == 2 && c[0] == '.' && c[1] == '.')) return false;
-    if (!end) return true;
-    c = end + 1;
+    if (!*p) return true;
+    c = p + 1;
   }
 }
 

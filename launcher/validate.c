@@ -66,8 +66,11 @@ static bool layer_source_ok(const allowed_t *a, const char *src, size_t *hint)
 {
   for (size_t k = 0; k < a->n; k++) {
     size_t i = (*hint + k) % a->n;
-    size_t l = strlen(a->paths[i]);
-    if (strncmp(src, a->paths[i], l)) continue;
+    const char *p = a->paths[i];
+    size_t l = 0;
+    /* One pass: the common prefix, stopping at the first difference. */
+    while (p[l] && p[l] == src[l]) l++;
+    if (p[l]) continue;
     if ((src[l] == 0 && !strcmp(a->layouts[i], "nix")) ||
         (src[l] == '/' && !strcmp(a->layouts[i], "fhs") && list_has(a->dirs[i], src + l + 1, strlen(src + l + 1)))) {
       *hint = i + 1;

@@ -771,7 +771,11 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
         r = mount_overlay_ro(a[0], lowers, n, usr);
       }
       if (r < 0) overlay_failed(false, a[0], src[i].n);
-      close_refs(lowers, n);
+      /* /usr's lowers (every layer) are left to the exec to close (O_CLOEXEC):
+       * the mount holds its own references, and a close per layer was a
+       * system call per layer (0.3 ms of a 300-layer launch). */
+      if (usr) free(lowers);
+      else close_refs(lowers, n);
       free(src[i].lowers);
       if (usr && host_etc_tree >= 0 && attach_mount(host_etc_tree, FHS_HOST_ETC_IN_PLACE) < 0)
         die_errno(FHS_EXIT_SETUP, "bind the host's /etc read-only at %s", FHS_HOST_ETC_IN_PLACE);

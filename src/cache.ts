@@ -13,11 +13,21 @@
 // is later. Only entries fhs names are touched (a plan's sha256, a union's
 // sha256.ld.so.cache or an older launcher's view-id.ld.so.cache, a temporary's .tmp-PID), only in a directory the caller owns
 // that no one else may write to, as the launcher requires; anything else
-// there is left alone.
+// there is left alone. In-place views' marker layers (view-<sha256>/) are
+// never removed: a running view may use one as a lower. The directory a
+// launch killed while filling one left (.new-XXXXXX, never used as a lower:
+// only a finished entry is renamed into place) is removed once it is older
+// than a launch could still be filling it.
 import { lstatSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { FhsError } from "./errors.js";
 import { envLdCacheDir } from "./ldcache.js";
+import { removeTree } from "./tree.js";
+
+/** A marker layer's temporary (launcher/cache.c, cache_entry_begin). */
+const MARKER_TEMP = /^\.new-[A-Za-z0-9]{6}$/;
+/** A launch fills one in milliseconds: older than this, it was abandoned. */
+const MARKER_TEMP_AGE_MS = 10 * 60_000;
 
 export interface PruneOptions {
   /** Remove entries not used for this many days. */
@@ -77,6 +87,20 @@ function pruneDir(name: CacheDirResult["name"], dir: string, opts: PruneOptions)
     .sort((a, b) => a.used - b.used); // least recently used first
   const now = opts.now ?? Date.now();
   const maxAge = (opts.maxAgeDays ?? DEFAULT_MAX_AGE_DAYS) * 86_400_000;
+  if (name === "plans") {
+    for (const n of readdirSync(dir).filter((n) => MARKER_TEMP.test(n))) {
+      const path = join(dir, n);
+      let t;
+      try {
+        t = lstatSync(path);
+      } catch {
+        continue; // published or removed meanwhile
+      }
+      if (!t.isDirectory() || t.uid !== process.getuid!() || now - t.mtimeMs < MARKER_TEMP_AGE_MS) continue;
+      removeTree(path);
+      result.removed++;
+    }
+  }
   let total = entries.reduce((t, e) => t + e.size, 0);
   for (const e of entries) {
     const old = opts.all || now - e.used > maxAge || (opts.maxBytes !== undefined && total > opts.maxBytes);

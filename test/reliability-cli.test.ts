@@ -450,6 +450,32 @@ describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not
     assert.ok(ls(plans).filter((n) => n !== "notes").length >= 1);
   });
 
+  it("removes a marker layer's temporary a killed launch left, once no launch could still be filling it", () => {
+    const home = testDir("fhs-caches-new-");
+    const env = { XDG_RUNTIME_DIR: join(home, "run"), XDG_CACHE_HOME: join(home, "cache") };
+    const plans = join(env.XDG_RUNTIME_DIR, "fhs-plans");
+    mkdirSync(plans, { recursive: true, mode: 0o700 });
+    chmodSync(plans, 0o700);
+    // As cache_entry_begin leaves one: half filled, some dirs already read-only.
+    const temp = (name: string, minutesAgo: number) => {
+      const d = join(plans, name);
+      mkdirSync(join(d, "usr/.fhs"), { recursive: true });
+      writeFileSync(join(d, "usr/.fhs/view"), "view-id\0x\0\0");
+      chmodSync(join(d, "usr/.fhs"), 0o555);
+      chmodSync(join(d, "usr"), 0o555);
+      const t = new Date(Date.now() - minutesAgo * 60_000);
+      utimesSync(d, t, t);
+      return d;
+    };
+    temp(".new-Ab12Cd", 60);
+    temp(".new-Xy34Zw", 1);
+    giveToTestUser(home);
+    const r = runCliUnprivileged(["cache", "prune"], { env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^plans \S+: removed 1 \(0 KiB\), kept 0 \(0 KiB\)\n/);
+    assert.deepEqual(readdirSync(plans), [".new-Xy34Zw"], "the fresh one may still be filled by a running launch");
+  });
+
   it("--max-size keeps the most recently used within the bound; a directory others may write is left alone", () => {
     const home = testDir("fhs-caches-size-");
     const env = { XDG_RUNTIME_DIR: join(home, "run"), XDG_CACHE_HOME: join(home, "cache") };

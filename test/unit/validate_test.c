@@ -13,6 +13,7 @@
 #include "plan.h"
 #include "policy.h"
 #include "records.h"
+#include "resolve.h"
 #include "validate.h"
 
 /* Record bytes from "a b;c d" (a field may not hold ' ' or ';'). */
@@ -211,7 +212,7 @@ int main(void)
   if (records_parse(mb, mlen, &manifest) < 0 || records_parse(ib, ilen, &in) < 0 || records_parse(ub, ulen, &unmerged) < 0) return 2;
   int failed = 0, n = 0;
   size_t ncases = sizeof cases / sizeof cases[0];
-  printf("1..%zu\n", ncases + 1);
+  printf("1..%zu\n", ncases + 2);
   for (size_t i = 0; i < ncases; i++) {
     const case_t *c = &cases[i];
     char *gen = c->plan ? NULL : big_plan(c->name);
@@ -253,6 +254,19 @@ int main(void)
     if (!pass) failed++, printf("#   got %d: %s\n", v.code, v.msg);
     allowed_free(&a);
     free(r.recs), free(r.field_store), free(b);
+  }
+  /* path_normalized, the one rule for how a layer may be named. */
+  {
+    static const struct { const char *path; bool ok; } paths[] = {
+        {"/", false},      {"", false},          {"a/b", false},     {"/a", true},        {"/a/b/c", true},
+        {"/a//b", false},  {"/a/b/", false},     {"/./a", false},    {"/a/.", false},     {"/a/../b", false},
+        {"/..", false},    {"/a/..b", true},     {"/a/.b/c", true},  {"/a/b..", true},    {"/.fhs/raw", true},
+    };
+    bool pass = true;
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+      if (path_normalized(paths[i].path) != paths[i].ok) pass = false, printf("#   path_normalized(\"%s\") != %d\n", paths[i].path, paths[i].ok);
+    printf("%s %d - path_normalized: absolute, no empty, '.' or '..' component\n", pass ? "ok" : "not ok", ++n);
+    if (!pass) failed++;
   }
   free(manifest.recs), free(manifest.field_store), free(in.recs), free(in.field_store), free(mb), free(ib);
   free(unmerged.recs), free(unmerged.field_store), free(ub);
