@@ -41,13 +41,14 @@ describe("launch benchmark, smoke run", { skip: !isRoot && !mustWork ? "needs ro
       machine: { cpus: number; kernel: string };
       medians: Record<string, number>;
       targets: { figure: string; result: number }[];
-      layerSeries: { layers: number; fhs: number; newRoot: number; floor: number }[];
+      layerSeries: { layers: number; fhs: number; newRoot: number; floor: number; viewFloor: number }[];
+      decomposition: { view: string; wall: Record<string, number>; cpu: Record<string, number> }[];
       depthSeries: { depth: number; fhs: number; newRoot: number; floor: number }[];
       helloBuild: { launches: Record<string, number> };
     };
     assert.equal(res.smoke, true);
     assert.ok(res.machine.cpus > 0 && res.machine.kernel.length > 0);
-    for (const name of ["direct", "fhs", "fhs-new-root", "fhs-cold", "floor", "bwrap", "inview-direct", "inview-fast", "inview-floor", "buildfhsenv", "fhs-big", "state-with", "state-without", "depth-fhs-2", "depth-fhs-new-root-2", "depth-floor-2"])
+    for (const name of ["direct", "fhs", "fhs-new-root", "fhs-cold", "floor", "floor-view", "bwrap", "inview-direct", "inview-fast", "inview-floor", "buildfhsenv", "fhs-big", "state-with", "state-without", "depth-fhs-2", "depth-fhs-new-root-2", "depth-floor-2", "layers-floor-view-2", "layers-floor-view-10"])
       assert.ok(Number.isFinite(res.medians[name]) && res.medians[name]! > 0, `no median for ${name}`);
     // The real workloads: python3 and gcc, and GNU hello's configure + make in three envs.
     for (const name of ["python-wrapper", "python-inview", "python-inview-fast", "gcc-wrapper", "gcc-inview", "gcc-inview-fast", "hello-unwrapped", "hello-wrapped-layers", "hello-wrapped-path"])
@@ -60,6 +61,11 @@ describe("launch benchmark, smoke run", { skip: !isRoot && !mustWork ? "needs ro
     for (const t of res.targets) assert.ok(Number.isFinite(t.result), `no figure for ${t.figure}`);
     assert.deepEqual(res.layerSeries.map((p) => p.layers), [2, 10]);
     for (const p of [...res.layerSeries, ...res.depthSeries]) assert.ok(Number.isFinite(p.fhs) && Number.isFinite(p.newRoot) && Number.isFinite(p.floor));
+    for (const p of res.layerSeries) assert.ok(Number.isFinite(p.viewFloor), `no view floor at ${p.layers} layers`);
+    // fhs's overhead split at the view floor, at 10 layers and at the sweep's largest point.
+    assert.equal(res.decomposition.length, 2);
+    for (const d of res.decomposition)
+      for (const k of ["fhsOverViewFloor", "viewFloorOverFloor"]) assert.ok(Number.isFinite(d.wall[k]) && Number.isFinite(d.cpu[k]), `no ${k} for ${d.view}`);
 
     for (const chart of ["layers.svg", "depth.svg"]) {
       const svg = readFileSync(join(out, "docs/bench", chart), "utf8");
@@ -67,8 +73,10 @@ describe("launch benchmark, smoke run", { skip: !isRoot && !mustWork ? "needs ro
       assert.match(svg, /fhs wrapper/);
       assert.match(svg, /fhs wrapper, new root/);
       assert.match(svg, /kernel floor \(in place\)/);
+      if (chart === "layers.svg") assert.match(svg, /view floor/);
     }
     const doc = readFileSync(join(out, "docs/BENCHMARKS.md"), "utf8");
     assert.match(doc, /<!-- results:begin[\s\S]*\| launcher peak RSS \|[\s\S]*<!-- results:end -->/);
+    assert.match(doc, /<!-- results:begin[\s\S]*\| view floor: [\s\S]*fhs \/ view floor[\s\S]*<!-- results:end -->/);
   });
 });

@@ -33,12 +33,12 @@ async function lineChart(file: string, points: Point[], x: string, xTitle: strin
 }
 
 export async function renderCharts(o: {
-  layerSeries: { layers: number; fhs: number | null; newRoot: number | null; floor: number | null; bwrap: number | null }[];
+  layerSeries: { layers: number; fhs: number | null; newRoot: number | null; floor: number | null; viewFloor: number | null; bwrap: number | null }[];
   depthSeries: { depth: number; fhs: number | null; newRoot: number | null; floor: number | null }[];
   dir: string;
   note: string;
 }): Promise<void> {
-  const rename = (p: Record<string, number | null>) => ({ ...p, "fhs wrapper (the policy's choice)": p.fhs ?? null, "fhs wrapper, new root": p.newRoot ?? null, "kernel floor (in place)": p.floor ?? null, ...("bwrap" in p ? { "bubblewrap 0.12": p.bwrap ?? null } : {}), fhs: undefined, newRoot: undefined, floor: undefined, bwrap: undefined });
+  const rename = (p: Record<string, number | null>) => ({ ...p, "fhs wrapper (the policy's choice)": p.fhs ?? null, "fhs wrapper, new root": p.newRoot ?? null, "kernel floor (in place)": p.floor ?? null, ...("viewFloor" in p ? { "view floor (the in-place view's mounts alone)": p.viewFloor ?? null } : {}), ...("bwrap" in p ? { "bubblewrap 0.12": p.bwrap ?? null } : {}), fhs: undefined, newRoot: undefined, floor: undefined, viewFloor: undefined, bwrap: undefined });
   const clean = (p: Record<string, unknown>) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as Point;
   await lineChart(join(o.dir, "layers.svg"), o.layerSeries.map((p) => clean(rename(p))), "layers", "layers in the view", "overhead over a direct exec (ms, median)", "Launch overhead against layer count", o.note, "log");
   await lineChart(join(o.dir, "depth.svg"), o.depthSeries.map((p) => clean(rename(p))), "depth", "nesting depth (launches, each in the previous view)", "overhead over a direct exec (ms, median)", "Launch overhead against nesting depth", o.note);

@@ -10,10 +10,10 @@
 // that fork+execs the command and waits, so Node adds nothing to the timing.
 // Rounds of all commands are interleaved to spread machine noise evenly.
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
-import { join } from "node:path";
-import { decodeRecords } from "../../src/policy/records.js";
+import { dirname, join } from "node:path";
+import { decodeRecords, encodeRecords } from "../../src/policy/records.js";
 import { debLayers, debSource } from "../helpers/debian.js";
 import { fetchedPackage } from "../helpers/fetched.js";
 import { isRoot, repoRoot, runCli, runUnprivileged, testArtifacts, testDir, testUser } from "../helpers/env.js";
@@ -36,6 +36,7 @@ const cacheDir = process.env.FHS_BENCH_CACHE ?? "/var/cache/fhs-bench";
 const runner = staticProgram("runner", join(repoRoot, "test/bench/runner.c"));
 const step = staticProgram("step", join(repoRoot, "test/bench/step.c"));
 const floor = staticProgram("floor", join(repoRoot, "test/bench/floor.c"));
+const floorView = staticProgram("floor-view", join(repoRoot, "test/bench/floor-view.c"));
 const containerInit = staticProgram("fhsenv-init", join(repoRoot, "test/bench/fhsenv-init.c"));
 const { launcher } = testArtifacts();
 const bwrap = execFileSync("bash", [join(repoRoot, "test/bench/get-bwrap.sh")], { encoding: "utf8" }).trim();
@@ -55,6 +56,73 @@ function usrLayers(plan: string[][]): string[] {
   const op = plan.find((r) => (r[0] === "overlay" || r[0] === "bind-ro") && r[1] === "/usr");
   if (!op) throw new Error(`bench: the plan mounts nothing at /usr: ${JSON.stringify(plan)}`);
   return op[0] === "overlay" ? op.slice(2) : [op[2]!];
+}
+
+/** The in-place kept /etc, as the marker names it and the /etc links point into it. */
+const HOST_ETC_IN_PLACE = "/usr/.fhs/host-etc";
+
+/** The view floor's command for an in-place plan, up to its PROGRAM
+ * (test/bench/floor-view.c): every mount the plan makes, none of the
+ * launcher's work. Its marker layer is made here once, as the launcher's
+ * cached one is (docs/ARCHITECTURE.md, "The marker layer"): usr/.fhs/view
+ * holding the marker's records, an empty usr/.fhs/host-etc, etc/ with a link
+ * per etc-link (into the kept /etc, or a copy of the host's link) and the
+ * view's ld.so.cache, empty/; every directory 0555, owned by the user who
+ * runs it. An op it cannot mirror stops the bench: a view floor missing a
+ * mount fhs makes would be a false figure. */
+function viewFloorArgs(plan: string[][]): string[] {
+  if (plan[0]?.join(" ") !== "plan inplace") throw new Error(`bench: the view floor mirrors an in-place plan only: ${plan[0]?.join(" ")}`);
+  const marker = join(testDir("fhs-bench-floor-view-"), "marker");
+  const records: string[][] = [];
+  const links: string[] = [];
+  const opts: string[] = [];
+  let usr: string[] | undefined;
+  let etc: string[] | undefined;
+  let hostEtc = false;
+  let ldcache: string | undefined;
+  for (const op of plan.slice(1)) {
+    const [kind, target] = op;
+    if (kind === "overlay" && target === "/usr") usr = op.slice(2);
+    else if (kind === "overlay" && target === "/etc") {
+      // The host's /etc is the lowest lower, which floor-view adds itself.
+      if (op[op.length - 1] !== "/etc") throw new Error(`bench: the plan's /etc overlay does not end with the host's /etc: ${op.join(" ")}`);
+      etc = op.slice(2, -1);
+    } else if (kind === "etc-link") links.push(target!);
+    else if (kind === "host-etc") {
+      if (target !== "/etc") throw new Error(`bench: the plan keeps ${target}, not the host's /etc`);
+      hostEtc = true;
+      records.push(["host-etc", HOST_ETC_IN_PLACE]);
+    } else if (kind === "hide") opts.push("--hide", target!);
+    else if (kind === "view-id" || kind === "view") records.push(op);
+    else if (kind === "setenv") continue;
+    // The view's ld.so.cache: whatever op places it over /etc/ld.so.cache, its source is the last field.
+    else if (target === "/etc/ld.so.cache") ldcache = op[op.length - 1];
+    else throw new Error(`bench: floor-view does not mirror the plan's ${op.join(" ")}`);
+  }
+  if (!usr || !hostEtc) throw new Error(`bench: the plan has no /usr overlay or no kept /etc: ${JSON.stringify(plan)}`);
+  // The marker's records in the launcher's order: view-id, view..., then host-etc.
+  records.sort((a, b) => Number(a[0] === "host-etc") - Number(b[0] === "host-etc"));
+  mkdirSync(join(marker, "usr/.fhs/host-etc"), { recursive: true });
+  mkdirSync(join(marker, "etc"));
+  mkdirSync(join(marker, "empty"));
+  writeFileSync(join(marker, "usr/.fhs/view"), encodeRecords(records), { mode: 0o444 });
+  for (const name of links) {
+    let st;
+    try {
+      st = lstatSync(join("/etc", name));
+    } catch {
+      continue; // skipped, as the launcher skips a host file that is gone
+    }
+    mkdirSync(dirname(join(marker, "etc", name)), { recursive: true });
+    symlinkSync(st.isSymbolicLink() ? readlinkSync(join("/etc", name)) : `${HOST_ETC_IN_PLACE}/${name}`, join(marker, "etc", name));
+  }
+  if (ldcache && etc) copyFileSync(ldcache, join(marker, "etc/ld.so.cache"));
+  // No /etc overlay to hold it: bound over the host's, as fhs does then.
+  else if (ldcache) opts.push("--ldcache", ldcache);
+  if (!etc) opts.push("--no-etc");
+  give(marker);
+  execFileSync("chmod", ["-R", "a-w", marker]);
+  return [floorView, ...opts, marker, ...(etc ?? []), "--", ...usr, "--"];
 }
 
 /** bubblewrap building the same view as a plan: same overlay, links and binds. */
@@ -95,6 +163,7 @@ add({ name: "fhs", argv: [wrapped10] });
 add({ name: "fhs-new-root", argv: [join(pkg10NewRoot, "usr/bin/true")] });
 add({ name: "fhs-cold", argv: [wrapped10], env: { FHS_PLAN_CACHE: "off" } });
 add({ name: "floor", argv: [floor, ...usrLayers(plan10), "--", "/usr/bin/true"] });
+add({ name: "floor-view", argv: [...viewFloorArgs(plan10), "/usr/bin/true"] });
 add({ name: "bwrap", argv: [...bwrapView(plan10NewRoot), rawTrue] });
 // Inside pkg10's view (fhs env --pkg): a direct exec, and the wrapper (fast path).
 const cli = join(repoRoot, "dist/cli.js");
@@ -130,6 +199,7 @@ for (const n of LAYER_POINTS) {
   add({ name: `layers-fhs-${n}`, argv: [join(pkg, "usr/bin/step")], runs: SWEEP_RUNS });
   add({ name: `layers-fhs-new-root-${n}`, argv: [join(pkgNewRoot, "usr/bin/step")], runs: SWEEP_RUNS });
   add({ name: `layers-floor-${n}`, argv: [floor, ...usrLayers(plan), "--", "/usr/bin/step"], runs: SWEEP_RUNS });
+  add({ name: `layers-floor-view-${n}`, argv: [...viewFloorArgs(plan), "/usr/bin/step"], runs: SWEEP_RUNS });
   add({ name: `layers-bwrap-${n}`, argv: [...bwrapView(planOf(join(pkgNewRoot, "usr/bin/step"))), join(pkg, ".fhs/raw/bin/step")], runs: SWEEP_RUNS });
 }
 
@@ -305,7 +375,7 @@ const launchMs = median(timings.map((t) => Number(/launch_ns=(\d+)/.exec(t)![1])
 
 // --- Figures.
 const overStep = (k: string) => (m[k] === undefined ? null : m[k]! - m["direct-step"]!);
-const layerSeries = LAYER_POINTS.map((n) => ({ layers: n, fhs: overStep(`layers-fhs-${n}`), newRoot: overStep(`layers-fhs-new-root-${n}`), floor: overStep(`layers-floor-${n}`), bwrap: overStep(`layers-bwrap-${n}`) }));
+const layerSeries = LAYER_POINTS.map((n) => ({ layers: n, fhs: overStep(`layers-fhs-${n}`), newRoot: overStep(`layers-fhs-new-root-${n}`), floor: overStep(`layers-floor-${n}`), viewFloor: overStep(`layers-floor-view-${n}`), bwrap: overStep(`layers-bwrap-${n}`) }));
 const depthSeries = DEPTHS.map((d) => ({ depth: d, fhs: overStep(`depth-fhs-${d}`), newRoot: overStep(`depth-fhs-new-root-${d}`), floor: overStep(`depth-floor-${d}`) }));
 const perLevel = (series: "fhs" | "floor", d: number) => depthSeries.find((p) => p.depth === d)![series]! / d;
 const dMax = Math.max(...DEPTHS);
@@ -313,7 +383,25 @@ const lMax = LAYER_POINTS.includes(300) ? 300 : Math.max(...LAYER_POINTS);
 const at = (n: number) => layerSeries.find((p) => p.layers === n)!;
 const lMin = Math.min(...LAYER_POINTS.filter((n) => n > 1));
 /** µs per layer between the sweep's points lMin and lMax (the smoke has one point: 0). */
-const slope = (s: "fhs" | "floor") => (lMax > lMin ? ((at(lMax)[s]! - at(lMin)[s]!) / (lMax - lMin)) * 1000 : 0);
+const slope = (s: "fhs" | "floor" | "viewFloor") => (lMax > lMin ? ((at(lMax)[s]! - at(lMin)[s]!) / (lMax - lMin)) * 1000 : 0);
+
+/** The decomposition of fhs's overhead (not a target): over the same direct
+ * exec, fhs against the view floor (the launcher's own work) and the view
+ * floor against the floor (the mounts fhs's guarantees need), at 10 layers
+ * (coreutils' true) and at the sweep's lMax (the static step). */
+function decompose(x: Record<string, number>, fhs: string, viewFloor: string, floor: string, direct: string) {
+  const o = (k: string) => x[k]! - x[direct]!;
+  return { fhs: o(fhs), viewFloor: o(viewFloor), floor: o(floor), fhsOverViewFloor: o(fhs) / o(viewFloor), viewFloorOverFloor: o(viewFloor) / o(floor) };
+}
+const decomposition = [
+  { view: "coreutils true, 10 layers", layers: 10, wall: decompose(m, "fhs", "floor-view", "floor", "direct"), cpu: decompose(mc, "fhs", "floor-view", "floor", "direct") },
+  {
+    view: `static program, ${lMax} layers`,
+    layers: lMax,
+    wall: decompose(m, `layers-fhs-${lMax}`, `layers-floor-view-${lMax}`, `layers-floor-${lMax}`, "direct-step"),
+    cpu: decompose(mc, `layers-fhs-${lMax}`, `layers-floor-view-${lMax}`, `layers-floor-${lMax}`, "direct-step"),
+  },
+];
 
 /** The time-based ratios of the targets, from one set of medians (wall or CPU). */
 function ratios(x: Record<string, number>) {
@@ -368,7 +456,8 @@ const results = {
   helloBuild: { rounds: HELLO_ROUNDS, launches: helloLaunches },
   launcherClock: { launchMs, policyMs },
   rssKiB,
-  slopes: { fhsUsPerLayer: slope("fhs"), floorUsPerLayer: slope("floor") },
+  slopes: { fhsUsPerLayer: slope("fhs"), floorUsPerLayer: slope("floor"), viewFloorUsPerLayer: slope("viewFloor") },
+  decomposition,
   layerSeries,
   depthSeries,
   targets,
@@ -396,6 +485,7 @@ Raw figures: [bench/results/${date}.json](../bench/results/${date}.json).
 | fhs wrapper, 10 layers, a new root (config \`"view": "new-root"\`) | ${fmt(m["fhs-new-root"])} | ${fmt(mc["fhs-new-root"])} |
 | fhs wrapper, 10 layers, plan cache off (wasm3 runs the policy) | ${fmt(m["fhs-cold"])} | ${fmt(mc["fhs-cold"])} |
 | kernel floor: in-place overlay at /usr, same 10 layers (test/bench/floor.c) | ${fmt(m.floor)} | ${fmt(mc.floor)} |
+| view floor: the in-place view's mounts alone, same 10 layers (test/bench/floor-view.c) | ${fmt(m["floor-view"])} | ${fmt(mc["floor-view"])} |
 | bubblewrap 0.12 building the same view as fhs's new root | ${fmt(m.bwrap)} | ${fmt(mc.bwrap)} |
 | inside a view: direct exec | ${fmt(m["inview-direct"])} | ${fmt(mc["inview-direct"])} |
 | inside a view: wrapper, fast path | ${fmt(m["inview-fast"])} | ${fmt(mc["inview-fast"])} |
@@ -404,6 +494,7 @@ Raw figures: [bench/results/${date}.json](../bench/results/${date}.json).
 | direct exec of the same static program linked with musl | ${fmt(m["direct-step-musl"])} | ${fmt(mc["direct-step-musl"])} |
 | fhs wrapper, static program, ${lMax} layers | ${fmt(m[`layers-fhs-${lMax}`])} | ${fmt(mc[`layers-fhs-${lMax}`])} |
 | kernel floor, same ${lMax} layers | ${fmt(m[`layers-floor-${lMax}`])} | ${fmt(mc[`layers-floor-${lMax}`])} |
+| view floor, same ${lMax} layers | ${fmt(m[`layers-floor-view-${lMax}`])} | ${fmt(mc[`layers-floor-view-${lMax}`])} |
 | nesting depth 1, fhs / floor | ${fmt(m["depth-fhs-1"])} / ${fmt(m["depth-floor-1"])} | ${fmt(mc["depth-fhs-1"])} / ${fmt(mc["depth-floor-1"])} |
 | nesting depth ${dMax}, fhs / floor | ${fmt(m[`depth-fhs-${dMax}`])} / ${fmt(m[`depth-floor-${dMax}`])} | ${fmt(mc[`depth-fhs-${dMax}`])} / ${fmt(mc[`depth-floor-${dMax}`])} |
 | faithful buildFHSEnv, ${envLayers.length} layers (${fhsenv.files} files linked) | ${fmt(m.buildfhsenv)} | ${fmt(mc.buildfhsenv)} |
@@ -420,9 +511,15 @@ Raw figures: [bench/results/${date}.json](../bench/results/${date}.json).
 | launcher's own clock, plan cache off: whole launch until exec | ${fmt(launchMs)} | |
 | launcher's own clock, plan cache off: policy load + eval in wasm3 | ${fmt(policyMs)} | |
 
-Per-layer slope (${lMin}→${lMax} layers): fhs ${slope("fhs").toFixed(1)} µs per layer, the kernel floor ${slope("floor").toFixed(1)} µs.
+Per-layer slope (${lMin}→${lMax} layers): fhs ${slope("fhs").toFixed(1)} µs per layer, the view floor ${slope("viewFloor").toFixed(1)} µs, the kernel floor ${slope("floor").toFixed(1)} µs.
 Per-level cost at depth ${dMax} vs depth 1: fhs ${(perLevel("fhs", dMax) / perLevel("fhs", 1)).toFixed(2)}×, the kernel floor ${(perLevel("floor", dMax) / perLevel("floor", 1)).toFixed(2)}× (wall).
 ${layerSeries.some((p) => p.bwrap === null) ? `bubblewrap could not build the view with ${layerSeries.filter((p) => p.bwrap === null).map((p) => p.layers).join(", ")} layers.\n` : ""}
+Where fhs's overhead goes (a decomposition, not a target; overheads over the same direct exec):
+
+| view | fhs | view floor | kernel floor | fhs / view floor: the launcher's own work | view floor / floor: the mounts the guarantees need | the same ratios in CPU time |
+|---|---|---|---|---|---|---|
+${decomposition.map(({ view, wall: w, cpu: c }) => `| ${view} | ${fmt(w.fhs)} | ${fmt(w.viewFloor)} | ${fmt(w.floor)} | ${w.fhsOverViewFloor.toFixed(2)} × | ${w.viewFloorOverFloor.toFixed(2)} × | ${c.fhsOverViewFloor.toFixed(2)} × / ${c.viewFloorOverFloor.toFixed(2)} × |`).join("\n")}
+
 | figure | result (wall) | target | met | the same in CPU time |
 |---|---|---|---|---|
 ${targets.map((t) => `| ${t.figure} | ${t.result.toFixed(2)} ${t.unit} | ${t.target} | ${t.met ? "yes" : "**no**"} | ${t.cpu === null ? "" : `${t.cpu.toFixed(2)} ${t.unit}`} |`).join("\n")}
