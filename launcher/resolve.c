@@ -162,12 +162,15 @@ int open_layer_shared(int root, const char *path, const char **why)
     }
     return open_layer(root, path, why);
   }
-  if (parents[i].fd < 0) {
+  if (parents[i].fd == -1) {
     char dir[4096];
     if (plen >= sizeof dir) return open_layer(root, path, why);
     memcpy(dir, path + 1, plen - 1);
     dir[plen - 1] = 0;
-    parents[i].fd = openat2_dir(root, dir);
+    /* -2: tried and refused (no openat2, or the parent is no plain
+     * directory): its layers go the long way, and it is not asked again. */
+    int fd = openat2_dir(root, dir);
+    parents[i].fd = fd >= 0 ? fd : -2;
   }
   int pfd = parents[i].fd;
   if (pfd < 0) return open_layer(root, path, why);

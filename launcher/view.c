@@ -80,10 +80,13 @@ static bool etc_link_value(int host_etc, const char *host_etc_path, const char *
   struct stat st;
   st.st_mode = host_etc_file_type(host_etc_path, relpath);
   if (!st.st_mode && fstatat(host_etc, relpath, &st, AT_SYMLINK_NOFOLLOW) < 0) return false;
-  if (S_ISLNK(st.st_mode)) {
-    char buf[PATH_MAX];
-    ssize_t n = readlinkat(host_etc, relpath, buf, sizeof buf - 1);
-    if (n < 0) die_errno(FHS_EXIT_SETUP, "etc-link: read the host's /etc/%s", relpath);
+  char buf[PATH_MAX];
+  ssize_t n = S_ISLNK(st.st_mode) ? readlinkat(host_etc, relpath, buf, sizeof buf - 1) : -1;
+  /* Changed since the facts saw it: EINVAL, replaced by a file (the link
+   * into the kept /etc shows it as well); ENOENT, gone (no link). */
+  if (n < 0 && S_ISLNK(st.st_mode) && errno == ENOENT) return false;
+  if (n < 0 && S_ISLNK(st.st_mode) && errno != EINVAL) die_errno(FHS_EXIT_SETUP, "etc-link: read the host's /etc/%s", relpath);
+  if (n >= 0) {
     buf[n] = 0;
     *value = xstrdup(buf);
   } else {
