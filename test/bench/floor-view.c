@@ -17,45 +17,11 @@
  * /etc/ld.so.cache (--ldcache: a plan that binds its cache); a read-only
  * clone of MARKER/empty over each DIR (the plan's `hide`); exec. Mounts
  * from path strings: the launcher's opening by fd is its own work.
- * Static, like floor.c. */
-#define _GNU_SOURCE
-#include <fcntl.h>
-#include <sched.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mount.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+ * Static, like floor.c.
+ *   floor-view --mark-opaque DIR   (once, when the marker layer is made) */
+#include "floor.h" /* first: it defines _GNU_SOURCE */
 
-#ifndef FSCONFIG_SET_STRING
-#define FSCONFIG_SET_STRING 1
-#define FSCONFIG_CMD_CREATE 6
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x00000001
-#endif
-
-struct attr { unsigned long long set, clr, prop, userns; };
-
-static void die(const char *what)
-{
-  perror(what);
-  exit(125);
-}
-
-static void write_file(const char *path, const char *text)
-{
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) die(path);
-  close(fd);
-}
+#include <sys/xattr.h>
 
 /* A detached read-only copy of PATH's mount; recursive (every submount read-only too) for the host's /etc. */
 static int clone_ro(const char *path, int recursive)
@@ -73,11 +39,14 @@ static void attach(int mnt, const char *target)
   close(mnt);
 }
 
-/* One read-only overlay of TOP then the n lowers, then LAST if not NULL. */
-static void overlay(const char *target, const char *top, char **lowers, int n, const char *last)
+/* One read-only overlay of TOP then the n lowers, then LAST if not NULL;
+ * userxattr for /usr, as the launcher mounts it (its marker layer's
+ * usr/.fhs is opaque: --mark-opaque). */
+static void overlay(const char *target, const char *top, char **lowers, int n, const char *last, int userxattr)
 {
   int fs = (int)syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
   if (fs < 0) die("fsopen");
+  if (userxattr && syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "userxattr", NULL, 0) < 0) die("userxattr");
   if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", top, 0) < 0) die(top);
   for (int i = 0; i < n; i++)
     if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir+", lowers[i], 0) < 0) die(lowers[i]);
@@ -98,6 +67,12 @@ static char *path_in(const char *dir, const char *rel)
 
 int main(int argc, char **argv)
 {
+  /* Once, when the benchmark makes the marker layer: its usr/.fhs opaque,
+   * as the launcher marks its own (launcher/view.c, mark_opaque). */
+  if (argc == 3 && !strcmp(argv[1], "--mark-opaque")) {
+    if (setxattr(argv[2], "user.overlay.opaque", "y", 1, 0) < 0) die(argv[2]);
+    return 0;
+  }
   char **hide = calloc((size_t)argc, sizeof *hide);
   if (!hide) die("calloc");
   int nhide = 0, etc = 1, i = 1;
@@ -117,24 +92,16 @@ int main(int argc, char **argv)
     return 2;
   }
   const char *m = argv[marker];
-  uid_t uid = getuid();
-  gid_t gid = getgid();
-  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) die("unshare");
-  char map[64];
-  write_file("/proc/self/setgroups", "deny");
-  snprintf(map, sizeof map, "%u %u 1", uid, uid);
-  write_file("/proc/self/uid_map", map);
-  snprintf(map, sizeof map, "%u %u 1", gid, gid);
-  write_file("/proc/self/gid_map", map);
+  enter_user_mount_ns();
   /* fhs makes every mount private (the caller's later mounts must not reach
    * a running view): a mount its guarantees need, so it is counted here. */
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make / private");
 
   /* Cloned before /usr is mounted, as the launcher opens every source first. */
   int host_etc = clone_ro("/etc", 1);
-  overlay("/usr", path_in(m, "usr"), argv + sep1 + 1, sep2 - sep1 - 1, NULL);
+  overlay("/usr", path_in(m, "usr"), argv + sep1 + 1, sep2 - sep1 - 1, NULL, 1);
   attach(host_etc, "/usr/.fhs/host-etc");
-  if (etc) overlay("/etc", path_in(m, "etc"), argv + marker + 1, sep1 - marker - 1, "/etc");
+  if (etc) overlay("/etc", path_in(m, "etc"), argv + marker + 1, sep1 - marker - 1, "/etc", 0);
   if (ldcache) attach(clone_ro(ldcache, 0), "/etc/ld.so.cache");
   for (int h = 0; h < nhide; h++) attach(clone_ro(path_in(m, "empty"), 0), hide[h]);
 

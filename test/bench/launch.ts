@@ -120,6 +120,7 @@ function viewFloorArgs(plan: string[][]): string[] {
   // No /etc overlay to hold it: bound over the host's, as fhs does then.
   else if (ldcache) opts.push("--ldcache", ldcache);
   if (!etc) opts.push("--no-etc");
+  execFileSync(floorView, ["--mark-opaque", join(marker, "usr/.fhs")]);
   give(marker);
   execFileSync("chmod", ["-R", "a-w", marker]);
   return [floorView, ...opts, marker, ...(etc ?? []), "--", ...usr, "--"];
