@@ -395,6 +395,16 @@ describe("layer-whiteout: a layer holding overlay's metadata is refused by wrap,
   });
 });
 
+/** A home whose runtime dir holds an empty plan cache dir, 0700, as the launcher makes it. */
+function planCacheHome(prefix: string) {
+  const home = testDir(prefix);
+  const env = { XDG_RUNTIME_DIR: join(home, "run"), XDG_CACHE_HOME: join(home, "cache") };
+  const plans = join(env.XDG_RUNTIME_DIR, "fhs-plans");
+  mkdirSync(plans, { recursive: true, mode: 0o700 });
+  chmodSync(plans, 0o700);
+  return { home, env, plans };
+}
+
 describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not used lately, and nothing else", () => {
   it("removes the entries unused past --max-age, keeps the rest; --all empties; launches make them again", () => {
     const home = testDir("fhs-caches-");
@@ -451,11 +461,7 @@ describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not
   });
 
   it("removes a marker layer's temporary a killed launch left, once no launch could still be filling it", () => {
-    const home = testDir("fhs-caches-new-");
-    const env = { XDG_RUNTIME_DIR: join(home, "run"), XDG_CACHE_HOME: join(home, "cache") };
-    const plans = join(env.XDG_RUNTIME_DIR, "fhs-plans");
-    mkdirSync(plans, { recursive: true, mode: 0o700 });
-    chmodSync(plans, 0o700);
+    const { home, env, plans } = planCacheHome("fhs-caches-new-");
     // As cache_entry_begin leaves one: half filled, some dirs already read-only.
     const temp = (name: string, minutesAgo: number) => {
       const d = join(plans, name);
@@ -465,7 +471,6 @@ describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not
       chmodSync(join(d, "usr"), 0o555);
       const t = new Date(Date.now() - minutesAgo * 60_000);
       utimesSync(d, t, t);
-      return d;
     };
     temp(".new-Ab12Cd", 60);
     temp(".new-Xy34Zw", 1);
@@ -477,11 +482,7 @@ describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not
   });
 
   it("--max-size keeps the most recently used within the bound; a directory others may write is left alone", () => {
-    const home = testDir("fhs-caches-size-");
-    const env = { XDG_RUNTIME_DIR: join(home, "run"), XDG_CACHE_HOME: join(home, "cache") };
-    const plans = join(env.XDG_RUNTIME_DIR, "fhs-plans");
-    mkdirSync(plans, { recursive: true, mode: 0o700 });
-    chmodSync(plans, 0o700);
+    const { home, env, plans } = planCacheHome("fhs-caches-size-");
     // Three 600 KiB entries used one, two and three days ago.
     const names = ["a", "b", "c"].map((c) => c.repeat(64));
     names.forEach((n, i) => {
