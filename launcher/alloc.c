@@ -50,6 +50,9 @@ typedef struct {
 
 static unsigned char arena[ARENA_SIZE] __attribute__((aligned(PAGE)));
 static size_t top; /* the arena's first free byte */
+/* The most the arena has ever handed out: every byte from here on is as
+ * .bss started, zero, and need not be zeroed again. */
+static size_t hwm;
 static void *last; /* the payload of the arena's last block, or NULL */
 
 static inline hdr_t *hdr_of(void *p) { return (hdr_t *)((unsigned char *)p - HDR); }
@@ -84,6 +87,7 @@ static void *alloc(size_t n, size_t align)
       h->size = n;
       h->map = 0;
       top = round_up(at + n, ALIGN);
+      if (top > hwm) hwm = top;
       return last = arena + at;
     }
   }
@@ -106,12 +110,27 @@ void free(void *p)
   }
 }
 
+/* Zeroes bytes [from, to) of block p where they may not be zero: a
+ * mapping's (fresh, or grown by mremap) are; so are the arena's above what
+ * it ever handed out before this block. Every page of a short-lived process
+ * costs a page fault when first written (~3 us on a VM, docs/ARCHITECTURE.md
+ * "The launcher's own cost per launch"): zeroing zeros would fault in pages
+ * a caller may never use. */
+static void zero(unsigned char *p, size_t from, size_t to, size_t hwm_before)
+{
+  size_t at = (size_t)((uintptr_t)p - (uintptr_t)arena);
+  if (at >= ARENA_SIZE || from >= to) return; /* a mapping */
+  size_t clean = hwm_before > at ? hwm_before - at : 0; /* bytes below this may be dirty */
+  if (to > clean) to = clean;
+  if (from < to) memset(p + from, 0, to - from);
+}
+
 void *calloc(size_t m, size_t n)
 {
   if (n && m > SIZE_MAX / n) { errno = ENOMEM; return NULL; }
-  void *p = alloc(m * n, ALIGN);
-  /* Arena memory may be a freed last block's; a fresh mapping is zero. */
-  if (p && !hdr_of(p)->map) memset(p, 0, m * n);
+  size_t before = hwm;
+  unsigned char *p = alloc(m * n, ALIGN);
+  if (p) zero(p, 0, m * n, before);
   return p;
 }
 
@@ -136,6 +155,7 @@ void *realloc(void *p, size_t n)
   if (p == last && n < BIG && ARENA_SIZE - at >= n) {
     h->size = n;
     top = round_up(at + n, ALIGN);
+    if (top > hwm) hwm = top;
     return p;
   }
   if (n <= h->size) {
@@ -169,3 +189,17 @@ int posix_memalign(void **out, size_t align, size_t n)
 }
 
 size_t malloc_usable_size(void *p) { return p ? hdr_of(p)->size : 0; }
+
+/* wasm3's realloc (m3_core.c), which zeroes what a block grows by: its
+ * linear memory, 64 KiB at a cold launch of which a policy touches a part,
+ * is one. The static launcher's link routes wasm3's calls here
+ * (-Wl,--wrap, launcher/Makefile); the same, zeroing only what may not be
+ * zero. */
+void *__wrap_m3_Realloc_Impl(void *p, size_t n, size_t old)
+{
+  if (n == old) return p;
+  size_t before = hwm;
+  unsigned char *q = realloc(p, n);
+  if (q && n > old) zero(q, old, n, before);
+  return q;
+}
