@@ -115,7 +115,18 @@ export function includesAll(all: Layer[], some: Layer[]): bool {
   return true;
 }
 
+/** Whether `s` is in `list`. A cold launch asks this ~120 times of short
+ * lists (the config's never-bind names for each host entry, the /etc files),
+ * and in wasm3 each element read and each string comparison is a call of
+ * its own (Array#__get, String.__eq: over 2000 calls a launch): elements
+ * are read from memory and compared only when their lengths match. */
 export function contains(list: string[], s: string): bool {
-  for (let i = 0; i < list.length; i++) if (list[i] == s) return true;
+  const n = list.length;
+  const len = s.length;
+  const data = list.dataStart;
+  for (let i = 0; i < n; i++) {
+    const e = load<string>(data + (<usize>i << alignof<string>()));
+    if (e.length == len && e == s) return true;
+  }
   return false;
 }
