@@ -130,6 +130,11 @@ static void gather(launch_t *L, const char *pkg, const char *relprog, const char
 static bool decide(launch_t *L, const char *mpath, policy_result_t *res, plan_t *plan, records_t *inrecs)
 {
   recbuf_t *in = &L->facts.in;
+  /* FHS_DEBUG=input: the exact bytes the policy is asked (each stage's),
+   * whether or not a cached plan answers them; the benchmark's policy floor
+   * (docs/BENCHMARKS.md) is built from them. */
+  const char *debug = getenv("FHS_DEBUG");
+  if (debug && !strcmp(debug, "input")) (void)!write_all(STDERR_FILENO, in->buf, in->len);
   char cache_file[PATH_MAX];
   char module_id[160];
   bool have_id = module_identity(L->policy_path, module_id, sizeof module_id);

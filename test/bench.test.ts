@@ -40,7 +40,7 @@ describe("launch benchmark, smoke run", { skip: !isRoot && !mustWork ? "needs ro
       smoke: boolean;
       machine: { cpus: number; kernel: string };
       medians: Record<string, number>;
-      targets: { figure: string; result: number }[];
+      targets: { figure: string; result: number; floor: number | null }[];
       layerSeries: { layers: number; fhs: number; newRoot: number; floor: number; viewFloor: number }[];
       decomposition: { view: string; wall: Record<string, number>; cpu: Record<string, number> }[];
       depthSeries: { depth: number; fhs: number; newRoot: number; floor: number }[];
@@ -48,7 +48,7 @@ describe("launch benchmark, smoke run", { skip: !isRoot && !mustWork ? "needs ro
     };
     assert.equal(res.smoke, true);
     assert.ok(res.machine.cpus > 0 && res.machine.kernel.length > 0);
-    for (const name of ["direct", "fhs", "fhs-new-root", "fhs-cold", "floor", "floor-view", "bwrap", "inview-direct", "inview-fast", "inview-floor", "buildfhsenv", "fhs-big", "state-with", "state-without", "depth-fhs-2", "depth-fhs-new-root-2", "depth-floor-2", "layers-floor-view-2", "layers-floor-view-10"])
+    for (const name of ["direct", "fhs", "fhs-new-root", "fhs-cold", "fhs-cold-policy-floor", "floor", "floor-view", "bwrap", "inview-direct", "inview-fast", "inview-floor", "buildfhsenv", "fhs-big", "state-with", "state-without", "depth-fhs-2", "depth-fhs-new-root-2", "depth-floor-2", "layers-floor-view-2", "layers-floor-view-10"])
       assert.ok(Number.isFinite(res.medians[name]) && res.medians[name]! > 0, `no median for ${name}`);
     // The real workloads: python3 and gcc, and GNU hello's configure + make in three envs.
     for (const name of ["python-wrapper", "python-inview", "python-inview-fast", "gcc-wrapper", "gcc-inview", "gcc-inview-fast", "hello-unwrapped", "hello-wrapped-layers", "hello-wrapped-path"])
@@ -59,6 +59,15 @@ describe("launch benchmark, smoke run", { skip: !isRoot && !mustWork ? "needs ro
     assert.ok(res.helloBuild.launches["hello-wrapped-path"]! > 100, `${res.helloBuild.launches["hello-wrapped-path"]} launches through the wrappers`);
     assert.equal(res.targets.length, 10);
     for (const t of res.targets) assert.ok(Number.isFinite(t.result), `no figure for ${t.figure}`);
+    // Each figure that a missed target could be held against its floor has one: the
+    // view floor (10 layers, the sweep's largest point), one static exec, the kernel
+    // floor nested, a policy that answers a constant plan.
+    const floors = res.targets.filter((t) => t.floor !== null);
+    assert.deepEqual(
+      floors.map((t) => t.figure.split(" ")[0]),
+      ["wrapper", "fast", "per-level", "wrapper", "policy"],
+    );
+    for (const t of floors) assert.ok(Number.isFinite(t.floor) && t.floor! > 0, `no floor for ${t.figure}`);
     assert.deepEqual(res.layerSeries.map((p) => p.layers), [2, 10]);
     for (const p of [...res.layerSeries, ...res.depthSeries]) assert.ok(Number.isFinite(p.fhs) && Number.isFinite(p.newRoot) && Number.isFinite(p.floor));
     for (const p of res.layerSeries) assert.ok(Number.isFinite(p.viewFloor), `no view floor at ${p.layers} layers`);

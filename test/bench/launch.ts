@@ -45,10 +45,39 @@ const give = (p: string) => {
   if (isRoot) execFileSync("chown", ["-R", "-h", `${testUser.uid}:${testUser.gid}`, p]);
 };
 
-/** The plan the launcher carries out for a wrapper, as records. */
-function planOf(wrapper: string): string[][] {
+/** The plan the launcher carries out for a wrapper: its bytes, as records. */
+function planBytesOf(wrapper: string): Buffer {
   const bytes = Buffer.from(runUnprivileged([wrapper], { env: { FHS_DEBUG: "plan" } }).stderr, "latin1");
-  return decodeRecords(bytes.subarray(0, bytes.lastIndexOf("\0\0") + 2));
+  return bytes.subarray(0, bytes.lastIndexOf("\0\0") + 2);
+}
+function planOf(wrapper: string): string[][] {
+  return decodeRecords(planBytesOf(wrapper));
+}
+
+/** The policy floor of a cold launch: PKG (wrapped with the built-in policy)
+ * wrapped again with test/fixtures/bench/policy-floor.ts, built with the
+ * input a cold launch of WRAPPER asks and the plan the built-in policy
+ * answers, which it answers to that input as constant bytes. The launch is the
+ * same; the policy does none of the deciding. Stops the bench if the floor
+ * answers another plan, or does not answer that input itself (wasm3 would
+ * compile the built-in policy's functions): either would be a false figure. */
+function withPolicyFloor(pkg: string, layers: string[], wrapper: string): void {
+  const cold = { FHS_PLAN_CACHE: "off" };
+  const input = Buffer.from(runUnprivileged([wrapper], { env: { ...cold, FHS_DEBUG: "input" } }).stderr, "latin1");
+  const plan = planBytesOf(wrapper);
+  const bytes = (b: Buffer) => `[${[...b].join(",")}]`;
+  const dir = testDir("fhs-bench-policy-floor-");
+  copyFileSync(join(repoRoot, "test/fixtures/bench/policy-floor.ts"), join(dir, "policy.ts"));
+  writeFileSync(join(dir, "recorded.ts"), `export const INPUT: StaticArray<u8> = ${bytes(input.subarray(0, input.lastIndexOf("\0\0") + 2))};\nexport const PLAN: StaticArray<u8> = ${bytes(plan)};\n`);
+  for (const args of [["policy", "build", join(dir, "policy.ts"), "-o", join(dir, "policy.wasm")], ["unwrap", pkg]]) {
+    const r = runCli(args);
+    if (r.status !== 0) throw new Error(`bench: fhs ${args.join(" ")}: ${r.stderr}`);
+  }
+  wrapPackage(pkg, layers, ["--policy", join(dir, "policy.wasm")]);
+  if (!planBytesOf(wrapper).equals(plan)) throw new Error(`bench: the policy floor's plan for ${wrapper} is not the built-in policy's`);
+  const timing = runUnprivileged([wrapper], { env: { ...cold, FHS_DEBUG: "timing" } }).stderr;
+  const compiled = Number(/compiled=(\d+)\//.exec(timing)?.[1]);
+  if (!(compiled < 12)) throw new Error(`bench: the policy floor did not answer its recorded input (wasm3 compiled ${compiled} functions): ${timing}`);
 }
 
 /** The directories the plan overlays at /usr, top first: the kernel floor's layers. */
@@ -163,6 +192,11 @@ add({ name: "direct", argv: [rawTrue] });
 add({ name: "fhs", argv: [wrapped10] });
 add({ name: "fhs-new-root", argv: [join(pkg10NewRoot, "usr/bin/true")] });
 add({ name: "fhs-cold", argv: [wrapped10], env: { FHS_PLAN_CACHE: "off" } });
+// The same cold launch with a policy that decides nothing (withPolicyFloor).
+const pkgPolicyFloor = wrapPackage(packageFromLayers(coreutils, "true10-policy-floor"), pad10);
+const wrappedPolicyFloor = join(pkgPolicyFloor, "usr/bin/true");
+withPolicyFloor(pkgPolicyFloor, pad10, wrappedPolicyFloor);
+add({ name: "fhs-cold-policy-floor", argv: [wrappedPolicyFloor], env: { FHS_PLAN_CACHE: "off" } });
 add({ name: "floor", argv: [floor, ...usrLayers(plan10), "--", "/usr/bin/true"] });
 add({ name: "floor-view", argv: [...viewFloorArgs(plan10), "/usr/bin/true"] });
 add({ name: "bwrap", argv: [...bwrapView(plan10NewRoot), rawTrue] });
@@ -372,9 +406,14 @@ const mc = Object.fromEntries([...cpuSamples].map(([k, v]) => [k, median(v)])) a
 // Policy share: the launcher's own clock around wasm3 load + eval, with the
 // plan cache off (a cold launch).
 const timingRuns = smoke ? 3 : 50;
-const timings = Array.from({ length: timingRuns }, () => runUnprivileged([wrapped10], { env: { FHS_DEBUG: "timing", FHS_PLAN_CACHE: "off" } }).stderr);
-const policyMs = median(timings.map((t) => Number(/policy_ns=(\d+)/.exec(t)![1]) / 1e6));
-const launchMs = median(timings.map((t) => Number(/launch_ns=(\d+)/.exec(t)![1]) / 1e6));
+/** Medians of the launcher's clock over cold launches of WRAPPER, in ms. */
+function launcherClock(wrapper: string): { policyMs: number; launchMs: number } {
+  const t = Array.from({ length: timingRuns }, () => runUnprivileged([wrapper], { env: { FHS_DEBUG: "timing", FHS_PLAN_CACHE: "off" } }).stderr);
+  const ms = (re: RegExp) => median(t.map((x) => Number(re.exec(x)![1]) / 1e6));
+  return { policyMs: ms(/policy_ns=(\d+)/), launchMs: ms(/launch_ns=(\d+)/) };
+}
+const { policyMs, launchMs } = launcherClock(wrapped10);
+const policyFloor = launcherClock(wrappedPolicyFloor);
 
 // --- Figures.
 const overStep = (k: string) => (m[k] === undefined ? null : m[k]! - m["direct-step"]!);
@@ -406,7 +445,9 @@ const decomposition = [
   },
 ];
 
-/** The time-based ratios of the targets, from one set of medians (wall or CPU). */
+/** The time-based ratios of the targets, from one set of medians (wall or
+ * CPU), and the same ratios for each one's floor: what the figure would be
+ * if fhs did nothing but what it cannot leave out. */
 function ratios(x: Record<string, number>) {
   const o = (k: string) => x[k]! - x.direct!;
   const os = (k: string) => x[k]! - x["direct-step"]!;
@@ -419,22 +460,41 @@ function ratios(x: Record<string, number>) {
     fhsenv: x.buildfhsenv! / x["fhs-big"]!,
     helloLayers: x["hello-wrapped-layers"]! / x["hello-unwrapped"]!,
     helloPath: x["hello-wrapped-path"]! / x["hello-unwrapped"]!,
+    // The floors: the view floor (every mount fhs makes, none of its work),
+    // one static exec, the kernel floor nested the same way.
+    floorOfFloor: o("floor-view") / o("floor"),
+    floorOfFast: x["inview-floor"]! / x["inview-direct"]!,
+    floorOfDepth: os(`depth-floor-${dMax}`) / dMax / os("depth-floor-1"),
+    floorOfLayers: x[`layers-floor-view-${lMax}`] === undefined ? null : os(`layers-floor-view-${lMax}`) / os(`layers-floor-${lMax}`),
   };
 }
 const rw = ratios(m);
 const rc = ratios(mc);
-type Target = { figure: string; result: number; cpu: number | null; unit: string; target: string; met: boolean };
+/** A target's figure, with `floor`: the same figure for its floor, where
+ * the issue's baseline is not one already (null). */
+type Target = { figure: string; result: number; cpu: number | null; floor: number | null; floorIs: string | null; unit: string; target: string; met: boolean };
+const VIEW_FLOOR = "the view floor: fhs's mounts, none of its work";
+const policyShare = (100 * policyMs) / m["fhs-cold"]!;
 const targets: Target[] = [
-  { figure: "wrapper overhead vs the in-place kernel floor (10 layers)", result: rw.floor, cpu: rc.floor, unit: "×", target: "≤ 1.25×", met: rw.floor <= 1.25 },
-  { figure: "wrapper overhead vs bubblewrap's for the same view", result: rw.bwrap, cpu: rc.bwrap, unit: "×", target: "≤ 0.35×", met: rw.bwrap <= 0.35 },
-  { figure: "fast path vs direct exec, inside a view", result: rw.fast, cpu: rc.fast, unit: "×", target: "≤ 1.25×", met: rw.fast <= 1.25 },
-  { figure: `per-level cost, depth ${dMax} vs depth 1`, result: rw.depth, cpu: rc.depth, unit: "×", target: "≤ 1.2×", met: rw.depth <= 1.2 },
-  { figure: `wrapper overhead with ${lMax} layers vs the kernel floor's with the same layers`, result: rw.layers, cpu: rc.layers, unit: "×", target: "≤ 1.25×", met: rw.layers <= 1.25 },
-  { figure: "policy load + eval, share of a cold launch", result: (100 * policyMs) / m["fhs-cold"]!, cpu: null, unit: "%", target: "≤ 10%", met: policyMs / m["fhs-cold"]! <= 0.1 },
-  { figure: `faithful buildFHSEnv launch (${envLayers.length} layers) vs fhs (same layers)`, result: rw.fhsenv, cpu: rc.fhsenv, unit: "× slower", target: "≥ 5× slower", met: rw.fhsenv >= 5 },
-  { figure: "launcher peak RSS", result: rssKiB / 1024, cpu: null, unit: "MiB", target: "≤ 2 MiB", met: rssKiB <= 2048 },
-  { figure: "GNU hello configure + make, wrapped toolchain as env layers vs unwrapped", result: rw.helloLayers, cpu: rc.helloLayers, unit: "×", target: "≤ 1.10×", met: rw.helloLayers <= 1.1 },
-  { figure: "GNU hello configure + make, through the wrappers (PATH, fast path) vs unwrapped", result: rw.helloPath, cpu: rc.helloPath, unit: "×", target: "≤ 1.10×", met: rw.helloPath <= 1.1 },
+  { figure: "wrapper overhead vs the in-place kernel floor (10 layers)", result: rw.floor, cpu: rc.floor, floor: rw.floorOfFloor, floorIs: VIEW_FLOOR, unit: "×", target: "≤ 1.25×", met: rw.floor <= 1.25 },
+  { figure: "wrapper overhead vs bubblewrap's for the same view", result: rw.bwrap, cpu: rc.bwrap, floor: null, floorIs: null, unit: "×", target: "≤ 0.35×", met: rw.bwrap <= 0.35 },
+  { figure: "fast path vs direct exec, inside a view", result: rw.fast, cpu: rc.fast, floor: rw.floorOfFast, floorIs: "a static program that execs the target", unit: "×", target: "≤ 1.25×", met: rw.fast <= 1.25 },
+  { figure: `per-level cost, depth ${dMax} vs depth 1`, result: rw.depth, cpu: rc.depth, floor: rw.floorOfDepth, floorIs: "the kernel floor, nested the same way", unit: "×", target: "≤ 1.2×", met: rw.depth <= 1.2 },
+  { figure: `wrapper overhead with ${lMax} layers vs the kernel floor's with the same layers`, result: rw.layers, cpu: rc.layers, floor: rw.floorOfLayers, floorIs: VIEW_FLOOR, unit: "×", target: "≤ 1.25×", met: rw.layers <= 1.25 },
+  {
+    figure: "policy load + eval, share of a cold launch",
+    result: policyShare,
+    cpu: null,
+    floor: (100 * policyFloor.policyMs) / m["fhs-cold-policy-floor"]!,
+    floorIs: "a policy that checks its input and answers a constant plan",
+    unit: "%",
+    target: "≤ 10%",
+    met: policyShare <= 10,
+  },
+  { figure: `faithful buildFHSEnv launch (${envLayers.length} layers) vs fhs (same layers)`, result: rw.fhsenv, cpu: rc.fhsenv, floor: null, floorIs: null, unit: "× slower", target: "≥ 5× slower", met: rw.fhsenv >= 5 },
+  { figure: "launcher peak RSS", result: rssKiB / 1024, cpu: null, floor: null, floorIs: null, unit: "MiB", target: "≤ 2 MiB", met: rssKiB <= 2048 },
+  { figure: "GNU hello configure + make, wrapped toolchain as env layers vs unwrapped", result: rw.helloLayers, cpu: rc.helloLayers, floor: null, floorIs: null, unit: "×", target: "≤ 1.10×", met: rw.helloLayers <= 1.1 },
+  { figure: "GNU hello configure + make, through the wrappers (PATH, fast path) vs unwrapped", result: rw.helloPath, cpu: rc.helloPath, floor: null, floorIs: null, unit: "×", target: "≤ 1.10×", met: rw.helloPath <= 1.1 },
 ];
 
 const osRelease = readFileSync("/etc/os-release", "utf8");
@@ -457,7 +517,7 @@ const results = {
   cpuMedians: mc,
   layers: { fhsenv: envLayers.length, fhsenvFiles: fhsenv.files, hello: hello.layers.length, helloState, helloToolchain: toolLayers.length, helloToolPackages: toolPkgs.length },
   helloBuild: { rounds: HELLO_ROUNDS, launches: helloLaunches },
-  launcherClock: { launchMs, policyMs },
+  launcherClock: { launchMs, policyMs, policyFloor },
   rssKiB,
   slopes: { fhsUsPerLayer: slope("fhs"), floorUsPerLayer: slope("floor"), viewFloorUsPerLayer: slope("viewFloor") },
   decomposition,
@@ -487,6 +547,7 @@ Raw figures: [bench/results/${date}.json](../bench/results/${date}.json).
 | fhs wrapper, 10 layers (the policy's choice here: ${plan10[0]![1] === "inplace" ? "in place" : "a new root"}) | ${fmt(m.fhs)} | ${fmt(mc.fhs)} |
 | fhs wrapper, 10 layers, a new root (config \`"view": "new-root"\`) | ${fmt(m["fhs-new-root"])} | ${fmt(mc["fhs-new-root"])} |
 | fhs wrapper, 10 layers, plan cache off (wasm3 runs the policy) | ${fmt(m["fhs-cold"])} | ${fmt(mc["fhs-cold"])} |
+| the same, plan cache off, its policy a constant answer (test/fixtures/bench/policy-floor.ts): the policy floor | ${fmt(m["fhs-cold-policy-floor"])} | ${fmt(mc["fhs-cold-policy-floor"])} |
 | kernel floor: in-place overlay at /usr, same 10 layers (test/bench/floor.c) | ${fmt(m.floor)} | ${fmt(mc.floor)} |
 | view floor: the in-place view's mounts alone, same 10 layers (test/bench/floor-view.c) | ${fmt(m["floor-view"])} | ${fmt(mc["floor-view"])} |
 | bubblewrap 0.12 building the same view as fhs's new root | ${fmt(m.bwrap)} | ${fmt(mc.bwrap)} |
@@ -513,6 +574,7 @@ Raw figures: [bench/results/${date}.json](../bench/results/${date}.json).
 | the same env, PATH at the wrappers: ${helloLaunches["hello-wrapped-path"]} fast-path launches | ${fmt(m["hello-wrapped-path"])} | ${fmt(mc["hello-wrapped-path"])} |
 | launcher's own clock, plan cache off: whole launch until exec | ${fmt(launchMs)} | |
 | launcher's own clock, plan cache off: policy load + eval in wasm3 | ${fmt(policyMs)} | |
+| launcher's own clock, plan cache off, the policy floor: whole launch / policy load + eval | ${fmt(policyFloor.launchMs)} / ${fmt(policyFloor.policyMs)} | |
 
 Per-layer slope (${lMin}→${lMax} layers): fhs ${slope("fhs").toFixed(1)} µs per layer, the view floor ${slope("viewFloor").toFixed(1)} µs, the kernel floor ${slope("floor").toFixed(1)} µs.
 Per-level cost at depth ${dMax} vs depth 1: fhs ${(perLevel("fhs", dMax) / perLevel("fhs", 1)).toFixed(2)}×, the kernel floor ${(perLevel("floor", dMax) / perLevel("floor", 1)).toFixed(2)}× (wall).
@@ -523,9 +585,9 @@ Where fhs's overhead goes (a decomposition, not a target; overheads over the sam
 |---|---|---|---|---|---|---|
 ${decomposition.map(({ view, wall: w, cpu: c }) => `| ${view} | ${fmt(w.fhs)} | ${fmt(w.viewFloor)} | ${fmt(w.floor)} | ${w.fhsOverViewFloor.toFixed(2)} × | ${w.viewFloorOverFloor.toFixed(2)} × | ${c.fhsOverViewFloor.toFixed(2)} × / ${c.viewFloorOverFloor.toFixed(2)} × |`).join("\n")}
 
-| figure | result (wall) | target | met | the same in CPU time |
-|---|---|---|---|---|
-${targets.map((t) => `| ${t.figure} | ${t.result.toFixed(2)} ${t.unit} | ${t.target} | ${t.met ? "yes" : "**no**"} | ${t.cpu === null ? "" : `${t.cpu.toFixed(2)} ${t.unit}`} |`).join("\n")}
+| figure | result (wall) | target | met | the same in CPU time | the same figure for its floor (wall) |
+|---|---|---|---|---|---|
+${targets.map((t) => `| ${t.figure} | ${t.result.toFixed(2)} ${t.unit} | ${t.target} | ${t.met ? "yes" : "**no**"} | ${t.cpu === null ? "" : `${t.cpu.toFixed(2)} ${t.unit}`} | ${t.floor === null ? "" : `${t.floor.toFixed(2)} ${t.unit}: ${t.floorIs}`} |`).join("\n")}
 
 ![overhead against layer count](bench/layers.svg)
 ![overhead against nesting depth](bench/depth.svg)
