@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
 import { policiesDir } from "../src/paths.js";
+import { evalPolicy } from "../src/policy/host.js";
 import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { runCli, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { sublibAndProgram } from "./helpers/sublib.js";
@@ -131,6 +132,27 @@ describe("launch", () => {
     assert.match(id, /^[0-9a-f]{16}$/);
     const r = runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { IN_NIX_FHS: id, FHS_DEBUG: "plan" } });
     assert.deepEqual(planFromStderr(r.stderr).filter((p) => p[0] === "view").map((p) => p[1]), [join(helloPkg, ".fhs/raw"), helloPkg, ...libc]);
+  });
+
+  it("FHS_DEBUG=input prints the policy's input: the Node host answers those bytes with the plan the launcher carried out", async () => {
+    const wrapper = join(helloPkg, "usr/bin/hello");
+    const cold = { FHS_PLAN_CACHE: "off" };
+    const bytes = (stderr: string) => {
+      const b = Buffer.from(stderr, "utf8");
+      return b.subarray(0, b.lastIndexOf("\0\0") + 2);
+    };
+    const r = runUnprivileged([wrapper], { env: { ...cold, FHS_DEBUG: "input" } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, "Hello, world!\n");
+    const input = bytes(r.stderr);
+    const records = decodeRecords(input);
+    assert.deepEqual(records[0], ["req", "launch"]);
+    assert.deepEqual(records.filter((x) => x[0] === "layer").map((x) => x[1]), [join(helloPkg, ".fhs/raw"), helloPkg, ...libc]);
+    assert.ok(records.some((x) => x[0] === "host" && x[1] === "usr"), "the host's root is in the input");
+    const plan = bytes(runUnprivileged([wrapper], { env: { ...cold, FHS_DEBUG: "plan" } }).stderr);
+    const res = await evalPolicy(readFileSync(join(helloPkg, ".fhs/policy.wasm")), input, { name: "hello" });
+    assert.equal(res.status, 0);
+    assert.deepEqual(Buffer.from(res.bytes), plan);
   });
 
   it("composes: a wrapped program inside a view sees that view's layers on top of its own", () => {

@@ -47,7 +47,8 @@ const give = (p: string) => {
 
 /** The plan the launcher carries out for a wrapper: its bytes, as records. */
 function planBytesOf(wrapper: string): Buffer {
-  const bytes = Buffer.from(runUnprivileged([wrapper], { env: { FHS_DEBUG: "plan" } }).stderr, "latin1");
+  // Decoded as UTF-8 by the helper: valid UTF-8 (any path here) comes back byte for byte.
+  const bytes = Buffer.from(runUnprivileged([wrapper], { env: { FHS_DEBUG: "plan" } }).stderr, "utf8");
   return bytes.subarray(0, bytes.lastIndexOf("\0\0") + 2);
 }
 function planOf(wrapper: string): string[][] {
@@ -63,7 +64,7 @@ function planOf(wrapper: string): string[][] {
  * compile the built-in policy's functions): either would be a false figure. */
 function withPolicyFloor(pkg: string, layers: string[], wrapper: string): void {
   const cold = { FHS_PLAN_CACHE: "off" };
-  const input = Buffer.from(runUnprivileged([wrapper], { env: { ...cold, FHS_DEBUG: "input" } }).stderr, "latin1");
+  const input = Buffer.from(runUnprivileged([wrapper], { env: { ...cold, FHS_DEBUG: "input" } }).stderr, "utf8");
   const plan = planBytesOf(wrapper);
   const bytes = (b: Buffer) => `[${[...b].join(",")}]`;
   const dir = testDir("fhs-bench-policy-floor-");
