@@ -25,6 +25,29 @@
 
 /* ---------------------------------------------------------------- identity */
 
+/* The real name of the directory DIR (a wrapper's), allocated; NULL when it
+ * has none. Usually the directory is reached by its own name: its last
+ * component is a directory, not a link, so that is its real name (one
+ * lstat). Else (~/pbin, /proc/self/cwd, a trailing . or ..) its real path
+ * says (realpath: a readlink per component), its buffer in a frame of its
+ * own (real_dir_name): find_wrapper runs on every launch, and each stack
+ * page it writes is a page fault. */
+__attribute__((noinline)) static char *real_dir_name(const char *dir)
+{
+  char real[PATH_MAX];
+  if (!realpath(dir, real)) return NULL;
+  const char *dname = base_name(real);
+  return *dname ? xstrdup(dname) : NULL;
+}
+
+static char *wrapper_dir_name(const char *dir)
+{
+  const char *dname = base_name(dir);
+  struct stat st;
+  if (!*dname || !strcmp(dname, ".") || !strcmp(dname, "..") || lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) return real_dir_name(dir);
+  return xstrdup(dname);
+}
+
 bool find_wrapper(const char *start, char **pkg, char **rel)
 {
   if (!start || !*start) return false;
@@ -60,21 +83,14 @@ bool find_wrapper(const char *start, char **pkg, char **rel)
       const char *name = base_name(cur);
       size_t dirlen = (size_t)(name - cur);
       if (dirlen < 2 || !*name) return false;
-      char dir[PATH_MAX], real[PATH_MAX];
-      memcpy(dir, cur, dirlen - 1);
-      dir[dirlen - 1] = 0;
-      /* Usually the directory is reached by its own name: its last
-       * component is a directory, not a link, so that is its real name (one
-       * lstat). Else (~/pbin, /proc/self/cwd, a trailing . or ..) its real
-       * path says (realpath: a readlink per component). */
-      const char *dname = base_name(dir);
-      struct stat st;
-      if (!*dname || !strcmp(dname, ".") || !strcmp(dname, "..") || lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        if (!realpath(dir, real)) return false;
-        dname = base_name(real);
-      }
-      if (!*dname) return false;
+      /* cur is cut at the slash before the name while the directory is
+       * looked at: the directory's path, with no copy of it on the stack. */
+      cur[dirlen - 1] = 0;
+      char *dname = wrapper_dir_name(cur);
+      cur[dirlen - 1] = '/';
+      if (!dname) return false;
       *rel = xasprintf("%s/%s", dname, name);
+      free(dname);
       return *pkg != NULL;
     }
     if (target[0] == '/') {
@@ -308,11 +324,11 @@ static void add_host_etc_files(recbuf_t *in, const records_t *manifest, const ch
  * file's inode, size and times as they are. */
 static bool program_shadowed(const char *pkg, const char *relprog)
 {
-  char in_view[PATH_MAX], raw[PATH_MAX];
+  /* At their size (path_cat: no PATH_MAX buffers on the fast path's stack). */
+  cleanup_free char *in_view = path_cat("/usr", relprog);
+  cleanup_free char *raw_dir = path_cat(pkg, FHS_RAW);
+  cleanup_free char *raw = path_cat(raw_dir, relprog);
   struct stat a, b;
-  if (snprintf(in_view, sizeof in_view, "/usr/%s", relprog) >= (int)sizeof in_view ||
-      snprintf(raw, sizeof raw, "%s/.fhs/raw/%s", pkg, relprog) >= (int)sizeof raw)
-    return true;
   if (lstat(in_view, &a) < 0 || lstat(raw, &b) < 0) return true;
   return a.st_ino != b.st_ino || a.st_mode != b.st_mode || a.st_size != b.st_size || a.st_mtim.tv_sec != b.st_mtim.tv_sec ||
          a.st_mtim.tv_nsec != b.st_mtim.tv_nsec;

@@ -185,6 +185,16 @@ int launch_env(const char *manifest, char **argv)
   return launch(manifest, NULL, argv);
 }
 
+/* The view of a plan that makes one. Its own function, so its buffer is in
+ * no frame but its own while the launch gathers facts and decides. */
+__attribute__((noinline)) static void make_view(const plan_t *plan)
+{
+  char union_ldcache[PATH_MAX];
+  prepare_union_ldcache(plan, union_ldcache);
+  if (plan->kind == PLAN_VIEW) build_view(plan, union_ldcache);
+  else build_view_inplace(plan, union_ldcache);
+}
+
 int launch(const char *pkg, const char *relprog, char **argv)
 {
   /* FHS_DEBUG=plan prints the plan's bytes; FHS_DEBUG=timing the time spent
@@ -192,16 +202,17 @@ int launch(const char *pkg, const char *relprog, char **argv)
   const char *debug = getenv("FHS_DEBUG");
   bool timing = debug && !strcmp(debug, "timing");
   long long t_start = timing ? now_ns() : 0;
-  char cwd[PATH_MAX];
-  if (!getcwd(cwd, sizeof cwd)) cwd_failed();
+  /* Paths here are allocated at their size, not in PATH_MAX buffers on the
+   * stack: the stack pages a launch writes are page faults (path_cat). The
+   * cwd is read into the arena's last block, which then shrinks in place. */
+  char *cwd = xmalloc(PATH_MAX);
+  if (!getcwd(cwd, PATH_MAX)) cwd_failed();
+  cwd = xrealloc(cwd, strlen(cwd) + 1);
 
   /* Facts: inside a view, first only those the fast path is decided from
    * (stage 1, docs/ARCHITECTURE.md "The fast path in two stages"). */
   launch_t L = {0};
-  char mpath_buf[PATH_MAX];
-  char *mpath = mpath_buf;
-  if (env_manifest) mpath = xstrdup(env_manifest);
-  else if (!path_join(mpath_buf, sizeof mpath_buf, pkg, FHS_MANIFEST_BIN)) mpath = xasprintf("%s/" FHS_MANIFEST_BIN, pkg);
+  char *mpath = env_manifest ? xstrdup(env_manifest) : path_cat(pkg, FHS_MANIFEST_BIN);
   gather(&L, pkg, relprog, mpath, NULL, 0, false, true);
   verdict_t v;
   if (!allow_layers(&L.allowed, &L.facts.viewrecs, FHS_REC_VIEW, &v)) die_verdict(&v);
@@ -233,10 +244,7 @@ int launch(const char *pkg, const char *relprog, char **argv)
 
   /* The view. */
   if (plan.kind == PLAN_VIEW || plan.kind == PLAN_INPLACE) {
-    char union_ldcache[PATH_MAX];
-    prepare_union_ldcache(&plan, union_ldcache);
-    if (plan.kind == PLAN_VIEW) build_view(&plan, union_ldcache);
-    else build_view_inplace(&plan, union_ldcache);
+    make_view(&plan);
     /* Again: a cwd under /usr or /etc was the mount the view now covers. */
     if (chdir(cwd) < 0) die_errno(FHS_EXIT_SETUP, "the working directory %s does not exist in the view", cwd);
   }
@@ -254,8 +262,7 @@ int launch(const char *pkg, const char *relprog, char **argv)
    * a program sees of itself"): exec'd by its /usr path, so /proc/self/exe
    * and realpath(argv[0]) land in the view's merged /usr, all layers
    * together, never in the package's own directory on the host. */
-  char prog_buf[PATH_MAX];
-  char *prog = path_join(prog_buf, sizeof prog_buf, "/usr", relprog) ? prog_buf : xasprintf("/usr/%s", relprog);
+  char *prog = path_cat("/usr", relprog);
   char *argv0 = argv[0] ? in_view_argv0(argv[0], relprog) : NULL;
   if (argv0) argv[0] = argv0;
   rewrite_path(pkg);

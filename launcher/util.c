@@ -151,6 +151,16 @@ bool path_join(char *out, size_t n, const char *a, const char *b)
   return true;
 }
 
+char *path_cat(const char *a, const char *b)
+{
+  size_t la = strlen(a), lb = strlen(b);
+  char *out = xmalloc(la + lb + 2);
+  memcpy(out, a, la);
+  out[la] = '/';
+  memcpy(out + la + 1, b, lb + 1);
+  return out;
+}
+
 const char *base_name(const char *p)
 {
   const char *slash = strrchr(p, '/');

@@ -41,6 +41,11 @@ int write_all(int fd, const void *buf, size_t len);
  * launch are joined by this, not by snprintf (musl's printf machinery is a
  * measurable share of a warm launch's instructions). */
 bool path_join(char *out, size_t n, const char *a, const char *b);
+/* A "/" B, allocated at its size. The warm path and the fast path build
+ * their paths this way rather than in PATH_MAX buffers on the stack: each
+ * stack page a launch writes first is a page fault (~3 us on a VM), and
+ * short strings packed in the allocator's arena share its pages. */
+char *path_cat(const char *a, const char *b);
 /* The last component of a path ("" when it ends in '/'). */
 const char *base_name(const char *p);
 /* All of stdin (grown as needed), at most MAX bytes; exits 125 naming WHAT
