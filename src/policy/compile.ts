@@ -13,9 +13,10 @@ import { mergeDataSegments } from "./merge-data.js";
  * feature beyond what both hosts share. Optimized for speed with light
  * shrinking (-O3 --shrinkLevel 1), not for size (-Oz): wasm3 compiles only the
  * functions a launch calls, and interprets every call with a frame of its own,
- * so inlining the small helpers (a string's length, an array's element, the
- * allocator) costs fewer instructions at a cold launch than the bytes it adds
- * (measured: docs/ARCHITECTURE.md, "The policy's cost at a cold launch"). */
+ * so inlining the small helpers (a string's length: -Oz leaves it a call,
+ * ~2800 a cold launch) costs fewer instructions at a cold launch than the
+ * bytes it adds (measured: docs/ARCHITECTURE.md, "The policy's cost at a
+ * cold launch"). */
 export const POLICY_ASC_FLAGS: readonly string[] = [
   "--runtime", "stub",
   "-O3",
