@@ -42,6 +42,20 @@ static void dirty(unsigned char *p, size_t len, unsigned char v)
   for (size_t i = 0; i < len; i++) q[i] = v;
 }
 
+/* A block of DIRTY bytes dirtied and freed (the arena's last), then
+ * calloc(M, N): the same address, all M * N bytes zero. */
+static int calloc_over_dirty(size_t dirty_len, size_t m, size_t n)
+{
+  unsigned char *a = malloc(dirty_len);
+  dirty(a, dirty_len, 0xAB);
+  free(a);
+  unsigned char *z = calloc(m, n);
+  int ok = z == a;
+  for (size_t i = 0; i < m * n && ok; i++) ok = z[i] == 0;
+  free(z);
+  return ok;
+}
+
 static int check(const unsigned char *p, size_t len, unsigned tag)
 {
   for (size_t i = 0; i < len; i++)
@@ -91,29 +105,15 @@ int main(void)
   }
 
   /* calloc zeroes memory a freed last block left dirty. */
-  {
-    unsigned char *a = malloc(256);
-    dirty(a, 256, 0xAB);
-    free(a);
-    unsigned char *z = calloc(16, 16);
-    int ok = z == a;
-    for (int i = 0; i < 256 && ok; i++) ok = z[i] == 0;
-    report(ok, "calloc zeroes a reused block", "");
-    free(z);
-  }
+  report(calloc_over_dirty(256, 16, 16), "calloc zeroes a reused block", "");
 
   /* calloc zeroes the part of a block a freed block left dirty, and leaves
    * the arena's never-used part, which is zero, untouched; wasm3's realloc
    * (routed to __wrap_m3_Realloc_Impl in the launcher's link) zeroes what a
    * block grows by in the same way, keeping what it held. */
   {
-    unsigned char *a = malloc(256);
-    dirty(a, 256, 0xAB);
-    free(a);
-    unsigned char *z = calloc(1, 4096);
-    int ok = z == a;
-    for (int i = 0; i < 4096 && ok; i++) ok = z[i] == 0;
-    free(z);
+    int ok = calloc_over_dirty(256, 1, 4096);
+    unsigned char *z;
     /* A last block grown in place raises the mark too: past anything used
      * so far (spacers below BIG stay in the arena). */
     void *spacer[3];
