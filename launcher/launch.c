@@ -198,7 +198,8 @@ __attribute__((noinline)) static void make_view(const plan_t *plan)
 int launch(const char *pkg, const char *relprog, char **argv)
 {
   /* FHS_DEBUG=plan prints the plan's bytes; FHS_DEBUG=timing the time spent
-   * in the policy and in the whole launch (benchmarks read it). */
+   * in the policy and in the whole launch (benchmarks read it);
+   * FHS_DEBUG=input the policy's input, in decide. */
   const char *debug = getenv("FHS_DEBUG");
   bool timing = debug && !strcmp(debug, "timing");
   long long t_start = timing ? now_ns() : 0;
