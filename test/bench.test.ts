@@ -67,7 +67,8 @@ describe("launch benchmark, smoke run", { skip: !isRoot && !mustWork ? "needs ro
       floors.map((t) => t.figure.split(" ")[0]),
       ["wrapper", "fast", "per-level", "wrapper", "policy"],
     );
-    for (const t of floors) assert.ok(Number.isFinite(t.floor) && t.floor! > 0, `no floor for ${t.figure}`);
+    // Present and a number; its sign is speed, which a smoke run of 2 samples asserts nothing about.
+    for (const t of floors) assert.ok(Number.isFinite(t.floor), `no floor for ${t.figure}`);
     assert.deepEqual(res.layerSeries.map((p) => p.layers), [2, 10]);
     for (const p of [...res.layerSeries, ...res.depthSeries]) assert.ok(Number.isFinite(p.fhs) && Number.isFinite(p.newRoot) && Number.isFinite(p.floor));
     for (const p of res.layerSeries) assert.ok(Number.isFinite(p.viewFloor), `no view floor at ${p.layers} layers`);
