@@ -12,7 +12,7 @@
 // Downloads need the package lists (`apt-get update`, run here once when root).
 // A second call finds everything cached and runs no apt-get download.
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { layerName } from "../../src/debimport.js";
 import { repoRoot } from "./env.js";
@@ -192,26 +192,47 @@ export function debLayers(packages: readonly string[], opts: { withDeps?: boolea
 }
 const memo = new Map<string, string[]>();
 
-const DEB_SRC_LIST = "/etc/apt/sources.list.d/fhs-deb-src.sources";
+/** apt's configuration for source downloads: the machine's own Debian
+ * sources as deb-src entries, and their lists, in the test cache
+ * (`$FHS_TEST_CACHE/apt-src`). `/etc/apt` is never written, so `apt-get
+ * source` on this machine answers afterwards exactly as before the tests. */
+const aptSrcDir = join(cacheRoot, "apt-src");
+const aptSrcOpts = () => [
+  "-o", `Dir::Etc::SourceList=${join(aptSrcDir, "deb-src.list")}`,
+  "-o", "Dir::Etc::SourceParts=/nonexistent",
+  "-o", `Dir::State::Lists=${join(aptSrcDir, "lists")}`,
+  "-o", `Dir::Cache=${join(aptSrcDir, "cache")}`,
+  // The lists are root's, in a directory apt's download user cannot write.
+  "-o", "APT::Sandbox::User=root",
+];
+let debSrcReady = false;
+/** apt-get with that configuration, one at a time: test files run
+ * concurrently, and apt refuses, not waits, when its lists are locked. */
+const aptSrc = (args: string[], cwd?: string) => run("flock", [join(aptSrcDir, "lock"), "apt-get", ...aptSrcOpts(), ...args], cwd);
 
-/** Adds deb-src entries mirroring debian.sources (as root), once. */
+/** The deb-src lists, made once from the Debian sources apt uses (root only). */
 function ensureDebSrc(): void {
-  if (existsSync(DEB_SRC_LIST)) return;
-  if (!isRoot) throw new Error(`debian test helper: no ${DEB_SRC_LIST} for apt-get source; run the tests once as root, or create it with Types: deb-src`);
-  const base = readFileSync("/etc/apt/sources.list.d/debian.sources", "utf8");
-  const stanzas = base
-    .split(/\n\s*\n/)
-    .filter((s) => /^Types:.*\bdeb\b/m.test(s))
-    .map((s) =>
-      s
-        .split("\n")
-        .filter((l) => /^(URIs|Suites|Components|Signed-By):/.test(l))
-        .join("\n"),
-    )
-    .map((s) => `Types: deb-src\n${s}\n`);
-  writeFileSync(`${DEB_SRC_LIST}.tmp`, stanzas.join("\n"), { mode: 0o644 });
-  renameSync(`${DEB_SRC_LIST}.tmp`, DEB_SRC_LIST);
-  run("apt-get", ["update", "-qq"]);
+  if (debSrcReady) return;
+  const list = join(aptSrcDir, "deb-src.list");
+  const lists = join(aptSrcDir, "lists");
+  const fresh = existsSync(list) && existsSync(lists) && readdirSync(lists).some((f) => /_Sources(\.\w+)?$/.test(f));
+  if (!fresh) {
+    if (!isRoot) throw new Error(`debian test helper: no ${list} for apt-get source; run the tests once as root`);
+    // One-line entries from every deb entry of the machine's sources (deb822 or not), mirrored as deb-src.
+    const entries = run("apt-get", ["indextargets", "--format", "$(REPO_URI) $(RELEASE) $(COMPONENT)", "Created-By: Packages"])
+      .split("\n")
+      .filter((l) => /\/debian(-security)?\/ /.test(l));
+    const lines = [...new Set(entries)].map((l) => {
+      const [uri, suite, comp] = l.trim().split(" ");
+      return `deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${uri} ${suite} ${comp}`;
+    });
+    if (!lines.length) throw new Error("debian test helper: apt has no Debian archive entry to mirror as deb-src");
+    for (const d of ["lists/partial", "cache/archives/partial"]) ensureDir(join(aptSrcDir, d));
+    writeFileSync(`${list}.${process.pid}`, lines.join("\n") + "\n", { mode: 0o644 });
+    renameSync(`${list}.${process.pid}`, list);
+    aptSrc(["update", "-qq"]);
+  }
+  debSrcReady = true;
 }
 
 /** PACKAGE=VERSION of the version a Debian archive mirror (a .../debian or
@@ -245,7 +266,7 @@ export function debSource(pkg: string): string {
   const tmp = mkdtempSync(join(srcDir, `.dl-${pkg}-`));
   chmodSync(tmp, 0o755);
   try {
-    run("apt-get", ["source", "--download-only", "-q", pkg], tmp);
+    aptSrc(["source", "--download-only", "-q", pkg], tmp);
     for (const f of readdirSync(tmp)) chmodSync(join(tmp, f), 0o644);
     try {
       renameSync(tmp, dir);
