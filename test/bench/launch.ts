@@ -34,9 +34,23 @@ const outDir = process.env.BENCH_OUT ?? repoRoot;
 const cacheDir = process.env.FHS_BENCH_CACHE ?? "/var/cache/fhs-bench";
 
 const runner = staticProgram("runner", join(repoRoot, "test/bench/runner.c"));
-const step = staticProgram("step", join(repoRoot, "test/bench/step.c"));
-const floor = staticProgram("floor", join(repoRoot, "test/bench/floor.c"));
-const floorView = staticProgram("floor-view", join(repoRoot, "test/bench/floor-view.c"));
+/** The programs measured beside the launcher are built as the launcher is:
+ * static, with musl when musl-gcc is there (launcher/Makefile). Linked with
+ * glibc, a static program's start alone costs ~60 cpuid instructions (its
+ * CPU features and cache sizes), each a trap to the hypervisor in a VM
+ * (~4 µs on the project's 2-core VM): ~0.25 ms that a floor would count as
+ * the kernel's and the launcher never pays (case direct-step-glibc). */
+const hasMusl = spawnSync("sh", ["-c", "command -v musl-gcc"]).status === 0;
+function benchProgram(name: string, src: string): string {
+  if (!hasMusl) return staticProgram(name, src);
+  const out = join(testArtifacts().root, `${name}-musl`);
+  execFileSync("musl-gcc", ["-O2", "-static", "-o", out, src]);
+  return out;
+}
+const step = benchProgram("step", join(repoRoot, "test/bench/step.c"));
+const stepGlibc = staticProgram("step", join(repoRoot, "test/bench/step.c"));
+const floor = benchProgram("floor", join(repoRoot, "test/bench/floor.c"));
+const floorView = benchProgram("floor-view", join(repoRoot, "test/bench/floor-view.c"));
 const containerInit = staticProgram("fhsenv-init", join(repoRoot, "test/bench/fhsenv-init.c"));
 const { launcher } = testArtifacts();
 const bwrap = execFileSync("bash", [join(repoRoot, "test/bench/get-bwrap.sh")], { encoding: "utf8" }).trim();
@@ -207,25 +221,17 @@ const inView = (...target: string[]) => [process.execPath, cli, "env", "--pkg", 
 add({ name: "inview-direct", argv: inView(rawTrue), inView: true });
 add({ name: "inview-fast", argv: inView(wrapped10), inView: true });
 
-// The price of one more exec, the fast path's floor: the same static program
-// linked with glibc (the step above) and with musl, as the launcher is when
-// musl-gcc is there (launcher/Makefile).
-const hasMusl = spawnSync("sh", ["-c", "command -v musl-gcc"]).status === 0;
-if (hasMusl) {
-  const stepMusl = join(testArtifacts().root, "step-musl");
-  execFileSync("musl-gcc", ["-O2", "-static", "-o", stepMusl, join(repoRoot, "test/bench/step.c")]);
-  add({ name: "direct-step-musl", argv: [stepMusl] });
-}
 // The fast path's physical floor: in the same view, one more exec of a
 // static program that does nothing but exec the real one, as the launcher's
 // fast path does (musl when there is musl, as the launcher).
-const stepFloor = hasMusl ? join(testArtifacts().root, "step-musl") : step;
-add({ name: "inview-floor", argv: inView(stepFloor, rawTrue), inView: true });
+add({ name: "inview-floor", argv: inView(step, rawTrue), inView: true });
 
 // --- Layer sweep: a static program (it needs no libc layer), padded with
 // synthetic layers; the same view by fhs, the floor and bubblewrap.
-const direct = staticProgram("step", join(repoRoot, "test/bench/step.c"));
+const direct = step;
 add({ name: "direct-step", argv: [direct] });
+// What a static glibc program's start costs beside it (benchProgram).
+if (hasMusl) add({ name: "direct-step-glibc", argv: [stepGlibc] });
 const synth = syntheticLayers(Math.max(...LAYER_POINTS) - 2);
 for (const n of LAYER_POINTS) {
   const pkg = wrapPackage(makePackage({ "bin/step": { from: step } }, `step${n}`), synth.slice(0, n - 2));
@@ -243,7 +249,9 @@ for (const n of LAYER_POINTS) {
 
 // --- Nesting: 16 distinct packages, each a static step that execs the next;
 // the floor nests the same way, each level mounting the layers of every
-// level so far (the view fhs makes there: flat, one overlay).
+// level so far (the view fhs makes there: flat, one overlay) and running
+// that level's step from its /usr, as the wrapper does, so both chains run
+// the same programs and differ only by the launcher and its mounts.
 const chainPkgs = Array.from({ length: Math.max(...DEPTHS) }, (_, i) => wrapPackage(makePackage({ [`bin/s${i}`]: { from: step } }, `s${i}`)));
 const chainWrappers = chainPkgs.map((p, i) => join(p, `usr/bin/s${i}`));
 const chainNewRoot = Array.from({ length: Math.max(...DEPTHS) }, (_, i) => join(wrapPackage(makePackage({ [`bin/s${i}`]: { from: step } }, `s${i}-new-root`), [], NEW_ROOT), `usr/bin/s${i}`));
@@ -252,7 +260,7 @@ const chainUsr = chainWrappers.map((w) => usrLayers(planOf(w)));
 for (const d of DEPTHS) {
   add({ name: `depth-fhs-${d}`, argv: [...chainWrappers.slice(0, d), direct], runs: SWEEP_RUNS });
   add({ name: `depth-fhs-new-root-${d}`, argv: [...chainNewRoot.slice(0, d), direct], runs: SWEEP_RUNS });
-  const floorChain = Array.from({ length: d }, (_, i) => [floor, ...chainUsr.slice(0, i + 1).reverse().flat(), "--"]).flat();
+  const floorChain = Array.from({ length: d }, (_, i) => [floor, ...chainUsr.slice(0, i + 1).reverse().flat(), "--", `/usr/bin/s${i}`]).flat();
   add({ name: `depth-floor-${d}`, argv: [...floorChain, direct], runs: SWEEP_RUNS });
 }
 
@@ -555,8 +563,8 @@ Raw figures: [bench/results/${date}.json](../bench/results/${date}.json).
 | inside a view: direct exec | ${fmt(m["inview-direct"])} | ${fmt(mc["inview-direct"])} |
 | inside a view: wrapper, fast path | ${fmt(m["inview-fast"])} | ${fmt(mc["inview-fast"])} |
 | inside a view: a static program (${hasMusl ? "musl" : "glibc"}) that execs \`true\`: the fast path's floor | ${fmt(m["inview-floor"])} | ${fmt(mc["inview-floor"])} |
-| direct exec of a static program (glibc) | ${fmt(m["direct-step"])} | ${fmt(mc["direct-step"])} |
-| direct exec of the same static program linked with musl | ${fmt(m["direct-step-musl"])} | ${fmt(mc["direct-step-musl"])} |
+| direct exec of a static program (${hasMusl ? "musl" : "glibc"}, as the floors and the launcher) | ${fmt(m["direct-step"])} | ${fmt(mc["direct-step"])} |
+| direct exec of the same static program linked with glibc | ${fmt(m["direct-step-glibc"])} | ${fmt(mc["direct-step-glibc"])} |
 | fhs wrapper, static program, ${lMax} layers | ${fmt(m[`layers-fhs-${lMax}`])} | ${fmt(mc[`layers-fhs-${lMax}`])} |
 | kernel floor, same ${lMax} layers | ${fmt(m[`layers-floor-${lMax}`])} | ${fmt(mc[`layers-floor-${lMax}`])} |
 | view floor, same ${lMax} layers | ${fmt(m[`layers-floor-view-${lMax}`])} | ${fmt(mc[`layers-floor-view-${lMax}`])} |
