@@ -38,7 +38,7 @@ const runner = staticProgram("runner", join(repoRoot, "test/bench/runner.c"));
  * static, with musl when musl-gcc is there (launcher/Makefile). Linked with
  * glibc, a static program's start alone costs ~60 cpuid instructions (its
  * CPU features and cache sizes), each a trap to the hypervisor in a VM
- * (~4 µs on the project's 2-core VM): ~0.25 ms that a floor would count as
+ * (~4 µs on the project's 2-core VM): ~0.3 ms that a floor would count as
  * the kernel's and the launcher never pays (case direct-step-glibc). */
 const hasMusl = spawnSync("sh", ["-c", "command -v musl-gcc"]).status === 0;
 function benchProgram(name: string, src: string): string {
@@ -350,8 +350,9 @@ if (spawnSync("sh", ["-c", "command -v strace"]).status !== 0) {
   if (!isRoot) throw new Error("bench: strace counts the launches of GNU hello's build; as root run: apt-get install strace");
   execFileSync("apt-get", ["install", "-y", "-qq", "strace"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }, stdio: "ignore" });
 }
-/** One build of VARIANT: its time, or with COUNT (a file strace writes) the
- * wrapper launches it made, untimed. */
+/** One build of VARIANT: its time, or with COUNT (a directory strace writes
+ * a file per process into: no call of one process is split around
+ * another's) the wrapper launches it made, untimed. */
 function helloBuild(variant: (typeof HELLO_VARIANTS)[number], count?: string): { wall: number; cpu: number } {
   const dir = testDir("fhs-bench-hello-build-");
   execFileSync("tar", ["xzf", helloSrc, "-C", dir]);
@@ -362,7 +363,7 @@ function helloBuild(variant: (typeof HELLO_VARIANTS)[number], count?: string): {
   const path = wrappers ? toolPkgs.map((p) => join(p, "usr/bin")).join(":") : "/usr/bin:/bin";
   const sh = wrappers ? join(toolPkgs[toolPkgs.length - 1]!, "usr/bin/sh") : "/usr/bin/sh";
   const build = `PATH=${path}; export PATH; ./configure >/dev/null && make >/dev/null`;
-  const strace = count ? ["strace", "-f", "--seccomp-bpf", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o", count] : [];
+  const strace = count ? ["strace", "-ff", "--seccomp-bpf", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o", join(count, "p")] : [];
   const r = runUnprivileged([...strace, process.execPath, cli, "env", ...envLayersArgs, "--", runner, "1", sh, "-c", build], {
     cwd: src,
     env: { FHS_LAUNCHER: launcher },
@@ -372,8 +373,8 @@ function helloBuild(variant: (typeof HELLO_VARIANTS)[number], count?: string): {
   rmSync(dir, { recursive: true, force: true });
   if (count) {
     // A launch is an exec of a wrapper: a program under a wrapped package's own usr/.
-    const execs = readFileSync(count, "utf8").split("\n").filter((l) => / execve\("([^"]*)".* = 0$/.test(l));
-    helloLaunches[variant] = execs.filter((l) => toolPkgs.some((p) => l.includes(`execve("${p}/usr/`))).length;
+    const execs = readdirSync(count).flatMap((f) => readFileSync(join(count, f), "utf8").split("\n")).filter((l) => /^execve\(".* = 0$/.test(l));
+    helloLaunches[variant] = execs.filter((l) => toolPkgs.some((p) => l.startsWith(`execve("${p}/usr/`))).length;
     return { wall: 0, cpu: 0 };
   }
   const t = /^(\d+) (\d+)$/m.exec(r.stdout);
@@ -414,10 +415,10 @@ for (const c of cases) if (samples.get(c.name)?.length === 0) samples.delete(c.n
 // The builds: rounds of the three variants, interleaved.
 for (const v of HELLO_VARIANTS) samples.set(v, []), cpuSamples.set(v, []);
 for (const v of HELLO_VARIANTS) {
-  const count = join(testDir("fhs-bench-hello-count-"), "execve");
-  writeFileSync(count, "");
+  const count = testDir("fhs-bench-hello-count-");
   give(count);
   helloBuild(v, count);
+  rmSync(count, { recursive: true, force: true });
 }
 for (let round = 0; round < HELLO_ROUNDS; round++) {
   for (const v of HELLO_VARIANTS) {
