@@ -25,7 +25,10 @@ const smoke = process.env.BENCH_SMOKE === "1";
 const RUNS = Number(process.env.BENCH_RUNS ?? (smoke ? 3 : 200));
 /** Runs for each point of the charts' sweeps (many points, each cheaper to estimate). */
 const SWEEP_RUNS = Number(process.env.BENCH_SWEEP_RUNS ?? (smoke ? 2 : 60));
-const ROUNDS = smoke ? 1 : 5;
+// Many short rounds rather than a few long ones: this VM's speed drifts over
+// minutes (consecutive full runs of the same code differed by up to 50% on
+// one ratio with 5 rounds of 40), and a drift then falls on every case alike.
+const ROUNDS = smoke ? 1 : 20;
 /** Layers in the view. A wrapped package's smallest view has 2: its programs
  * layer (.fhs/raw) and its own dir; the rest are dependencies. */
 const LAYER_POINTS = smoke ? [2, 10] : [2, 10, 50, 100, 300, 500];
@@ -336,7 +339,7 @@ add({ name: "gcc-inview-fast", argv: gccEnv(join(gccPkg, "usr/bin/gcc"), "-c", "
 // own, untimed, under strace (each execve of a wrapper): the timed runs
 // carry no debug output. A launcher that wrote to stderr (FHS_DEBUG=timing)
 // made every compile's conftest.err non-empty, so configure ran grep, cat
-// and mv after each one: ~300 launches more (2488, not 2190), and a slower
+// and mv after each one: ~300 launches more (2488, not ~2210), and a slower
 // build. strace stops only at execve (--seccomp-bpf).
 const HELLO_TOOLS = ["coreutils", "sed", "grep", "gawk", "diffutils", "findutils", "make", "dash"];
 const HELLO_ROUNDS = smoke ? 1 : 3;
