@@ -13,8 +13,10 @@ set -euo pipefail
 # attr (setfattr): overlay xattrs on fixture layers, test/reliability-cli.test.ts;
 # openssh-server, openssh-client: a Nix remote builder on localhost, test/nix.test.ts;
 # musl-tools: the static launcher is linked with musl when it is there
-# (launcher/Makefile; install it before `npm ci` builds the launcher).
-DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev nix-bin nix-setup-systemd libcap2-bin clang-14 libclang-rt-14-dev attr openssh-server openssh-client musl-tools)
+# (launcher/Makefile; install it before `npm ci` builds the launcher);
+# strace: counts the launches of GNU hello's build in the benchmark's smoke
+# (test/bench.test.ts).
+DEB_PACKAGES=(util-linux bubblewrap file xz-utils zstd bzip2 dpkg-dev gcc libc6-dev nix-bin nix-setup-systemd libcap2-bin clang-14 libclang-rt-14-dev attr openssh-server openssh-client musl-tools strace)
 TEST_USER=fhs-test
 # The remote builder's user: its own Nix store in its home (test/nix.test.ts).
 REMOTE_BUILD_USER=fhs-nixremote

@@ -351,7 +351,10 @@ const HELLO_VARIANTS = ["hello-unwrapped", "hello-wrapped-layers", "hello-wrappe
 const helloLaunches: Record<string, number> = {};
 if (spawnSync("sh", ["-c", "command -v strace"]).status !== 0) {
   if (!isRoot) throw new Error("bench: strace counts the launches of GNU hello's build; as root run: apt-get install strace");
-  execFileSync("apt-get", ["install", "-y", "-qq", "strace"], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }, stdio: "ignore" });
+  // `npm run bench` alone does not run test/setup.sh, which installs it for the tests.
+  const apt = { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" }, stdio: "ignore" } as const;
+  execFileSync("apt-get", ["update", "-qq"], apt);
+  execFileSync("apt-get", ["install", "-y", "-qq", "strace"], apt);
 }
 /** One build of VARIANT: its time, or with COUNT (a directory strace writes
  * a file per process into: no call of one process is split around
