@@ -552,28 +552,52 @@ static void layer_name(const marker_layer_t *l, char name[80])
   snprintf(name, 80, "view-%s", hex);
 }
 
-static bool ctime_after(const struct stat *a, const struct stat *b)
+/* 1: a's ctime is after b's; 0: the same; -1: before. */
+static int ctime_cmp(const struct stat *a, const struct stat *b)
 {
-  return a->st_ctim.tv_sec > b->st_ctim.tv_sec || (a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec > b->st_ctim.tv_nsec);
+  if (a->st_ctim.tv_sec != b->st_ctim.tv_sec) return a->st_ctim.tv_sec > b->st_ctim.tv_sec ? 1 : -1;
+  return a->st_ctim.tv_nsec == b->st_ctim.tv_nsec ? 0 : a->st_ctim.tv_nsec > b->st_ctim.tv_nsec ? 1 : -1;
+}
+
+/* Every name the entry was made with is there, as what it was made: the
+ * marker, each /etc link, the ld.so.cache copy, host-etc/. */
+static bool layer_names_present(const marker_layer_t *l)
+{
+  struct stat st;
+  if (fstatat(l->fd, &FHS_MARKER_IN_PLACE[1], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) return false;
+  if (l->host_etc && (fstatat(l->fd, &FHS_HOST_ETC_IN_PLACE[1], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))) return false;
+  for (size_t i = 0; i < l->nlinks; i++)
+    if (fstatat(l->etc, l->links[i].name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISLNK(st.st_mode)) return false;
+  return l->ldcache < 0 || (fstatat(l->etc, LDCACHE_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode));
 }
 
 /* Whether a finished entry still holds everything it was made with. Its
  * directories were made read-only before the entry was renamed into place,
  * and a rename sets the renamed directory's ctime: so none of usr/,
- * usr/.fhs, etc/ changed after the entry's own ctime unless something
- * (root's cleaner of old files in /tmp, which DAC does not stop) removed a
- * name in it since. empty/ must still be a directory (hide clones it). Four
- * stat calls, against a view missing its marker or an /etc link. */
+ * usr/.fhs, etc/ changed after the rename if its ctime is before the
+ * entry's own. Later, something (root's cleaner of old files in /tmp, which
+ * DAC does not stop) removed a name in it. The same ctime proves neither:
+ * a filesystem's clock can be as coarse as a scheduler tick (ramfs; ext4
+ * and tmpfs before Linux 6.13), so a removal right after the rename can
+ * carry the rename's own time; then every name is looked up. empty/ must
+ * still be a directory (hide clones it). Five stat calls, or a few more
+ * when the times tie. */
 static bool layer_intact(const marker_layer_t *l)
 {
   struct stat root, st;
+  bool tie = false;
   if (fstat(l->fd, &root) < 0) return false;
-  if (fstat(l->usr, &st) < 0 || ctime_after(&st, &root)) return false;
-  if (fstat(l->etc, &st) < 0 || ctime_after(&st, &root)) return false;
+  int c;
+  if (fstat(l->usr, &st) < 0 || (c = ctime_cmp(&st, &root)) > 0) return false;
+  tie |= c == 0;
+  if (fstat(l->etc, &st) < 0 || (c = ctime_cmp(&st, &root)) > 0) return false;
+  tie |= c == 0;
   if (fstatat(l->usr, &FHS_MARKER_DIR_IN_PLACE[sizeof INPLACE_USR + 1], &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
-      ctime_after(&st, &root))
+      (c = ctime_cmp(&st, &root)) > 0)
     return false;
-  return fstatat(l->fd, INPLACE_EMPTY, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+  tie |= c == 0;
+  if (fstatat(l->fd, INPLACE_EMPTY, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) return false;
+  return !tie || layer_names_present(l);
 }
 
 /* The layer from the cache, made there first if it is not yet: l->fd stays

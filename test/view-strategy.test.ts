@@ -5,7 +5,7 @@
 // the inside-a-view proof unforgeable, and leave the caller's mount table as
 // it was. Real Debian programs, the real launcher, as the unprivileged user.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -313,6 +313,38 @@ describe("view strategy: a cache entry that is not a finished entry of the calle
       const r = sh(inPlace, `readlink /etc/passwd; test -f /usr/.fhs/view && echo marker; ${USR_TOP}`, { env: { XDG_RUNTIME_DIR: e.runtime } });
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout, "/usr/.fhs/host-etc/passwd\nmarker\n/usr\n");
+    });
+  }
+
+  // A filesystem clock can be as coarse as a scheduler tick (ramfs here; ext4
+  // and tmpfs before Linux 6.13): a removal right after the entry was renamed
+  // into place can carry the rename's own ctime. The removal races the first
+  // launch, as many times as it takes to land in the rename's tick a few times.
+  for (const name of ["etc/passwd", "usr/.fhs/view"]) {
+    it(`${name} removed in the tick the entry was made (a coarse clock): not used, the view is whole`, { skip: !isRoot && !mustWork ? "needs root to mount a ramfs and remove a file from a read-only directory" : false }, () => {
+      const runtime = testDir("fhs-strategy-run-");
+      const dash = join(inPlace, "usr/bin/dash");
+      const as = `setpriv --reuid=${testUser.uid} --regid=${testUser.gid} --clear-groups -- env XDG_RUNTIME_DIR=${runtime} ${dash} -c`;
+      const probe = `readlink /etc/passwd; test -f /usr/.fhs/view && echo marker; ${USR_TOP}`;
+      const want = "/usr/.fhs/host-etc/passwd\nmarker\n/usr";
+      // In a mount namespace of its own: the ramfs is never in the machine's mount table.
+      const script = `set -e; mount -t ramfs ramfs ${runtime}; chmod 700 ${runtime}; chown ${testUser.uid}:${testUser.gid} ${runtime}
+        tries=0; ties=0
+        while [ $ties -lt 3 ] && [ $tries -lt 300 ]; do
+          tries=$((tries + 1)); rm -rf ${runtime}/fhs-plans
+          ${as} true & first=$!
+          until [ -e ${runtime}/fhs-plans/view-*/${name} ] || [ -h ${runtime}/fhs-plans/view-*/${name} ]; do :; done
+          rm ${runtime}/fhs-plans/view-*/${name}
+          wait $first
+          e=$(echo ${runtime}/fhs-plans/view-*)
+          [ "$(stat -c %z $e)" = "$(stat -c %z $e/$(dirname ${name}))" ] && ties=$((ties + 1))
+          out=$(${as} '${probe.replaceAll("'", "'\\''")}')
+          [ "$out" = "$(printf '${want}')" ] || { echo "try $tries: the launch saw: $out"; exit 1; }
+        done
+        echo "$ties ties in $tries tries"`;
+      const r = spawnSync("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], { encoding: "utf8", timeout: 300_000 });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /^[1-9][0-9]* ties in /, "a removal landed in the tick of the rename at least once");
     });
   }
 
