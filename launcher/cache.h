@@ -1,6 +1,7 @@
 /* What the launcher keeps between launches (cache.c): the plan cache and the
- * union ld.so.caches of nested views. Both are keyed by the sha256 of their
- * whole input, so an entry can only ever be what its input would make. */
+ * union ld.so.caches of nested views. Each entry is its whole input's (a
+ * plan's key is kept in it and compared, a union is named by the sha256 of
+ * both caches), so an entry can only ever be what its input would make. */
 #pragma once
 #include <limits.h>
 #include <stdbool.h>
@@ -13,15 +14,31 @@
 /* The module file's identity (device, inode, size, mtime, ctime) as text;
  * false when it cannot be stat'ed. */
 bool module_identity(const char *path, char *out, size_t n);
+/* An entry's name in the cache dir: PREFIX and 16 hex digits of a fast
+ * 64-bit hash of its key, mixed in parts (cache_key_mix, from 0). The key
+ * must be kept in the entry and compared on use: the name alone proves
+ * nothing. */
+#define CACHE_NAME_MAX 32
+uint64_t cache_key_mix(uint64_t h, const void *bytes, size_t n);
+void cache_key_name(const char *prefix, uint64_t h, char out[CACHE_NAME_MAX]);
+
+/* A plan cache key, and the entry it names ("" when the cache is off or
+ * unusable). */
+typedef struct {
+  const char *module_sha, *module_id;
+  const uint8_t *in;
+  size_t inlen;
+  char file[PATH_MAX];
+} plan_key_t;
 /* The cached plan of module `module_sha`, whose file has identity
  * `module_id` (NULL: no lookup), for this input: true with *res filled when
  * there is one. On a hit the module is neither read nor hashed: the key
  * holds the identity the file had when its hash was checked and the plan
- * made. `file` receives the entry's path ("" when the cache is off or
- * unusable), for plan_cache_store. */
-bool plan_cache_lookup(const char *module_sha, const char *module_id, const uint8_t *in, size_t inlen, char *file, size_t n,
+ * made. `key` receives the key, for plan_cache_store; it points into the
+ * arguments, which must outlive it. */
+bool plan_cache_lookup(const char *module_sha, const char *module_id, const uint8_t *in, size_t inlen, plan_key_t *key,
                        policy_result_t *res);
-void plan_cache_store(const char *file, const policy_result_t *res);
+void plan_cache_store(const plan_key_t *key, const policy_result_t *res);
 
 /* For a plan with an ldcache-union op: the union of the package's cache and
  * the current view's /etc/ld.so.cache, made once per pair of contents.

@@ -135,15 +135,15 @@ static bool decide(launch_t *L, const char *mpath, policy_result_t *res, plan_t 
    * (docs/BENCHMARKS.md) is built from them. */
   const char *debug = getenv("FHS_DEBUG");
   if (debug && !strcmp(debug, "input")) (void)!write_all(STDERR_FILENO, in->buf, in->len);
-  char cache_file[PATH_MAX];
+  plan_key_t cache_key;
   char module_id[160];
   bool have_id = module_identity(L->policy_path, module_id, sizeof module_id);
-  bool cached = plan_cache_lookup(L->policy_sha, have_id ? module_id : NULL, in->buf, in->len, cache_file, sizeof cache_file, res);
+  bool cached = plan_cache_lookup(L->policy_sha, have_id ? module_id : NULL, in->buf, in->len, &cache_key, res);
   if (!cached) {
     if (!L->wasm) L->wasm = read_verified_policy(&L->manifest, mpath, &L->policy_path, &L->wlen, &L->policy_sha);
     policy_trap_is_status(L->facts.partial);
     policy_eval(L->policy_path, L->wasm, L->wlen, in->buf, in->len, res);
-    if (res->status == 0) plan_cache_store(cache_file, res);
+    if (res->status == 0) plan_cache_store(&cache_key, res);
   }
   verdict_t v;
   memset(inrecs, 0, sizeof *inrecs);
@@ -158,7 +158,7 @@ static bool decide(launch_t *L, const char *mpath, policy_result_t *res, plan_t 
       recbuf_t ask = {0};
       recbuf_record(&ask, FHS_REC_PLAN, "facts", NULL);
       policy_result_t again = {.status = 0, .bytes = ask.buf, .len = ask.len};
-      plan_cache_store(cache_file, &again);
+      plan_cache_store(&cache_key, &again);
       free(ask.buf);
     }
     memset(plan, 0, sizeof *plan);

@@ -22,7 +22,6 @@
 #include "mounts.h"
 #include "records.h"
 #include "resolve.h"
-#include "sha256.h"
 #include "util.h"
 
 static void xmkdir(const char *path)
@@ -402,8 +401,8 @@ void build_view(const plan_t *plan, const char *union_ldcache)
  * .fhs/host-etc the kept host /etc is bound on; etc/ holds the /etc links,
  * the top lower of the /etc overlay; empty/ is bound over hidden dirs. Its
  * content is a pure function of the marker's records and the links' values,
- * so it is made once, in the cache (cache.c), named by the sha256 of that
- * content, and reused by every launch of the same view; without a usable
+ * so it is made once, in the cache (cache.c), named by a hash of that
+ * content (kept beside usr/ as `key` and compared before use), and reused by every launch of the same view; without a usable
  * cache, on a tmpfs of its own attached nowhere (docs/ARCHITECTURE.md,
  * "The marker layer"). */
 #define INPLACE_USR "usr" /* &FHS_MARKER_DIR_IN_PLACE[1] is in it */
@@ -411,7 +410,9 @@ void build_view(const plan_t *plan, const char *union_ldcache)
 #define INPLACE_EMPTY "empty" /* what a hidden host directory shows */
 /* In the key: a change of the layout above is a new name, never an old
  * entry read as the new layout. */
-#define MARKER_LAYER_FORMAT "fhs-marker-layer-2"
+#define MARKER_LAYER_FORMAT "fhs-marker-layer-3"
+/* The entry's key, beside usr/, etc/, empty/: never mounted, never seen in a view. */
+#define INPLACE_KEY "key"
 /* The view's ld.so.cache as a file of the layer's etc/ (the top lower of
  * /etc), not a bind mount of its own: one mount less per launch and per
  * nesting level. Past the cap (no real cache comes near it), a bind. */
@@ -522,21 +523,21 @@ static void layer_on_tmpfs(marker_layer_t *l)
   if (layer_open_dirs(l) < 0) die_errno(FHS_EXIT_SETUP, "open the view marker's directories");
 }
 
-/* The layer's name in the cache: the sha256 of everything that defines its
- * content, each part a record (so no two contents run together alike). */
-static void layer_name(const marker_layer_t *l, char name[80])
+/* The layer's key in the cache: everything that defines its content, each
+ * part a record (so no two contents run together alike); `name` receives
+ * the entry's name, a hash of it (cache_key_name). */
+static void layer_key(const marker_layer_t *l, recbuf_t *key, char name[CACHE_NAME_MAX])
 {
-  recbuf_t key = {0};
-  recbuf_record(&key, MARKER_LAYER_FORMAT, l->host_etc ? "host-etc" : "no-host-etc", NULL);
+  recbuf_record(key, MARKER_LAYER_FORMAT, l->host_etc ? "host-etc" : "no-host-etc", NULL);
   char len[32];
   snprintf(len, sizeof len, "%zu", l->marker->len);
-  recbuf_field(&key, "marker");
-  recbuf_field(&key, len);
-  recbuf_bytes(&key, l->marker->buf, l->marker->len);
-  recbuf_end(&key);
-  for (size_t i = 0; i < l->nlinks; i++) recbuf_record(&key, "link", l->links[i].name, l->links[i].value, NULL);
+  recbuf_field(key, "marker");
+  recbuf_field(key, len);
+  recbuf_bytes(key, l->marker->buf, l->marker->len);
+  recbuf_end(key);
+  for (size_t i = 0; i < l->nlinks; i++) recbuf_record(key, "link", l->links[i].name, l->links[i].value, NULL);
   if (l->ldcache >= 0) {
-    /* By identity, not bytes (up to a few hundred KB to hash per launch):
+    /* By identity, not bytes (up to a few hundred KB to compare per launch):
      * any change to the file is a new ctime, which no user can set back, and
      * a replaced file is another inode. */
     const struct stat *st = l->ldcache_st;
@@ -544,12 +545,32 @@ static void layer_name(const marker_layer_t *l, char name[80])
     snprintf(id, sizeof id, "%llu %llu %lld %lld.%09ld %lld.%09ld", (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
              (long long)st->st_size, (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, (long long)st->st_ctim.tv_sec,
              st->st_ctim.tv_nsec);
-    recbuf_record(&key, "ldcache", id, NULL);
+    recbuf_record(key, "ldcache", id, NULL);
   }
-  char hex[65];
-  sha256_hex(key.buf, key.len, hex);
-  free(key.buf);
-  snprintf(name, 80, "view-%s", hex);
+  cache_key_name("view-", cache_key_mix(0, key->buf, key->len), name);
+}
+
+static void recbuf_freep(recbuf_t *b) { free(b->buf); }
+
+/* Whether the entry's `key` file holds exactly `key`: the entry is this
+ * content's, not another's under the same name. */
+static bool layer_key_matches(int entry, const recbuf_t *key)
+{
+  cleanup_fd int fd = openat(entry, INPLACE_KEY, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  size_t len = 0;
+  cleanup_free uint8_t *bytes = read_fd(fd, key->len, &len);
+  return bytes && len == key->len && !memcmp(bytes, key->buf, len);
+}
+
+/* Writes the key into the entry being made; -1 with errno on failure. */
+static int layer_key_write(int dir, const recbuf_t *key)
+{
+  int fd = openat(dir, INPLACE_KEY, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
+  if (fd < 0) return -1;
+  int r = write_all(fd, key->buf, key->len);
+  if (close(fd) < 0) r = -1;
+  return r;
 }
 
 /* 1: a's ctime is after b's; 0: the same; -1: before. */
@@ -611,25 +632,26 @@ static void layer_from_cache(marker_layer_t *l)
   char dirpath[PATH_MAX];
   cleanup_fd int cdir = cache_dir_open(dirpath);
   if (cdir < 0) return;
-  char name[80];
-  layer_name(l, name);
+  char name[CACHE_NAME_MAX];
+  __attribute__((cleanup(recbuf_freep))) recbuf_t key = {0};
+  layer_key(l, &key, name);
   l->fd = cache_entry_open(cdir, name);
   if (l->fd < 0 && errno == ENOENT) {
     char tmp[64];
     int t = cache_entry_begin(cdir, dirpath, tmp);
     if (t < 0) return;
     const char *what = NULL;
-    if (fill_marker_layer(t, l, &what) < 0) {
+    if (fill_marker_layer(t, l, &what) < 0 || layer_key_write(t, &key) < 0) {
       cache_entry_discard(cdir, tmp, t);
       return;
     }
     if (cache_entry_publish(cdir, tmp, t, name) < 0) return;
     l->fd = cache_entry_open(cdir, name);
   }
-  /* An entry whose usr/ or etc/ is not a directory is not one the launcher
-   * made (its owner changed it), nor one something removed files from: not
-   * used either. */
-  if (l->fd >= 0 && (layer_open_dirs(l) < 0 || !layer_intact(l))) {
+  /* An entry of another key under the same name, one whose usr/ or etc/ is
+   * not a directory (not one the launcher made: its owner changed it), or
+   * one something removed files from: not used either. */
+  if (l->fd >= 0 && (!layer_key_matches(l->fd, &key) || layer_open_dirs(l) < 0 || !layer_intact(l))) {
     if (l->usr >= 0) close(l->usr);
     if (l->etc >= 0) close(l->etc);
     l->usr = l->etc = -1;

@@ -54,7 +54,7 @@ export interface CacheDirResult {
 export const DEFAULT_MAX_AGE_DAYS = 30;
 
 const ENTRY: Record<CacheDirResult["name"], RegExp> = {
-  plans: /^([0-9a-f]{64}|([0-9a-f]{64}|[0-9a-f]{16})\.ld\.so\.cache)(\.tmp-\d+)?$/,
+  plans: /^(plan-[0-9a-f]{16}|[0-9a-f]{64}|([0-9a-f]{64}|[0-9a-f]{16})\.ld\.so\.cache)(\.tmp-\d+)?$/,
   "ld.so.cache": /^[0-9a-f]{64}(\.tmp-\d+)?$/,
 };
 

@@ -9,10 +9,11 @@ import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
 import { policiesDir } from "../src/paths.js";
-import { decodeRecords, encodeRecords } from "../src/policy/records.js";
+import { decodeRecords } from "../src/policy/records.js";
 import { isRoot, repoRoot, runUnprivileged, testDir, testUser, TEST_USER } from "./helpers/env.js";
 import { packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 import { LAUNCHER_EXIT } from "../src/abi.js";
+import { PLAN_ENTRY, rewritePlanEntry } from "./helpers/plan-cache.js";
 
 /** A Debian package's own files as a wrapped package; every package of its
  * closure its own layer, after `extra` layers. */
@@ -242,7 +243,7 @@ describe("/etc in a view: the launcher's invariants", () => {
     const runtime = testDir("fhs-xdg-");
     const hello = () => runUnprivileged([join(pkg, "usr/bin/hello")], { env: { XDG_RUNTIME_DIR: runtime } });
     assert.equal(hello().stdout, "Hello, world!\n");
-    const [entry] = readdirSync(join(runtime, "fhs-plans")).filter((f) => /^[0-9a-f]{64}$/.test(f));
+    const [entry] = readdirSync(join(runtime, "fhs-plans")).filter((f) => PLAN_ENTRY.test(f));
     // Each plan is written where the launcher caches the policy's answer: a
     // cached plan is validated exactly as a fresh one.
     const refused: [string[][], RegExp][] = [
@@ -258,7 +259,7 @@ describe("/etc in a view: the launcher's invariants", () => {
     ];
     for (const [ops, message] of refused) {
       const usrOp = ops.some((op) => op[1] === "/usr") ? [] : [["overlay", "/usr", ...usr]];
-      writeFileSync(join(runtime, "fhs-plans", entry!), encodeRecords([["plan", "view"], ...usrOp, ...ops]));
+      rewritePlanEntry(join(runtime, "fhs-plans", entry!), [["plan", "view"], ...usrOp, ...ops]);
       const r = hello();
       assert.equal(r.status, LAUNCHER_EXIT.plan, `${JSON.stringify(ops)}: ${r.stderr}`);
       assert.match(r.stderr.trimEnd(), message);

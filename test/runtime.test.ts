@@ -9,11 +9,12 @@ import { before, describe, it } from "node:test";
 import { debLayers } from "./helpers/debian.js";
 import { policiesDir } from "../src/paths.js";
 import { evalPolicy } from "../src/policy/host.js";
-import { decodeRecords, encodeRecords } from "../src/policy/records.js";
+import { decodeRecords } from "../src/policy/records.js";
 import { runCli, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { sublibAndProgram } from "./helpers/sublib.js";
 import { makePackage, packageFromLayers, shellPackage, wrapPackage } from "./helpers/wrapped.js";
 import { EXIT, LAUNCHER_EXIT } from "../src/abi.js";
+import { PLAN_ENTRY, readPlanEntry, rewritePlanEntry } from "./helpers/plan-cache.js";
 
 
 /** The records of a plan printed by FHS_DEBUG=plan (raw record bytes on stderr, before the program runs). */
@@ -350,8 +351,8 @@ describe("inside a view, a launch asks the policy in two stages", () => {
   // or the in-place marker layers, view-KEY/, kept beside them), decoded.
   const entries = (runtime: string) =>
     readdirSync(join(runtime, "fhs-plans"))
-      .filter((e) => /^[0-9a-f]{64}$/.test(e))
-      .map((e) => decodeRecords(readFileSync(join(runtime, "fhs-plans", e))));
+      .filter((e) => PLAN_ENTRY.test(e))
+      .map((e) => readPlanEntry(join(runtime, "fhs-plans", e)).plan);
 
   it("the fast path is decided from partial facts (no host facts gathered) and cached as that one answer", () => {
     const runtime = testDir("fhs-xdg-");
@@ -410,6 +411,29 @@ describe("the plan cache", () => {
     assert.equal(timing({ XDG_RUNTIME_DIR: runtime, IN_NIX_FHS: "1" }), "miss");
   });
 
+  it("an entry is its key's: it holds the whole key, and an entry under the same name whose key differs by one byte is a miss, stored over", () => {
+    const runtime = testDir("fhs-xdg-");
+    assert.equal(timing({ XDG_RUNTIME_DIR: runtime }), "miss");
+    const dir = join(runtime, "fhs-plans");
+    const [name, ...more] = readdirSync(dir).filter((e) => PLAN_ENTRY.test(e));
+    assert.ok(name && more.length === 0, "one entry");
+    const entry = join(dir, name);
+    const { key, plan } = readPlanEntry(entry);
+    // The key: the module's sha256 (as in the manifest), its file's identity, then the input, which names the program.
+    const manifest = JSON.parse(readFileSync(join(helloPkg, ".fhs/manifest.json"), "utf8"));
+    assert.equal(key.subarray(0, 64).toString(), manifest.policy.sha256);
+    assert.ok(key.includes(Buffer.from(`${helloPkg}\0`)), "the input is in the key");
+    assert.equal(plan[0]![0], "plan");
+    // Its last input byte changed: the name the launch computes still finds this file, whose key is not the launch's.
+    const bytes = readFileSync(entry);
+    const last = 16 + key.length - 1;
+    bytes[last] = bytes[last]! ^ 1;
+    writeFileSync(entry, bytes);
+    assert.equal(timing({ XDG_RUNTIME_DIR: runtime }), "miss");
+    assert.deepEqual(readPlanEntry(entry).key, key, "stored over with the launch's own key");
+    assert.equal(timing({ XDG_RUNTIME_DIR: runtime }), "hit");
+  });
+
   it("FHS_DEBUG=timing: a miss says where the policy's time went, wasm3 having compiled only the functions the launch called", () => {
     const runtime = testDir("fhs-xdg-");
     const run = () => runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { FHS_DEBUG: "timing", XDG_RUNTIME_DIR: runtime } });
@@ -433,8 +457,8 @@ describe("the plan cache", () => {
     const runtime = testDir("fhs-xdg-");
     timing({ XDG_RUNTIME_DIR: runtime });
     const dir = join(runtime, "fhs-plans");
-    const [entry] = readdirSync(dir);
-    writeFileSync(join(dir, entry!), encodeRecords([["plan", "view"], ["overlay", "/usr", "/etc", "/home"]]));
+    const [entry] = readdirSync(dir).filter((e) => PLAN_ENTRY.test(e));
+    rewritePlanEntry(join(dir, entry!), [["plan", "view"], ["overlay", "/usr", "/etc", "/home"]]);
     const before = readFileSync("/proc/self/mountinfo", "utf8");
     const r = runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { XDG_RUNTIME_DIR: runtime } });
     assert.equal(r.status, LAUNCHER_EXIT.plan);

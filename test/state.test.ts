@@ -9,11 +9,11 @@ import { createHash } from "node:crypto";
 import { chmodSync, cpSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
-import { decodeRecords, encodeRecords } from "../src/policy/records.js";
 import { debLayers } from "./helpers/debian.js";
 import { fetchedPackage, fetchSet } from "./helpers/fetched.js";
 import { isRoot, repoRoot, runCliUnprivileged, runUnprivileged, testArtifacts, testDir, testUser } from "./helpers/env.js";
 import { LAUNCHER_EXIT } from "../src/abi.js";
+import { PLAN_ENTRY, readPlanEntry, rewritePlanEntry } from "./helpers/plan-cache.js";
 
 /** A .deb built with dpkg-deb: FILES (path -> [mode, text]) and a postinst. */
 function fixtureDeb(dir: string, name: string, files: Record<string, [number, string]>, postinst: string): string {
@@ -154,12 +154,12 @@ describe("install-time state from fixture packages", () => {
     const first = runUnprivileged([show], { env: { XDG_RUNTIME_DIR: runtime } });
     assert.equal(first.status, 0, first.stderr);
     const dir = join(runtime, "fhs-plans");
-    const entry = join(dir, readdirSync(dir).find((n) => !n.endsWith(".ld.so.cache"))!);
-    const plan = decodeRecords(readFileSync(entry));
+    const entry = join(dir, readdirSync(dir).find((n) => PLAN_ENTRY.test(n))!);
+    const plan = readPlanEntry(entry).plan;
     const varLib = plan.findIndex((op) => op[0] === "var-lib");
     assert.deepEqual(plan[varLib], ["var-lib", join(pkg, ".fhs/state/var/lib")]);
     const tampered = (ops: string[][]) => {
-      writeFileSync(entry, encodeRecords(ops));
+      rewritePlanEntry(entry, ops);
       return runUnprivileged([show], { env: { XDG_RUNTIME_DIR: runtime } });
     };
     const notLayer = tampered(plan.map((op, i) => (i === varLib ? ["var-lib", "/etc"] : op)));

@@ -41,7 +41,7 @@ const CACHE_MODES = [
     name: "marker layer from the cache",
     env: () => ({ XDG_RUNTIME_DIR: testDir("fhs-strategy-run-") }),
     check(top: string, env: Record<string, string>) {
-      assert.match(top, new RegExp(`^${env.XDG_RUNTIME_DIR}/fhs-plans/view-[0-9a-f]{64}/usr$`), "the /usr overlay's top lower is the cache entry");
+      assert.match(top, new RegExp(`^${env.XDG_RUNTIME_DIR}/fhs-plans/view-[0-9a-f]{16}/usr$`), "the /usr overlay's top lower is the cache entry");
     },
   },
   {
@@ -279,6 +279,25 @@ describe("view strategy: a cache entry that is not a finished entry of the calle
     });
   }
 
+  it("an entry whose key is another content's (two keys can share a name): not used, not replaced", () => {
+    const e = entry();
+    const layer = join(e.dir, e.name);
+    plant(layer);
+    const key = readFileSync(join(layer, "key"));
+    assert.ok(key.includes(Buffer.from("fhs-marker-layer-")), "the entry keeps its key");
+    const other = Buffer.from(key);
+    other[other.length - 2] = other[other.length - 2]! ^ 1;
+    chmodSync(layer, 0o755);
+    chmodSync(join(layer, "key"), 0o644);
+    writeFileSync(join(layer, "key"), other);
+    chmodSync(join(layer, "key"), 0o444);
+    chmodSync(layer, 0o555);
+    const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}/usr\n`);
+    assert.deepEqual(readFileSync(join(layer, "key")), other, "not replaced");
+  });
+
   it("a symlink in place of the entry (to a forged layer): not followed, the launch makes a tmpfs layer", () => {
     const e = entry();
     const forged = join(e.runtime, "forged");
@@ -372,9 +391,9 @@ describe("view strategy: concurrent first launches of one view", () => {
       });
     const results = await Promise.all(Array.from({ length: 8 }, one));
     const dir = join(runtime, "fhs-plans");
-    const names = readdirSync(dir).filter((f) => !/^[0-9a-f]{64}$/.test(f));
+    const names = readdirSync(dir).filter((f) => !f.startsWith("plan-"));
     assert.equal(names.length, 1, `one entry, no temporary: ${names.join(" ")}`);
-    assert.match(names[0]!, /^view-[0-9a-f]{64}$/);
+    assert.match(names[0]!, /^view-[0-9a-f]{16}$/);
     assert.equal(lstatSync(join(dir, names[0]!)).mode & 0o7777, 0o555);
     for (const r of results) {
       assert.equal(r.code, 0, r.err);
