@@ -18,6 +18,7 @@ const suites: [string, string][] = [
   ["validate_test", "launcher/validate.c and plan.c (test/unit/validate_test.c)"],
   ["sha256_test", "launcher/sha256.c (test/unit/sha256_test.c)"],
   ["alloc_test", "launcher/alloc.c, the static launcher's malloc (test/unit/alloc_test.c)"],
+  ["string_test", "launcher/string.c, the static launcher's memcpy, memmove and memcmp (test/unit/string_test.c)"],
 ];
 
 for (const [bin, title] of suites) {
