@@ -600,8 +600,10 @@ static bool layer_names_present(const marker_layer_t *l)
  * DAC does not stop) removed a name in it. The same ctime proves neither:
  * a filesystem's clock can be as coarse as a scheduler tick (ramfs; ext4
  * and tmpfs before Linux 6.13), so a removal right after the rename can
- * carry the rename's own time; then every name is looked up. empty/ must
- * still be a directory (hide clones it). Five stat calls, or a few more
+ * carry the rename's own time, and an entry made within one tick (most
+ * are) has every ctime the same. Then every name is looked up, and the
+ * entry re-stamped (layer_restamp) so that later launches need not. empty/
+ * must still be a directory (hide clones it). Five stat calls, a few more
  * when the times tie. */
 static bool layer_intact(const marker_layer_t *l)
 {
@@ -618,7 +620,18 @@ static bool layer_intact(const marker_layer_t *l)
     return false;
   tie |= c == 0;
   if (fstatat(l->fd, INPLACE_EMPTY, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode)) return false;
-  return !tie || layer_names_present(l);
+  if (!tie) return true;
+  if (!layer_names_present(l)) return false;
+  /* Re-stamped: a chmod of the entry to its own mode moves its ctime to
+   * now, past its children's (with a coarse clock, from the next tick on:
+   * until then the next launch looks again). Through /proc, as the entry's
+   * fd is O_PATH. Then every name is looked up once more: one removed
+   * between the first look and the chmod would carry a ctime before the new
+   * one, and the times would never show it. No /proc, or a failed chmod:
+   * the entry is whole, and its next launch looks again. */
+  char proc[48];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", l->fd);
+  return chmod(proc, root.st_mode & 07777) < 0 || layer_names_present(l);
 }
 
 /* The layer from the cache, made there first if it is not yet: l->fd stays

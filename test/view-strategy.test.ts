@@ -367,6 +367,18 @@ describe("view strategy: a cache entry that is not a finished entry of the calle
     });
   }
 
+  it("an entry made within one clock tick (its times tie) is checked name by name, then re-stamped: later launches see its ctime after its directories'", () => {
+    const e = entry();
+    const ctime = (rel: string) => lstatSync(join(e.dir, e.name, rel), { bigint: true }).ctimeNs;
+    // Past a coarse clock's tick (at most 10 ms): the re-stamp's time is a later one.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
+    const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}${join(e.dir, e.name)}/usr\n`, "the entry is used");
+    for (const dir of ["usr", "etc", "usr/.fhs"]) assert.ok(ctime(dir) < ctime("."), `${dir}'s ctime is before the entry's`);
+    assert.equal(lstatSync(join(e.dir, e.name)).mode & 0o7777, 0o555, "the same mode");
+  });
+
   it("an untouched entry is used (the probe above can see one)", () => {
     const e = entry();
     const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
