@@ -51,18 +51,37 @@ static bool cache_dir(char *dir, size_t n)
   return S_ISDIR(st.st_mode) && st.st_uid == uid && !(st.st_mode & 022);
 }
 
+/* Appends ":" and `v` in hex to out[*at], if it fits (one byte kept for the NUL). */
+static bool put_hex(char *out, size_t n, size_t *at, unsigned long long v)
+{
+  char tmp[17];
+  size_t k = sizeof tmp;
+  do tmp[--k] = "0123456789abcdef"[v & 15]; while (v >>= 4);
+  size_t len = sizeof tmp - k;
+  if (*at + 1 + len >= n) return false;
+  out[(*at)++] = ':';
+  memcpy(out + *at, tmp + k, len);
+  *at += len;
+  out[*at] = 0;
+  return true;
+}
+
 /* The module file as the kernel knows it: a write, a replacement or a
  * chmod changes its ctime or inode (and a user cannot set a ctime), so a
  * module changed since its plan was cached misses the cache and is read,
- * hashed and refused as ever. */
+ * hashed and refused as ever. Device, inode, size, mtime and ctime (seconds
+ * and nanoseconds), in hex, each after a ':'; written by hand, not by
+ * snprintf: every launch makes it, the fast path's included. */
 bool module_identity(const char *path, char *out, size_t n)
 {
   struct stat st;
-  if (stat(path, &st) < 0) return false;
-  int m = snprintf(out, n, "%llx:%llx:%llx:%lld.%ld:%lld.%ld", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
-                   (unsigned long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (long long)st.st_ctim.tv_sec,
-                   st.st_ctim.tv_nsec);
-  return m > 0 && (size_t)m < n;
+  if (stat(path, &st) < 0 || n == 0) return false;
+  size_t at = 0;
+  out[0] = 0;
+  return put_hex(out, n, &at, (unsigned long long)st.st_dev) && put_hex(out, n, &at, (unsigned long long)st.st_ino) &&
+         put_hex(out, n, &at, (unsigned long long)st.st_size) && put_hex(out, n, &at, (unsigned long long)st.st_mtim.tv_sec) &&
+         put_hex(out, n, &at, (unsigned long long)st.st_mtim.tv_nsec) && put_hex(out, n, &at, (unsigned long long)st.st_ctim.tv_sec) &&
+         put_hex(out, n, &at, (unsigned long long)st.st_ctim.tv_nsec);
 }
 
 /* Entries' names: a 64-bit hash of their key, not a sha256. The hash only
@@ -115,16 +134,23 @@ bool plan_cache_lookup(const char *module_sha, const char *module_id, const uint
                        policy_result_t *res)
 {
   *key = (plan_key_t){.module_sha = module_sha, .module_id = module_id, .in = in, .inlen = inlen};
-  char dir[PATH_MAX];
-  if (!module_id || !cache_dir(dir, sizeof dir)) return false;
+  /* The dir is written where the entry's path goes, then the name after
+   * it: no second PATH_MAX buffer on the stack (a page fault). */
+  if (!module_id || !cache_dir(key->file, sizeof key->file)) {
+    key->file[0] = 0;
+    return false;
+  }
   char name[CACHE_NAME_MAX];
   uint64_t h = cache_key_mix(0, module_sha, 64);
   h = cache_key_mix(h, module_id, strlen(module_id) + 1);
   cache_key_name("plan-", cache_key_mix(h, in, inlen), name);
-  if (!path_join(key->file, sizeof key->file, dir, name)) {
+  size_t dl = strlen(key->file), nl = strlen(name);
+  if (dl + 1 + nl + 1 > sizeof key->file) {
     key->file[0] = 0;
     return false;
   }
+  key->file[dl] = '/';
+  memcpy(key->file + dl + 1, name, nl + 1);
   size_t len = 0, klen = key_len(key), idlen = klen - 64 - 1 - inlen;
   uint8_t *bytes = read_file_flags(key->file, O_NOFOLLOW, PLAN_ENTRY_HEAD + klen + (16 << 20), &len);
   if (!bytes) return false;

@@ -89,7 +89,7 @@ bool find_wrapper(const char *start, char **pkg, char **rel)
       char *dname = wrapper_dir_name(cur);
       cur[dirlen - 1] = '/';
       if (!dname) return false;
-      *rel = xasprintf("%s/%s", dname, name);
+      *rel = path_cat(dname, name); /* not xasprintf: no printf on the fast path */
       free(dname);
       return *pkg != NULL;
     }
