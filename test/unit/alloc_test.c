@@ -19,16 +19,7 @@
 /* wasm3's realloc as the launcher's link routes it (launcher/alloc.c). */
 void *__wrap_m3_Realloc_Impl(void *p, size_t n, size_t old);
 
-static int n, failed;
-
-static void report(int pass, const char *name, const char *detail)
-{
-  printf("%s %d - %s\n", pass ? "ok" : "not ok", ++n, name);
-  if (!pass) {
-    failed++;
-    if (detail && *detail) printf("#   %s\n", detail);
-  }
-}
+#include "tap.h"
 
 static void fill(unsigned char *p, size_t len, unsigned tag)
 {
@@ -256,6 +247,6 @@ int main(void)
     free(c);
   }
 
-  if (failed) printf("# %d of %d failed\n", failed, n);
-  return failed ? 1 : 0;
+  if (tap_failed) printf("# %d of %d failed\n", tap_failed, tap_count);
+  return tap_failed ? 1 : 0;
 }

@@ -12,16 +12,7 @@
 
 #include "sha256.h"
 
-static int n, failed;
-
-static void report(int pass, const char *name, const char *detail)
-{
-  printf("%s %d - %s\n", pass ? "ok" : "not ok", ++n, name);
-  if (!pass) {
-    failed++;
-    if (detail) printf("#   %s\n", detail);
-  }
-}
+#include "tap.h"
 
 /* A deterministic generator: the same inputs on every run, so a failure
  * can be reproduced. */
@@ -116,6 +107,6 @@ int main(void)
   if (run(SHA256_SHANI, buf + 3, 4093, b)) report(!strcmp(a, b), "an input at an odd address: both agree", b);
   else report(!shani, "an input at an odd address: the SHA path refuses (this CPU lacks it)", "refused where it must run");
   free(buf);
-  if (failed) printf("# %d of %d failed\n", failed, n);
-  return failed ? 1 : 0;
+  if (tap_failed) printf("# %d of %d failed\n", tap_failed, tap_count);
+  return tap_failed ? 1 : 0;
 }

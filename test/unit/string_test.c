@@ -12,16 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int n, failed;
-
-static void report(int pass, const char *name, const char *detail)
-{
-  printf("%s %d - %s\n", pass ? "ok" : "not ok", ++n, name);
-  if (!pass) {
-    failed++;
-    if (detail && *detail) printf("#   %s\n", detail);
-  }
-}
+#include "tap.h"
 
 /* The reference: byte loops the compiler may not turn into library calls
  * (volatile), used for every expected value and every check. */
@@ -154,5 +145,5 @@ int main(void)
   copies();
   moves();
   compares();
-  return failed != 0;
+  return tap_failed != 0;
 }
