@@ -402,9 +402,9 @@ void build_view(const plan_t *plan, const char *union_ldcache)
  * the top lower of the /etc overlay; empty/ is bound over hidden dirs. Its
  * content is a pure function of the marker's records and the links' values,
  * so it is made once, in the cache (cache.c), named by a hash of that
- * content (kept beside usr/ as `key` and compared before use), and reused by every launch of the same view; without a usable
- * cache, on a tmpfs of its own attached nowhere (docs/ARCHITECTURE.md,
- * "The marker layer"). */
+ * content (kept beside usr/ as `key` and compared before use), and reused
+ * by every launch of the same view; without a usable cache, on a tmpfs of
+ * its own attached nowhere (docs/ARCHITECTURE.md, "The marker layer"). */
 #define INPLACE_USR "usr" /* &FHS_MARKER_DIR_IN_PLACE[1] is in it */
 #define INPLACE_ETC "etc"
 #define INPLACE_EMPTY "empty" /* what a hidden host directory shows */
@@ -602,7 +602,7 @@ static bool layer_names_present(const marker_layer_t *l)
  * and tmpfs before Linux 6.13), so a removal right after the rename can
  * carry the rename's own time, and an entry made within one tick (most
  * are) has every ctime the same. Then every name is looked up, and the
- * entry re-stamped (layer_restamp) so that later launches need not. empty/
+ * entry re-stamped (below) so that later launches need not. empty/
  * must still be a directory (hide clones it). Five stat calls, a few more
  * when the times tie. */
 static bool layer_intact(const marker_layer_t *l)
