@@ -352,7 +352,9 @@ describe("view strategy: a cache entry that is not a finished entry of the calle
         while [ $ties -lt 3 ] && [ $tries -lt 300 ]; do
           tries=$((tries + 1)); rm -rf ${runtime}/fhs-plans
           ${as} true & first=$!
-          until [ -e ${runtime}/fhs-plans/view-*/${name} ] || [ -h ${runtime}/fhs-plans/view-*/${name} ]; do :; done
+          has() { [ -e ${runtime}/fhs-plans/view-*/${name} ] || [ -h ${runtime}/fhs-plans/view-*/${name} ]; }
+          until has; do kill -0 $first 2>/dev/null || break; done
+          has || { wait $first; echo "try $tries: the first launch (status $?) made no entry with ${name}"; exit 1; }
           rm ${runtime}/fhs-plans/view-*/${name}
           wait $first
           e=$(echo ${runtime}/fhs-plans/view-*)
