@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
@@ -17,6 +18,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "abi.h"
 #include "util.h"
 
 #ifndef AT_RECURSIVE
@@ -99,8 +101,53 @@ const char *dirref_path(dirref_t *d)
 }
 
 
+/* The lowers named relative to a clone (dirref_t.rel) are resolved from the
+ * working directory, the only base fsconfig's strings have: the process
+ * changes into the clone for them, then back to `cwd_home` (where it was,
+ * kept as an O_PATH fd). `cwd_in`: the clone it is in now, -1 when home. */
+static int cwd_home = -1, cwd_in = -1;
+
+static int cwd_enter(int at)
+{
+  if (cwd_in == at) return 0;
+  /* A working directory this user may not search cannot be kept (EACCES):
+   * the mount fails here, and the caller mounts those layers by fd. */
+  if (cwd_home < 0 && (cwd_home = openat(AT_FDCWD, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) return -1;
+  if (fchdir(at) < 0) return -1;
+  cwd_in = at;
+  return 0;
+}
+
+/* Never left inside a clone. Home is the directory the launch started in;
+ * should it have become unsearchable since, "/": the launch enters its
+ * working directory again by path once the view is made (launch.c), and
+ * says so if it cannot. */
+static void cwd_leave(void)
+{
+  if (cwd_in < 0) return;
+  if (fchdir(cwd_home) < 0 && chdir("/") < 0) die_errno(FHS_EXIT_SETUP, "leave the layers' parent");
+  cwd_in = -1;
+}
+
+/* A lower named relative to a clone, as an fd: for mount(2), which takes
+ * /proc/self/fd paths. The same resolution: beneath the clone, no symlink. */
+static int dirref_open(dirref_t *d)
+{
+  if (!d->rel) return 0;
+  struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH};
+  int fd = (int)syscall(SYS_openat2, d->at, d->rel, &how, sizeof how);
+  if (fd < 0) return -1;
+  d->fd = fd;
+  d->rel = NULL;
+  return 0;
+}
+
 static int fsconfig_dir(int fs, const char *key, dirref_t *d)
 {
+  if (d->rel) {
+    if (cwd_enter(d->at) < 0) return -1;
+    return sys_fsconfig(fs, FSCONFIG_SET_STRING, key, d->rel, 0);
+  }
   if (set_fd_works != 0) {
     if (sys_fsconfig(fs, FSCONFIG_SET_FD, key, NULL, d->fd) == 0) {
       set_fd_works = 1;
@@ -180,6 +227,15 @@ static int overlay_legacy(const char *target, dirref_t *lowers, size_t n, dirref
   return mount("overlay", target, "overlay", upper ? 0 : MS_RDONLY, opts);
 }
 
+/* mount(2) takes every lower as a path: each one named relative to a clone
+ * is opened first (dirref_open). */
+static int overlay_by_fds(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work, bool userxattr)
+{
+  for (size_t i = 0; i < n; i++)
+    if (dirref_open(&lowers[i]) < 0) return -1;
+  return overlay_legacy(target, lowers, n, upper, work, userxattr);
+}
+
 /* lowerdir+ as the kernel answered the first real mount: 1 = works, 0 = not
  * there, -1 = not yet tried. The hot path never probes: a probe cost about
  * 1.8 ms per launch (its failing path lookup), more than the mount. */
@@ -187,17 +243,19 @@ static int lowerdir_plus = -1;
 
 static int overlay(const char *target, dirref_t *lowers, size_t n, dirref_t *upper, dirref_t *work, bool userxattr)
 {
-  if (legacy_mount_api()) return overlay_legacy(target, lowers, n, upper, work, userxattr);
+  if (legacy_mount_api()) return overlay_by_fds(target, lowers, n, upper, work, userxattr);
   const char *api = getenv("FHS_MOUNT_API");
   /* FHS_MOUNT_API=path: lowerdir+ by /proc/self/fd paths, as on 6.8-6.12. */
   if (api && !strcmp(api, "path")) set_fd_works = 0;
   if (lowerdir_plus != 0) {
     int stage;
-    if (overlay_newapi(target, lowers, n, upper, work, userxattr, &stage) == 0) {
+    int r = overlay_newapi(target, lowers, n, upper, work, userxattr, &stage);
+    int err = errno;
+    cwd_leave();
+    if (r == 0) {
       lowerdir_plus = 1;
       return 0;
     }
-    int err = errno;
     if (stage == AT_FSOPEN && err == EPERM) {
       /* The new mount API is there but overlayfs is refused to this user
        * (before Linux 5.11, in a user namespace): mount(2) would be refused
@@ -216,7 +274,7 @@ static int overlay(const char *target, dirref_t *lowers, size_t n, dirref_t *upp
     }
     lowerdir_plus = 0;
   }
-  return overlay_legacy(target, lowers, n, upper, work, userxattr);
+  return overlay_by_fds(target, lowers, n, upper, work, userxattr);
 }
 
 int mount_overlay_ro(const char *target, dirref_t *lowers, size_t n, bool userxattr)

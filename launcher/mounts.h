@@ -22,9 +22,15 @@ bool have_lowerdir_plus(void);
 
 /* A directory to mount from: an O_PATH fd (opened once, checked), and room
  * for the same directory as a path, <proc>/self/fd/N, for the calls that
- * take only paths. Mounting from the fd mounts exactly what was checked. */
+ * take only paths. Mounting from the fd mounts exactly what was checked.
+ * Or, with `rel` set (and fd -1): the directory `rel` names beneath `at`, a
+ * detached clone of a layers' parent in which no symlink is followed
+ * (clone_nosymfollow), resolved by the kernel when it is mounted: once,
+ * following no symlink, without an fd per layer (resolve.c). */
 typedef struct {
   int fd;
+  int at;
+  const char *rel;
   char path[64];
 } dirref_t;
 
@@ -38,8 +44,11 @@ const char *dirref_path(dirref_t *d);
 /* A read-only overlay of `n` (>= 2) lower directories at target, first
  * lower on top. Uses fsopen/fsconfig("lowerdir+") when available (one layer
  * per call, up to the kernel's 500; each by its fd with FSCONFIG_SET_FD on
- * Linux >= 6.13, else by its /proc/self/fd path), else legacy mount(2) with
- * the options, escaped, in one page (E2BIG past it). userxattr: overlay
+ * Linux >= 6.13, else by its /proc/self/fd path; one named beneath a clone
+ * by that name, from inside the clone as the working directory, which is
+ * then the one it was again), else legacy mount(2) with the options,
+ * escaped, in one page (E2BIG past it; a lower named beneath a clone is
+ * opened first, beneath it, following no symlink). userxattr: overlay
  * reads its metadata from user.overlay.* xattrs, the only ones a user
  * namespace can set; an in-place view's marker layer marks its usr/.fhs
  * opaque with one (view.c), and layers never carry any (a build strips

@@ -10,8 +10,11 @@
  * swapped between the check and the mount. */
 #include "resolve.h"
 
+#include "mounts.h"
+
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,14 +129,29 @@ int open_layer(int root, const char *path, const char **why)
  * resolved from its fd. Every component is still resolved once, without
  * following a symlink, beneath "/"; what is saved is the walk of the shared
  * prefix per layer (with 300 layers, a third of the launch's own
- * per-layer cost). */
+ * per-layer cost).
+ *
+ * A mount can go further (layer_ref_shared): the parent's mount tree is
+ * cloned once, with no symlink followed anywhere in the clone
+ * (clone_nosymfollow), and each layer is handed to the kernel as its name
+ * beneath the clone, "<name>/usr", which it resolves as it mounts it. The
+ * same rule (one resolution, no symlink, nothing above the parent), and no
+ * file per layer: an O_PATH fd per layer cost ~1.6 µs (the open, the
+ * overlay's d_path of it, the close), 0.5 ms of a 300-layer launch. */
 #define PARENTS_MAX 8
 static struct {
   char *dir; /* the parent's path, e.g. /nix/store */
   size_t len;
   int fd;
+  int clone; /* its nosymfollow clone: -1 not made yet, -2 refused */
+  size_t seen; /* layers named below it so far */
 } parents[PARENTS_MAX];
 static size_t nparents;
+
+/* The clone pays for itself from about this many layers below one parent
+ * (its open_tree, mount_setattr and teardown at the exec, against ~1.6 µs
+ * per layer). */
+#define CLONE_FROM_LAYER 4
 
 static int openat2_dir(int at, const char *rel)
 {
@@ -141,14 +159,17 @@ static int openat2_dir(int at, const char *rel)
   return (int)syscall(SYS_openat2, at, rel, &how, sizeof how);
 }
 
-int open_layer_shared(int root, const char *path, const char **why)
+/* The parent `path` shares with layers before it, opened: its index, with
+ * *name the rest of path ("<name>/usr"); -1 when the layer goes the long
+ * way (alone under its parent so far, a path of another shape, no openat2). */
+static int shared_parent(int root, const char *path, const char **name)
 {
-  if (force_fallback || !path_normalized(path)) return open_layer(root, path, why);
+  if (force_fallback || !path_normalized(path)) return -1;
   /* The parent: the path without its last two components (<store>/<name>/usr). */
   const char *last = strrchr(path, '/');
   const char *split = last;
   while (split > path && split[-1] != '/') split--;
-  if (split <= path + 1) return open_layer(root, path, why);
+  if (split <= path + 1) return -1;
   size_t plen = (size_t)(split - 1 - path); /* "/var/cache/layers" of "/var/cache/layers/x/usr" */
   /* A parent is opened the second time it is seen: one layer alone under
    * its parent costs no more than from the root. */
@@ -157,14 +178,16 @@ int open_layer_shared(int root, const char *path, const char **why)
   if (i == nparents) {
     if (nparents < PARENTS_MAX && (parents[i].dir = strndup(path, plen))) {
       parents[i].len = plen;
-      parents[i].fd = -1;
+      parents[i].fd = parents[i].clone = -1;
+      parents[i].seen = 1;
       nparents++;
     }
-    return open_layer(root, path, why);
+    return -1;
   }
+  parents[i].seen++;
   if (parents[i].fd == -1) {
     char dir[4096];
-    if (plen >= sizeof dir) return open_layer(root, path, why);
+    if (plen >= sizeof dir) return -1;
     memcpy(dir, path + 1, plen - 1);
     dir[plen - 1] = 0;
     /* -2: tried and refused (no openat2, or the parent is no plain
@@ -172,15 +195,59 @@ int open_layer_shared(int root, const char *path, const char **why)
     int fd = openat2_dir(root, dir);
     parents[i].fd = fd >= 0 ? fd : -2;
   }
-  int pfd = parents[i].fd;
-  if (pfd < 0) return open_layer(root, path, why);
-  int fd = openat2_dir(pfd, split);
+  if (parents[i].fd < 0) return -1;
+  *name = split;
+  return (int)i;
+}
+
+int open_layer_shared(int root, const char *path, const char **why)
+{
+  const char *name;
+  int i = shared_parent(root, path, &name);
+  if (i < 0) return open_layer(root, path, why);
+  int fd = openat2_dir(parents[i].fd, name);
   /* On failure, from the root again, to name the component at fault. */
   return fd >= 0 ? fd : open_layer(root, path, why);
 }
 
+int clone_nosymfollow(int dirfd)
+{
+  int tree = (int)syscall(SYS_open_tree, dirfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+  if (tree < 0) return -1;
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSYMFOLLOW};
+  if (syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+    int e = errno;
+    close(tree);
+    errno = e;
+    return -1;
+  }
+  return tree;
+}
+
+int layer_ref_shared(int root, const char *path, dirref_t *d, const char **why)
+{
+  const char *name;
+  int i = shared_parent(root, path, &name);
+  d->rel = NULL;
+  if (i >= 0 && parents[i].clone == -1 && parents[i].seen >= CLONE_FROM_LAYER) {
+    int c = clone_nosymfollow(parents[i].fd);
+    parents[i].clone = c >= 0 ? c : -2;
+  }
+  if (i >= 0 && parents[i].clone >= 0) {
+    d->fd = -1;
+    d->at = parents[i].clone;
+    d->rel = name;
+    return 0;
+  }
+  int fd = i < 0 ? -1 : openat2_dir(parents[i].fd, name);
+  d->fd = fd >= 0 ? fd : open_layer(root, path, why);
+  return d->fd >= 0 ? 0 : -1;
+}
+
 void open_layer_shared_done(void)
 {
+  /* The clones stay open (O_CLOEXEC): the mounts resolve names beneath
+   * them; the exec closes them. */
   for (size_t i = 0; i < nparents; i++) {
     if (parents[i].fd >= 0) close(parents[i].fd);
     free(parents[i].dir);

@@ -2,6 +2,8 @@
 #pragma once
 #include <stdbool.h>
 
+#include "mounts.h"
+
 /* True when `path` is absolute and has no empty, "." or ".." component: the
  * only form a manifest may name a layer in. */
 bool path_normalized(const char *path);
@@ -25,4 +27,18 @@ void resolve_force_fallback(bool on);
  * per layer when layers share a parent. open_layer_shared_done closes the
  * parents. */
 int open_layer_shared(int root, const char *path, const char **why);
+/* A detached copy of the mount tree at dirfd itself, recursive, in which no
+ * symlink is followed (MOUNT_ATTR_NOSYMFOLLOW on every mount in it: a path
+ * resolved beneath it that meets a symlink fails with ELOOP). -1 with errno
+ * where the kernel lacks a call (Linux < 5.12). The overlay calls (mounts.c) resolve a
+ * lower named beneath it from the working directory, changing into the
+ * clone and back. */
+int clone_nosymfollow(int dirfd);
+
+/* open_layer_shared for a mount's lower: from the fourth layer below one
+ * parent, no fd but the layer's name beneath a nosymfollow clone of the
+ * parent (d->rel, d->at), resolved by the kernel as it mounts it. A name
+ * that fails there is resolved again with open_layer, to say why. */
+int layer_ref_shared(int root, const char *path, dirref_t *d, const char **why);
+/* Closes the parents (not their clones, which the mounts still use). */
 void open_layer_shared_done(void);

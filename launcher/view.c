@@ -147,7 +147,7 @@ static bool make_etc_link(int host_etc, const char *host_etc_path, int links, co
 static void open_layer_ref(const char *path, dirref_t *d)
 {
   const char *why = NULL;
-  d->fd = open_layer(AT_FDCWD, path, &why);
+  *d = (dirref_t){.fd = open_layer(AT_FDCWD, path, &why)};
   if (d->fd < 0) die(FHS_EXIT_SETUP, "layer %s: %s", path, why);
 }
 
@@ -155,7 +155,7 @@ static void open_layer_ref(const char *path, dirref_t *d)
  * says; by fd, so no path reaches mount(2)'s option string. */
 static void open_staging_ref(const char *path, dirref_t *d)
 {
-  d->fd = open(rel(path), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  *d = (dirref_t){.fd = open(rel(path), O_PATH | O_DIRECTORY | O_CLOEXEC)};
   if (d->fd < 0) die_errno(FHS_EXIT_SETUP, "build staging dir %s", path);
 }
 
@@ -327,7 +327,8 @@ void build_view(const plan_t *plan, const char *union_ldcache)
         int fd = open(USR_TOP "/" FHS_META_DIR, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
         if (fd < 0 || close(fd) < 0) die_errno(FHS_EXIT_SETUP, "create %s/%s", USR_TOP, FHS_META_DIR);
       }
-      if (top && (lowers[0].fd = open(usr_top ? USR_TOP : ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+      if (top) lowers[0] = (dirref_t){.fd = open(usr_top ? USR_TOP : ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+      if (top && lowers[0].fd < 0)
         die_errno(FHS_EXIT_SETUP, "open %s", usr_top ? USR_TOP : ETC_LINKS);
       for (size_t f = top; f < n; f++) open_layer_ref(a[1 + f - top], &lowers[f]);
       if (mount_overlay_ro(target, lowers, n, false) < 0) overlay_failed(false, a[0], n - usr_top);
@@ -681,6 +682,25 @@ typedef struct {
   int tree; /* bind-ro, bind-file, ldcache-union: the detached read-only copy */
 } inplace_src_t;
 
+static bool by_name(const dirref_t *d, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (d[i].rel) return true;
+  return false;
+}
+
+/* Dies naming the first layer open_layer refuses, with its reason. */
+static void reopen_by_fd(int root, dirref_t *d, const char *const *paths, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (!d[i].rel) continue;
+    const char *why = NULL;
+    int fd = open_layer(root, paths[i], &why);
+    if (fd < 0) die(FHS_EXIT_SETUP, "layer %s: %s", paths[i], why);
+    d[i] = (dirref_t){.fd = fd};
+  }
+}
+
 static int open_layer_at(int root, const char *path)
 {
   const char *why = NULL;
@@ -730,8 +750,19 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       size_t n = op->nargs - first + (op->op == FHS_OP_VAR_LIB);
       src[i].lowers = xmalloc(n * sizeof *src[i].lowers);
       src[i].n = n;
-      for (size_t f = first; f < op->nargs; f++) src[i].lowers[f - first].fd = open_layer_at(root, a[f]);
-      if (op->op == FHS_OP_VAR_LIB) src[i].lowers[n - 1].fd = open_layer_at(root, "/var/lib");
+      /* /usr's layers (the many) by name beneath their parent's clone,
+       * where they share one (resolve.c); the rest by fd. */
+      bool usr = op->op == FHS_OP_OVERLAY && !strcmp(a[0], "/usr");
+      for (size_t f = first; f < op->nargs; f++) {
+        dirref_t *d = &src[i].lowers[f - first];
+        if (!usr) {
+          *d = (dirref_t){.fd = open_layer_at(root, a[f])};
+          continue;
+        }
+        const char *why = NULL;
+        if (layer_ref_shared(root, a[f], d, &why) < 0) die(FHS_EXIT_SETUP, "layer %s: %s", a[f], why);
+      }
+      if (op->op == FHS_OP_VAR_LIB) src[i].lowers[n - 1] = (dirref_t){.fd = open_layer_at(root, "/var/lib")};
       break;
     }
     case FHS_OP_BIND_RO: {
@@ -813,12 +844,19 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       if (top) {
         /* Handed over: close_refs closes it with the lowers. */
         int *dir = usr ? &layer.usr : &layer.etc;
-        lowers[0].fd = *dir;
+        lowers[0] = (dirref_t){.fd = *dir};
         *dir = -1;
       }
       memcpy(lowers + top, src[i].lowers, src[i].n * sizeof *lowers);
       /* Counted as the plan names them: the marker is the launcher's own. */
       int r = mount_overlay_ro(a[0], lowers, n, usr);
+      if (r < 0 && usr && by_name(lowers + top, src[i].n)) {
+        /* A layer the kernel refused by name (a symlink in it, gone): each
+         * named one is opened from the root as before, which says what is
+         * wrong with it, and the mount tried again with fds. */
+        reopen_by_fd(root, lowers + top, a + 1, src[i].n);
+        r = mount_overlay_ro(a[0], lowers, n, usr);
+      }
       if (r < 0 && usr && layer.cached) {
         /* The cache's filesystem may be one OverlayFS refuses as a lower
          * (or stacks too deep): the /usr overlay is the first mount and
@@ -828,7 +866,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
         close(layer.etc);
         close(layer.fd);
         layer_on_tmpfs(&layer);
-        lowers[0].fd = layer.usr;
+        lowers[0] = (dirref_t){.fd = layer.usr};
         layer.usr = -1;
         r = mount_overlay_ro(a[0], lowers, n, usr);
       }

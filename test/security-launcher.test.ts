@@ -287,42 +287,149 @@ describe("layer-symlink-escape: layers are opened as the manifest names them, fo
   });
 });
 
-describe("layer-swap-race: a layer swapped for a symlink while launches run never shows the host", () => {
-  it("200 launches against a layer flipping between its dir and a symlink to the host's root", async () => {
-    assert.ok(existsSync("/usr/bin/perl"), "the host has /usr/bin/perl (the witness)");
-    const dep = markerLayer("flipping");
-    const pkg = probePackage("flipping-pkg", [dep]);
+describe("layers-by-name: layers sharing a parent are mounted by name beneath a clone of it that follows no symlink", () => {
+  /** Six layers in one directory, the test user's: from the fourth on, the
+   * launcher hands each to the kernel as "<name>/usr" beneath a clone of the
+   * directory in which no symlink is followed (resolve.c). */
+  function sharedLayers(prefix: string): string[] {
+    const parent = testDir(prefix);
+    const layers = ["l0", "l1", "l2", "l3", "l4", "l5"].map((n) => {
+      const l = join(parent, n);
+      mkdirSync(join(l, "usr/share", n), { recursive: true });
+      writeFileSync(join(l, "usr/share", n, "marker"), `${n}\n`);
+      return l;
+    });
+    if (isRoot) execFileSync("chown", ["-R", `${testUser.uid}:${testUser.gid}`, parent]);
+    return layers;
+  }
+
+  it("mounts them: every layer shows, and the kernel's record of /usr names the late ones beneath their parent", () => {
+    const layers = sharedLayers("fhs-byname-");
+    const probeIn = join(probePackage("byname-pkg", layers), "usr/bin/probe");
     const runtime = testDir("fhs-runtime-");
-    // As the test user, as fast as it can: the dir moves aside, a symlink to
-    // the host's root takes its name, then the dir comes back.
-    const flip = 'while :; do mv "$1" "$1.real" && ln -s "$2" "$1" && rm "$1" && mv "$1.real" "$1"; done';
-    const flipper = spawn("setpriv", [`--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--", "sh", "-c", flip, "sh", dep, relative(dirname(dep), "/")], { stdio: "ignore" });
-    const seen = new Map<string, number>();
-    try {
-      for (let i = 0; i < 200; i++) {
-        const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/bin/perl"], runtime);
-        const outcome = r.status === 0 ? `ran: ${r.stdout.trim()}` : `${r.status}: ${r.stderr.trim()}`;
-        seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
-      }
-    } finally {
-      flipper.kill("SIGKILL");
-      await new Promise((done) => flipper.once("exit", done));
-    }
-    // The program ran in a pure view, or the launch was refused naming the
-    // layer: as a symlink, as missing, or as changing under the open.
-    const refused = `${LAUNCHER_EXIT.setup}: fhs: layer ${dep}/usr: `;
-    const allowed = [
-      "ran: exists no",
-      `${refused}${dep} is a symlink; a layer is opened without following symlinks`,
-      `${refused}No such file or directory`,
-      `${refused}${dep} changed while it was being opened`,
-      // ELOOP, in glibc's words and in musl's (the static launcher's libc).
-      `${refused}changed while it was being opened (Too many levels of symbolic links)`,
-      `${refused}changed while it was being opened (Symbolic link loop)`,
-      `${refused}changed while it was being opened (No such file or directory)`,
-    ];
-    for (const [outcome, n] of seen) assert.ok(allowed.includes(outcome), `${n}× ${outcome}`);
+    for (const n of ["l0", "l3", "l4", "l5"]) assert.equal(launch([probeIn, "exists", `/usr/share/${n}/marker`], runtime).stdout, "exists yes\n", n);
+    const usr = launch([probeIn, "usr-mount"], runtime).stdout;
+    assert.match(usr, /[=:]l5\/usr[,:\s]/, `l5 by name beneath its parent's clone: ${usr}`);
+    assert.ok(!usr.includes(`${layers[5]}/usr`), `l5 by its full path: ${usr}`);
   });
+
+  it("refuses a late layer swapped for a symlink, one whose usr is a symlink, and a missing one, each named as before", () => {
+    const layers = sharedLayers("fhs-byname-refused-");
+    const probeIn = join(probePackage("byname-refused-pkg", layers), "usr/bin/probe");
+    const runtime = testDir("fhs-runtime-");
+    assert.equal(launch([probeIn, "exists", "/usr/share/l5/marker"], runtime).stdout, "exists yes\n");
+    const [l4, l5] = [layers[4]!, layers[5]!];
+    const refused = (why: string, layer: string) => {
+      const before = world(runtime);
+      const r = launch([probeIn, "exists", "/usr/bin/perl"], runtime);
+      assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
+      assert.equal(r.stderr, `fhs: layer ${layer}/usr: ${why}\n`);
+      assert.equal(r.stdout, "", "the program ran");
+      assertNoResidue(before, { cacheMayGrow: true });
+    };
+    renameSync(l4, `${l4}.real`);
+    symlinkSync("/", l4);
+    refused(`${l4} is a symlink; a layer is opened without following symlinks`, l4);
+    rmSync(l4);
+    refused("No such file or directory", l4);
+    renameSync(`${l4}.real`, l4);
+    renameSync(join(l5, "usr"), join(l5, "usr.real"));
+    symlinkSync("/usr", join(l5, "usr"));
+    refused(`${l5}/usr is a symlink; a layer is opened without following symlinks`, l5);
+    rmSync(join(l5, "usr"));
+    renameSync(join(l5, "usr.real"), join(l5, "usr"));
+    assert.equal(launch([probeIn, "exists", "/usr/share/l5/marker"], runtime).stdout, "exists yes\n", "restored, it launches again");
+  });
+
+  it("shows what is mounted on a late layer, as the caller sees it (the clone holds the parent's mounts)", { skip: needsRoot }, () => {
+    const layers = sharedLayers("fhs-byname-mounted-");
+    const probeIn = join(probePackage("byname-mounted-pkg", layers), "usr/bin/probe");
+    const other = testDir("fhs-byname-other-");
+    mkdirSync(join(other, "usr/share/bound"), { recursive: true });
+    writeFileSync(join(other, "usr/share/bound/marker"), "bound\n");
+    execFileSync("mount", ["--bind", other, layers[4]!]);
+    try {
+      const runtime = testDir("fhs-runtime-");
+      assert.equal(launch([probeIn, "exists", "/usr/share/bound/marker"], runtime).stdout, "exists yes\n", "the mount's files");
+      assert.equal(launch([probeIn, "exists", "/usr/share/l4/marker"], runtime).stdout, "exists no\n", "the files it covers");
+    } finally {
+      execFileSync("umount", [layers[4]!]);
+    }
+  });
+
+  it("starts the program in the caller's working directory; one the caller may no longer search is refused as before", { skip: needsRoot }, async () => {
+    const probeIn = join(probePackage("byname-cwd-pkg", sharedLayers("fhs-byname-cwd-")), "usr/bin/probe");
+    const runtime = testDir("fhs-runtime-");
+    const cwd = testDir("fhs-byname-here-");
+    assert.equal(launch([probeIn, "cwd"], runtime, { cwd }).stdout, `cwd ${cwd}\n`);
+    // Root's directory, searchable when the caller entered it, then not. The
+    // launcher changes into the layers' parent and back to mount them by
+    // name; it must not be stranded there, nor fail another way than a
+    // launch by fd does: the view is made, and entering the directory in it
+    // is refused.
+    chownSync(cwd, 0, 0);
+    const child = spawn("setpriv", [`--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--", "sh", "-c", 'cd "$1" && echo in && read go && exec "$2" cwd', "sh", cwd, probeIn], {
+      env: { PATH: "/usr/bin:/bin", XDG_RUNTIME_DIR: runtime },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "", err = "";
+    child.stderr.on("data", (d) => (err += d));
+    const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+    await new Promise<void>((inside) => child.stdout.on("data", (d) => ((out += d), out === "in\n" && inside())));
+    chmodSync(cwd, 0o700);
+    child.stdin.end("go\n");
+    assert.equal(await exited, LAUNCHER_EXIT.setup);
+    assert.equal(err, `fhs: the working directory ${cwd} does not exist in the view: Permission denied\n`);
+    assert.equal(out, "in\n");
+  });
+});
+
+describe("layer-swap-race: a layer swapped for a symlink while launches run never shows the host", () => {
+  for (const shared of [false, true]) {
+    const what = shared ? "the sixth of six layers in one directory (mounted by name beneath its clone)" : "a layer";
+    it(`200 launches against ${what} flipping between its dir and a symlink to the host's root`, async () => {
+      assert.ok(existsSync("/usr/bin/perl"), "the host has /usr/bin/perl (the witness)");
+      let deps = [markerLayer("flipping")];
+      if (shared) {
+        const parent = testDir("fhs-flipping-shared-");
+        deps = ["l0", "l1", "l2", "l3", "l4", "l5"].map((n) => join(parent, n));
+        for (const d of deps) mkdirSync(join(d, "usr/share"), { recursive: true });
+        if (isRoot) execFileSync("chown", ["-R", `${testUser.uid}:${testUser.gid}`, parent]);
+      }
+      const dep = deps.at(-1)!;
+      const pkg = probePackage(shared ? "flipping-shared-pkg" : "flipping-pkg", deps);
+      const runtime = testDir("fhs-runtime-");
+      // As the test user, as fast as it can: the dir moves aside, a symlink to
+      // the host's root takes its name, then the dir comes back.
+      const flip = 'while :; do mv "$1" "$1.real" && ln -s "$2" "$1" && rm "$1" && mv "$1.real" "$1"; done';
+      const flipper = spawn("setpriv", [`--reuid=${testUser.uid}`, `--regid=${testUser.gid}`, "--clear-groups", "--", "sh", "-c", flip, "sh", dep, relative(dirname(dep), "/")], { stdio: "ignore" });
+      const seen = new Map<string, number>();
+      try {
+        for (let i = 0; i < 200; i++) {
+          const r = launch([join(pkg, "usr/bin/probe"), "exists", "/usr/bin/perl"], runtime);
+          const outcome = r.status === 0 ? `ran: ${r.stdout.trim()}` : `${r.status}: ${r.stderr.trim()}`;
+          seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
+        }
+      } finally {
+        flipper.kill("SIGKILL");
+        await new Promise((done) => flipper.once("exit", done));
+      }
+      // The program ran in a pure view, or the launch was refused naming the
+      // layer: as a symlink, as missing, or as changing under the open.
+      const refused = `${LAUNCHER_EXIT.setup}: fhs: layer ${dep}/usr: `;
+      const allowed = [
+        "ran: exists no",
+        `${refused}${dep} is a symlink; a layer is opened without following symlinks`,
+        `${refused}No such file or directory`,
+        `${refused}${dep} changed while it was being opened`,
+        // ELOOP, in glibc's words and in musl's (the static launcher's libc).
+        `${refused}changed while it was being opened (Too many levels of symbolic links)`,
+        `${refused}changed while it was being opened (Symbolic link loop)`,
+        `${refused}changed while it was being opened (No such file or directory)`,
+      ];
+      for (const [outcome, n] of seen) assert.ok(allowed.includes(outcome), `${n}× ${outcome}`);
+    });
+  }
 });
 
 describe("layer-missing: a broken layer is named, not the first one", () => {
