@@ -171,8 +171,15 @@ static int overlay_newapi(const char *target, dirref_t *lowers, size_t n, dirref
   if (fs < 0) return -1;
   for (size_t i = 0; i < n; i++) {
     *stage = i == 0 ? AT_FIRST_LOWER : AT_LATER;
-    if (fsconfig_dir(fs, "lowerdir+", &lowers[i]) < 0) return -1;
+    if (fsconfig_dir(fs, "lowerdir+", &lowers[i]) < 0) {
+      int e = errno;
+      cwd_leave();
+      errno = e;
+      return -1;
+    }
   }
+  /* Before any other path is resolved: a relative target is the caller's. */
+  cwd_leave();
   *stage = AT_LATER;
   if (upper) {
     if (fsconfig_dir(fs, "upperdir", upper) < 0) return -1;
@@ -249,13 +256,11 @@ static int overlay(const char *target, dirref_t *lowers, size_t n, dirref_t *upp
   if (api && !strcmp(api, "path")) set_fd_works = 0;
   if (lowerdir_plus != 0) {
     int stage;
-    int r = overlay_newapi(target, lowers, n, upper, work, userxattr, &stage);
-    int err = errno;
-    cwd_leave();
-    if (r == 0) {
+    if (overlay_newapi(target, lowers, n, upper, work, userxattr, &stage) == 0) {
       lowerdir_plus = 1;
       return 0;
     }
+    int err = errno;
     if (stage == AT_FSOPEN && err == EPERM) {
       /* The new mount API is there but overlayfs is refused to this user
        * (before Linux 5.11, in a user namespace): mount(2) would be refused
