@@ -161,8 +161,28 @@ static void open_staging_ref(const char *path, dirref_t *d)
 
 static void close_refs(dirref_t *d, size_t n)
 {
-  for (size_t i = 0; i < n; i++) close(d[i].fd);
+  for (size_t i = 0; i < n; i++)
+    if (d[i].fd >= 0) close(d[i].fd);
   free(d);
+}
+
+static bool by_name(const dirref_t *d, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    if (d[i].rel) return true;
+  return false;
+}
+
+/* Dies naming the first layer open_layer refuses, with its reason. */
+static void reopen_by_fd(int root, dirref_t *d, const char *const *paths, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (!d[i].rel) continue;
+    const char *why = NULL;
+    int fd = open_layer(root, paths[i], &why);
+    if (fd < 0) die(FHS_EXIT_SETUP, "layer %s: %s", paths[i], why);
+    d[i] = (dirref_t){.fd = fd};
+  }
 }
 
 /* Why no user namespace could be made, with the remedy: a host that forbids
@@ -330,8 +350,23 @@ void build_view(const plan_t *plan, const char *union_ldcache)
       if (top) lowers[0] = (dirref_t){.fd = open(usr_top ? USR_TOP : ETC_LINKS, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
       if (top && lowers[0].fd < 0)
         die_errno(FHS_EXIT_SETUP, "open %s", usr_top ? USR_TOP : ETC_LINKS);
-      for (size_t f = top; f < n; f++) open_layer_ref(a[1 + f - top], &lowers[f]);
-      if (mount_overlay_ro(target, lowers, n, false) < 0) overlay_failed(false, a[0], n - usr_top);
+      /* /usr's layers by name beneath their parent's clone where they share
+       * one, as in place (resolve.c; from the caller's root, the cwd). */
+      for (size_t f = top; f < n; f++) {
+        if (!usr) {
+          open_layer_ref(a[1 + f - top], &lowers[f]);
+          continue;
+        }
+        const char *why = NULL;
+        if (layer_ref_shared(AT_FDCWD, a[1 + f - top], &lowers[f], &why) < 0) die(FHS_EXIT_SETUP, "layer %s: %s", a[1 + f - top], why);
+      }
+      if (usr) open_layer_shared_done();
+      int r = mount_overlay_ro(target, lowers, n, false);
+      if (r < 0 && by_name(lowers + top, n - top)) {
+        reopen_by_fd(AT_FDCWD, lowers + top, a + 1, n - top);
+        r = mount_overlay_ro(target, lowers, n, false);
+      }
+      if (r < 0) overlay_failed(false, a[0], n - usr_top);
       close_refs(lowers, n);
       struct stat st;
       if (usr && !usr_top && fstatat(AT_FDCWD, "/newroot/usr/" FHS_META_DIR, &st, AT_SYMLINK_NOFOLLOW) == 0)
@@ -681,25 +716,6 @@ typedef struct {
   size_t n;
   int tree; /* bind-ro, bind-file, ldcache-union: the detached read-only copy */
 } inplace_src_t;
-
-static bool by_name(const dirref_t *d, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if (d[i].rel) return true;
-  return false;
-}
-
-/* Dies naming the first layer open_layer refuses, with its reason. */
-static void reopen_by_fd(int root, dirref_t *d, const char *const *paths, size_t n)
-{
-  for (size_t i = 0; i < n; i++) {
-    if (!d[i].rel) continue;
-    const char *why = NULL;
-    int fd = open_layer(root, paths[i], &why);
-    if (fd < 0) die(FHS_EXIT_SETUP, "layer %s: %s", paths[i], why);
-    d[i] = (dirref_t){.fd = fd};
-  }
-}
 
 static int open_layer_at(int root, const char *path)
 {

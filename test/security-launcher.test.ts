@@ -303,49 +303,54 @@ describe("layers-by-name: layers sharing a parent are mounted by name beneath a 
     return layers;
   }
 
-  it("mounts them: every layer shows, and the kernel's record of /usr names the late ones beneath their parent", () => {
-    const layers = sharedLayers("fhs-byname-");
-    const probeIn = join(probePackage("byname-pkg", layers), "usr/bin/probe");
-    const runtime = testDir("fhs-runtime-");
-    for (const n of ["l0", "l3", "l4", "l5"]) assert.equal(launch([probeIn, "exists", `/usr/share/${n}/marker`], runtime).stdout, "exists yes\n", n);
-    const usr = launch([probeIn, "usr-mount"], runtime).stdout;
-    assert.match(usr, /[=:]l5\/usr[,:\s]/, `l5 by name beneath its parent's clone: ${usr}`);
-    assert.ok(!usr.includes(`${layers[5]}/usr`), `l5 by its full path: ${usr}`);
-    // The other layers by /proc/self/fd paths (Linux 6.8-6.12), and legacy
-    // mount(2), which opens the named ones beneath the clone first.
-    for (const api of ["path", "legacy"]) {
-      const r = launch([probeIn, "exists", "/usr/share/l5/marker"], runtime, { env: { FHS_MOUNT_API: api } });
-      assert.equal(r.stdout, "exists yes\n", `${api}: ${r.stderr}`);
-    }
-  });
+  for (const view of ["in place", "a new root"] as const) {
+    const wrapArgs = view === "a new root" ? ["--config", join(repoRoot, "policies/new-root.json")] : [];
+    const wrapProbe = (name: string, deps: string[]) => join(wrapPackage(makePackage({ "bin/probe": { from: probe } }, name), deps, wrapArgs), "usr/bin/probe");
 
-  it("refuses a late layer swapped for a symlink, one whose usr is a symlink, and a missing one, each named as before", () => {
-    const layers = sharedLayers("fhs-byname-refused-");
-    const probeIn = join(probePackage("byname-refused-pkg", layers), "usr/bin/probe");
-    const runtime = testDir("fhs-runtime-");
-    assert.equal(launch([probeIn, "exists", "/usr/share/l5/marker"], runtime).stdout, "exists yes\n");
-    const [l4, l5] = [layers[4]!, layers[5]!];
-    const refused = (why: string, layer: string) => {
-      const before = world(runtime);
-      const r = launch([probeIn, "exists", "/usr/bin/perl"], runtime);
-      assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
-      assert.equal(r.stderr, `fhs: layer ${layer}/usr: ${why}\n`);
-      assert.equal(r.stdout, "", "the program ran");
-      assertNoResidue(before, { cacheMayGrow: true });
-    };
-    renameSync(l4, `${l4}.real`);
-    symlinkSync("/", l4);
-    refused(`${l4} is a symlink; a layer is opened without following symlinks`, l4);
-    rmSync(l4);
-    refused("No such file or directory", l4);
-    renameSync(`${l4}.real`, l4);
-    renameSync(join(l5, "usr"), join(l5, "usr.real"));
-    symlinkSync("/usr", join(l5, "usr"));
-    refused(`${l5}/usr is a symlink; a layer is opened without following symlinks`, l5);
-    rmSync(join(l5, "usr"));
-    renameSync(join(l5, "usr.real"), join(l5, "usr"));
-    assert.equal(launch([probeIn, "exists", "/usr/share/l5/marker"], runtime).stdout, "exists yes\n", "restored, it launches again");
-  });
+    it(`${view}: mounts them; every layer shows, and the kernel's record of /usr names the late ones beneath their parent`, () => {
+      const layers = sharedLayers("fhs-byname-");
+      const probeIn = wrapProbe("byname-pkg", layers);
+      const runtime = testDir("fhs-runtime-");
+      for (const n of ["l0", "l3", "l4", "l5"]) assert.equal(launch([probeIn, "exists", `/usr/share/${n}/marker`], runtime).stdout, "exists yes\n", n);
+      const usr = launch([probeIn, "usr-mount"], runtime).stdout;
+      assert.match(usr, /[=:]l5\/usr[,:\s]/, `l5 by name beneath its parent's clone: ${usr}`);
+      assert.ok(!usr.includes(`${layers[5]}/usr`), `l5 by its full path: ${usr}`);
+      // The other layers by /proc/self/fd paths (Linux 6.8-6.12), and legacy
+      // mount(2), which opens the named ones beneath the clone first.
+      for (const api of ["path", "legacy"]) {
+        const r = launch([probeIn, "exists", "/usr/share/l5/marker"], runtime, { env: { FHS_MOUNT_API: api } });
+        assert.equal(r.stdout, "exists yes\n", `${api}: ${r.stderr}`);
+      }
+    });
+
+    it(`${view}: refuses a late layer swapped for a symlink, one whose usr is a symlink, and a missing one, each named as before`, () => {
+      const layers = sharedLayers("fhs-byname-refused-");
+      const probeIn = wrapProbe("byname-refused-pkg", layers);
+      const runtime = testDir("fhs-runtime-");
+      assert.equal(launch([probeIn, "exists", "/usr/share/l5/marker"], runtime).stdout, "exists yes\n");
+      const [l4, l5] = [layers[4]!, layers[5]!];
+      const refused = (why: string, layer: string) => {
+        const before = world(runtime);
+        const r = launch([probeIn, "exists", "/usr/bin/perl"], runtime);
+        assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
+        assert.equal(r.stderr, `fhs: layer ${layer}/usr: ${why}\n`);
+        assert.equal(r.stdout, "", "the program ran");
+        assertNoResidue(before, { cacheMayGrow: true });
+      };
+      renameSync(l4, `${l4}.real`);
+      symlinkSync("/", l4);
+      refused(`${l4} is a symlink; a layer is opened without following symlinks`, l4);
+      rmSync(l4);
+      refused("No such file or directory", l4);
+      renameSync(`${l4}.real`, l4);
+      renameSync(join(l5, "usr"), join(l5, "usr.real"));
+      symlinkSync("/usr", join(l5, "usr"));
+      refused(`${l5}/usr is a symlink; a layer is opened without following symlinks`, l5);
+      rmSync(join(l5, "usr"));
+      renameSync(join(l5, "usr.real"), join(l5, "usr"));
+      assert.equal(launch([probeIn, "exists", "/usr/share/l5/marker"], runtime).stdout, "exists yes\n", "restored, it launches again");
+    });
+  }
 
   it("shows what is mounted on a late layer, as the caller sees it (the clone holds the parent's mounts)", { skip: needsRoot }, () => {
     const layers = sharedLayers("fhs-byname-mounted-");
