@@ -5,12 +5,11 @@
 // did it is kept in the artifact directory the failure names.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import { buildDir } from "../src/paths.js";
-import { repoRoot } from "./helpers/env.js";
+import { repoRoot, scratchDir } from "./helpers/env.js";
 
 /** Seconds per harness (five harnesses: 90 s in all); FHS_FUZZ_SECONDS overrides (longer runs by hand, or on a schedule). */
 const SECONDS = Number(process.env.FHS_FUZZ_SECONDS ?? 18);
@@ -22,7 +21,7 @@ before(() => {
 describe("fuzzing the launcher's parsers", () => {
   for (const name of ["records", "ldcache", "manifest", "recbuf", "plan"]) {
     it(`${name}_fuzzer runs ${SECONDS} s over its corpus without a finding`, { timeout: (SECONDS + 120) * 1000 }, (t) => {
-      const work = mkdtempSync(join(tmpdir(), `fhs-fuzz-${name}-`));
+      const work = scratchDir(`fhs-fuzz-${name}-`);
       const corpus = join(work, "corpus");
       cpSync(join(repoRoot, "test/fuzz/corpus", name), corpus, { recursive: true });
       const r = spawnSync(join(buildDir, "fuzz", `${name}_fuzzer`), [`-max_total_time=${SECONDS}`, "-timeout=10", "-rss_limit_mb=1024", `-artifact_prefix=${work}/`, corpus], {

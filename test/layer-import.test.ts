@@ -4,15 +4,14 @@ import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { promisify } from "node:util";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, test } from "node:test";
 import { pack } from "tar-stream";
 import { inspectLayer } from "../src/layers.js";
 import { debClosure, debFiles, debLayers, debSource, layerDir } from "./helpers/debian.js";
-import { runCli, runUnprivileged, testDir } from "./helpers/env.js";
+import { runCli, runUnprivileged, scratchDir, testDir } from "./helpers/env.js";
 
 const cli = join(import.meta.dirname, "..", "dist", "cli.js");
 const [helloDeb, dashDeb, coreutilsDeb, libcDeb, mountDeb] = debFiles(["hello", "dash", "coreutils", "libc6", "mount"]);
@@ -38,7 +37,7 @@ function tree(root: string, skip = new Set<string>()): Map<string, string> {
 
 /** dpkg-deb's extraction with bin, sbin, lib* moved under usr/ and top-level symlinks of those names dropped. */
 function expectedTree(deb: string): Map<string, string> {
-  const dir = mkdtempSync(join(tmpdir(), "fhs-dpkg-x-"));
+  const dir = scratchDir("fhs-dpkg-x-");
   execFileSync("dpkg-deb", ["-x", deb, dir]);
   const merged = new Map<string, string>([["usr", "dir"]]);
   for (const [rel, what] of tree(dir)) {
@@ -153,7 +152,7 @@ describe("fhs layer import of real Debian packages", () => {
   });
 
   test("the control archive's members are kept in .fhs/deb/<package>/, outside every view, scripts executable", () => {
-    const x = mkdtempSync(join(tmpdir(), "fhs-dpkg-e-"));
+    const x = scratchDir("fhs-dpkg-e-");
     execFileSync("dpkg-deb", ["-e", dashDeb!, x]);
     const own = join(results[1]!.layer, ".fhs/deb/dash");
     assert.deepEqual(readdirSync(own).sort(), readdirSync(x).sort());

@@ -2,7 +2,7 @@
 // unprivileged user. Launcher tests never run as root: when the suite runs as
 // root (as on CI), commands drop to the `fhs-test` user that test/setup.sh makes.
 import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildDir, packageRoot } from "../../src/paths.js";
@@ -22,9 +22,41 @@ function lookupUser(): { uid: number; gid: number; home: string } {
 }
 export const testUser = lookupUser();
 
+/** This process's scratch root: every directory a test or the benchmark
+ * makes lives under it, and it is removed when the process exits, so a run
+ * leaves nothing in /tmp (FHS_TEST_KEEP=1 keeps it, to look at after a
+ * failure). World-traversable: the test user reaches what is made for it.
+ * What is still mounted below it (a test that failed before unmounting)
+ * stays, with the rest of its directory. */
+let scratch: string | undefined;
+function scratchRoot(): string {
+  if (scratch) return scratch;
+  const root = mkdtempSync(join(tmpdir(), "fhs-scratch-"));
+  chmodSync(root, 0o755);
+  scratch = root;
+  if (process.env.FHS_TEST_KEEP !== "1") process.on("exit", () => removeScratch(root));
+  return root;
+}
+
+function removeScratch(root: string): void {
+  // Layers and marker layers are read-only; root may remove them anyway,
+  // another user must make their directories writable first.
+  if (!isRoot) spawnSync("chmod", ["-R", "u+w", root], { stdio: "ignore" });
+  try {
+    rmSync(root, { recursive: true, force: true });
+  } catch {
+    // EBUSY below a mount left by a failed test: the rest is gone.
+  }
+}
+
+/** A fresh directory of this process's own (root's when run as root), removed at exit. */
+export function scratchDir(prefix = "fhs-"): string {
+  return mkdtempSync(join(scratchRoot(), prefix));
+}
+
 /** A fresh directory owned by the test user, under a world-traversable root. */
 export function testDir(prefix = "fhs-"): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const dir = scratchDir(prefix);
   chmodSync(dir, 0o755);
   if (isRoot) chownSync(dir, testUser.uid, testUser.gid);
   return dir;
@@ -35,7 +67,7 @@ let artifacts: { launcher: string; policy: string; root: string } | undefined;
  * them (a checkout under /root is not). */
 export function testArtifacts() {
   if (artifacts) return artifacts;
-  const root = mkdtempSync(join(tmpdir(), "fhs-artifacts-"));
+  const root = scratchDir("fhs-artifacts-");
   chmodSync(root, 0o755);
   for (const f of ["fhs-launcher", "fhs-launcher-static", "policy.wasm"]) copyFileSync(join(buildDir, f), join(root, f));
   chmodSync(join(root, "fhs-launcher"), 0o755);
