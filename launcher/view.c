@@ -351,16 +351,18 @@ void build_view(const plan_t *plan, const char *union_ldcache)
       if (top && lowers[0].fd < 0)
         die_errno(FHS_EXIT_SETUP, "open %s", usr_top ? USR_TOP : ETC_LINKS);
       /* /usr's layers by name beneath their parent's clone where they share
-       * one, as in place (resolve.c; from the caller's root, the cwd). */
+       * one, as in place (resolve.c; from the caller's root, the cwd); not
+       * with FHS_MOUNT_API=legacy, which takes an old kernel's way. */
+      bool named = usr && !legacy_mount_api();
       for (size_t f = top; f < n; f++) {
-        if (!usr) {
+        if (!named) {
           open_layer_ref(a[1 + f - top], &lowers[f]);
           continue;
         }
         const char *why = NULL;
         if (layer_ref_shared(AT_FDCWD, a[1 + f - top], &lowers[f], &why) < 0) die(FHS_EXIT_SETUP, "layer %s: %s", a[1 + f - top], why);
       }
-      if (usr) open_layer_shared_done();
+      if (named) open_layer_shared_done();
       int r = mount_overlay_ro(target, lowers, n, false);
       if (r < 0 && by_name(lowers + top, n - top)) {
         reopen_by_fd(AT_FDCWD, lowers + top, a + 1, n - top);
@@ -767,11 +769,12 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       src[i].lowers = xmalloc(n * sizeof *src[i].lowers);
       src[i].n = n;
       /* /usr's layers (the many) by name beneath their parent's clone,
-       * where they share one (resolve.c); the rest by fd. */
-      bool usr = op->op == FHS_OP_OVERLAY && !strcmp(a[0], "/usr");
+       * where they share one (resolve.c); the rest by fd, and every one
+       * with FHS_MOUNT_API=legacy. */
+      bool named = op->op == FHS_OP_OVERLAY && !strcmp(a[0], "/usr") && !legacy_mount_api();
       for (size_t f = first; f < op->nargs; f++) {
         dirref_t *d = &src[i].lowers[f - first];
-        if (!usr) {
+        if (!named) {
           *d = (dirref_t){.fd = open_layer_at(root, a[f])};
           continue;
         }

@@ -315,8 +315,8 @@ describe("layers-by-name: layers sharing a parent are mounted by name beneath a 
       const usr = launch([probeIn, "usr-mount"], runtime).stdout;
       assert.match(usr, /[=:]l5\/usr[,:\s]/, `l5 by name beneath its parent's clone: ${usr}`);
       assert.ok(!usr.includes(`${layers[5]}/usr`), `l5 by its full path: ${usr}`);
-      // The other layers by /proc/self/fd paths (Linux 6.8-6.12), and legacy
-      // mount(2), which opens the named ones beneath the clone first.
+      // The other layers by /proc/self/fd paths (Linux 6.8-6.12); and an old
+      // kernel's way (FHS_MOUNT_API=legacy): every layer by fd, mount(2).
       for (const api of ["path", "legacy"]) {
         const r = launch([probeIn, "exists", "/usr/share/l5/marker"], runtime, { env: { FHS_MOUNT_API: api } });
         assert.equal(r.stdout, "exists yes\n", `${api}: ${r.stderr}`);
