@@ -247,7 +247,9 @@ int launch(const char *pkg, const char *relprog, char **argv)
   if (plan.kind == PLAN_VIEW || plan.kind == PLAN_INPLACE) {
     make_view(&plan);
     /* Again: a cwd under /usr or /etc was the mount the view now covers. */
-    if (chdir(cwd) < 0) die_errno(FHS_EXIT_SETUP, "the working directory %s does not exist in the view", cwd);
+    if (chdir(cwd) < 0)
+      die_errno(FHS_EXIT_SETUP, "the working directory %s %s in the view", cwd,
+                errno == ENOENT || errno == ENOTDIR ? "does not exist" : "cannot be entered");
   }
   for (size_t i = 0; i < plan.n; i++)
     if (plan.ops[i].op == FHS_OP_SETENV && setenv(plan.ops[i].args[0], plan.ops[i].args[1], 1) < 0)

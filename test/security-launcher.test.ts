@@ -390,7 +390,7 @@ describe("layers-by-name: layers sharing a parent are mounted by name beneath a 
     chmodSync(cwd, 0o700);
     child.stdin.end("go\n");
     assert.equal(await exited, LAUNCHER_EXIT.setup);
-    assert.equal(err, `fhs: the working directory ${cwd} does not exist in the view: Permission denied\n`);
+    assert.equal(err, `fhs: the working directory ${cwd} cannot be entered in the view: Permission denied\n`);
     assert.equal(out, "in\n");
   });
 });
