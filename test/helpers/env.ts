@@ -2,7 +2,7 @@
 // unprivileged user. Launcher tests never run as root: when the suite runs as
 // root (as on CI), commands drop to the `fhs-test` user that test/setup.sh makes.
 import { execFileSync, spawnSync, type SpawnSyncReturns } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildDir, packageRoot } from "../../src/paths.js";
@@ -26,8 +26,9 @@ export const testUser = lookupUser();
  * makes lives under it, and it is removed when the process exits, so a run
  * leaves nothing in /tmp (FHS_TEST_KEEP=1 keeps it, to look at after a
  * failure). World-traversable: the test user reaches what is made for it.
- * What is still mounted below it (a test that failed before unmounting)
- * stays, with the rest of its directory. */
+ * While anything is mounted below it (a test that failed before
+ * unmounting) it is kept whole: a recursive removal would go through the
+ * mount into whatever it shows. */
 let scratch: string | undefined;
 function scratchRoot(): string {
   if (scratch) return scratch;
@@ -39,13 +40,22 @@ function scratchRoot(): string {
 }
 
 function removeScratch(root: string): void {
+  // Mount points as /proc/self/mountinfo writes them (' ' as \040).
+  const mounted = readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .map((l) => (l.split(" ")[4] ?? "").replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .find((mp) => mp.startsWith(`${root}/`));
+  if (mounted) {
+    process.stderr.write(`fhs tests: kept ${root}: ${mounted} is still mounted\n`);
+    return;
+  }
   // Layers and marker layers are read-only; root may remove them anyway,
   // another user must make their directories writable first.
   if (!isRoot) spawnSync("chmod", ["-R", "u+w", root], { stdio: "ignore" });
   try {
     rmSync(root, { recursive: true, force: true });
-  } catch {
-    // EBUSY below a mount left by a failed test: the rest is gone.
+  } catch (e) {
+    process.stderr.write(`fhs tests: could not remove all of ${root}: ${(e as Error).message}\n`);
   }
 }
 
