@@ -116,6 +116,12 @@ done < /build/plan
 exit 0
 `;
 
+/** What a script's `sh: CMD: not found` (exit 127) most often means: Debian
+ * runs maintainer scripts on a system with every Essential package, which
+ * no package declares (docs/LAYERS.md, "The base"); the view has its layers
+ * alone. Said once, after the shell's own words. */
+const MISSING_COMMAND = " (the command is in none of the layers: Debian's maintainer scripts count on its Essential packages, which `fhs layer fetch` adds as layers; docs/LAYERS.md, \"The base: Debian's Essential packages\")";
+
 /** Packages whose scripts are not run: usrmerge converts a system to merged
  * /usr, which every view is by construction; base-files makes the machine's
  * top-level directories (/home, /mnt, /srv…) and root's dotfiles, which a
@@ -448,7 +454,7 @@ export function makeState(opts: StateOptions): StateResult {
         if (code === "0") continue;
         const log = existsSync(d(`build/log/${pkg}.${script}.${action}`)) ? readFileSync(d(`build/log/${pkg}.${script}.${action}`), "utf8") : "";
         const last = log.trim().split("\n").pop()?.trim() ?? "";
-        const line1 = `${pkg} ${script} ${action}: exit ${code}${last ? `: ${last}` : ""}`;
+        const line1 = `${pkg} ${script} ${action}: exit ${code}${last ? `: ${last}` : ""}${code === "127" && / not found$/.test(last) ? MISSING_COMMAND : ""}`;
         failures.push(line1);
         report(`install-time state: ${line1}`);
       }
