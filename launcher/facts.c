@@ -334,9 +334,30 @@ static bool program_shadowed(const char *pkg, const char *relprog)
          a.st_mtim.tv_nsec != b.st_mtim.tv_nsec;
 }
 
+/* Whether the view holds the package's first layer (its programs, .fhs/raw,
+ * for a wrapped package): only then can /usr/<rel> be the package's own
+ * program, and the view already hold every layer the package has. Without
+ * it no fast path is possible, so neither the shadowing check (a lookup
+ * through every layer of the view's /usr, longer at every level of
+ * nesting) nor stage 1 (a plan-cache lookup that can only answer `plan
+ * facts`) is worth its cost. Compared by path, as the policy's own test is. */
+static bool view_holds_first_layer(const records_t *view, const records_t *manifest)
+{
+  const char *first = NULL;
+  for (size_t i = 0; i < manifest->n && !first; i++)
+    if (manifest->recs[i].nfields == 4 && !strcmp(manifest->recs[i].fields[0], FHS_REC_LAYER)) first = manifest->recs[i].fields[1];
+  if (!first) return false;
+  for (size_t i = 0; i < view->n; i++) {
+    const record_t *r = &view->recs[i];
+    if (r->nfields == 4 && !strcmp(r->fields[0], FHS_REC_VIEW) && !strcmp(r->fields[1], first)) return true;
+  }
+  return false;
+}
+
 void gather_launch_facts(facts_t *f, const char *pkg, const char *relprog, const records_t *manifest, const uint8_t *inside,
                          size_t inside_len, bool stage1)
 {
+  bool may_hold = false;
   memset(f, 0, sizeof *f);
   f->shadowed = true; /* outside a view nothing is installed at /usr yet */
   recbuf_record(&f->in, FHS_REC_REQ, "launch", NULL);
@@ -362,18 +383,24 @@ void gather_launch_facts(facts_t *f, const char *pkg, const char *relprog, const
       if (f->view && records_parse(f->view, f->view_len, &f->viewrecs) == 0) {
         recbuf_record(&f->in, f->marker_in_usr ? FHS_REC_MARKER_USR : FHS_REC_MARKER_ROOT, "ok", NULL);
         recbuf_bytes(&f->in, f->view, f->view_len);
-        f->shadowed = relprog && program_shadowed(pkg, relprog);
+        /* Not the package's own program when its programs are no layer
+         * of the view: said without looking (a hard link or bind mount of
+         * it elsewhere in the view counts as shadowing it: no fast path). */
+        may_hold = view_holds_first_layer(&f->viewrecs, manifest);
+        f->shadowed = relprog && (!may_hold || program_shadowed(pkg, relprog));
         if (f->shadowed) recbuf_record(&f->in, FHS_REC_SHADOWED, relprog, NULL);
         in_view = true;
       }
     }
   }
   /* Stage 1 (docs/ARCHITECTURE.md, "The fast path in two stages"): only
-   * where a fast path is possible at all, a view's marker found and read.
-   * What the policy decides the fast path from is all here; the host's facts
-   * (the root listing, the files under /etc) are not, and the last record
-   * says so, so the policy can tell "not gathered" from "absent". */
-  if (stage1 && in_view) {
+   * where a fast path is possible at all, a view's marker found and read,
+   * the package's programs among its layers. What the policy decides the
+   * fast path from is all here; the host's facts (the root listing, the
+   * files under /etc) are not, and the last record says so, so the policy
+   * can tell "not gathered" from "absent". Anywhere else one stage: the
+   * same input stage 2 would complete, asked once. */
+  if (stage1 && in_view && may_hold) {
     f->partial_at = f->in.len;
     f->partial = true;
     recbuf_record(&f->in, FHS_REC_FACTS, "partial", NULL);

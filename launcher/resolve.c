@@ -9,6 +9,7 @@
  * directory. The fd opened here is what gets mounted, so nothing can be
  * swapped between the check and the mount. */
 #include "resolve.h"
+#include "abi.h"
 
 #include "mounts.h"
 
@@ -165,9 +166,14 @@ static int openat2_dir(int at, const char *rel)
 static int shared_parent(int root, const char *path, const char **name)
 {
   if (force_fallback || !path_normalized(path)) return -1;
-  /* The parent: the path without its last two components (<store>/<name>/usr). */
+  /* The parent: the path without its last two components (<store>/<name>/usr),
+   * or three for a wrapped package's programs layer (<store>/<name>/.fhs/raw):
+   * so the programs layers of nested packages share their store with every
+   * other layer, instead of each its own package directory. */
   const char *last = strrchr(path, '/');
   const char *split = last;
+  size_t n = strlen(path), rl = sizeof "/" FHS_RAW - 1;
+  if (n > rl && !memcmp(path + n - rl, "/" FHS_RAW, rl)) split = path + n - rl;
   while (split > path && split[-1] != '/') split--;
   if (split <= path + 1) return -1;
   size_t plen = (size_t)(split - 1 - path); /* "/var/cache/layers" of "/var/cache/layers/x/usr" */

@@ -323,6 +323,29 @@ describe("layers-by-name: layers sharing a parent are mounted by name beneath a 
       }
     });
 
+    it(`${view}: nested, the programs layers (PKG/.fhs/raw) of packages in one directory are named beneath it too`, () => {
+      // Four wrapped packages side by side, each run from the view of the
+      // one before: the innermost view has eight layers in that directory,
+      // four of them programs layers, three levels below it.
+      const store = testDir("fhs-byname-nested-");
+      const progs = ["n0", "n1", "n2", "n3"].map((n) => {
+        mkdirSync(join(store, n, "usr/bin"), { recursive: true });
+        copyFileSync(probe, join(store, n, "usr/bin/probe"));
+        chmodSync(join(store, n, "usr/bin/probe"), 0o755);
+        if (isRoot) execFileSync("chown", ["-R", `${testUser.uid}:${testUser.gid}`, join(store, n)]);
+        return join(wrapPackage(join(store, n), [], wrapArgs), "usr/bin/probe");
+      });
+      const runtime = testDir("fhs-runtime-");
+      const r = launch([progs[0]!, "exec", progs[1]!, "exec", progs[2]!, "exec", progs[3]!, "usr-mount"], runtime);
+      assert.equal(r.status, 0, r.stderr);
+      // The innermost view's /usr: the one that holds n3 (its first layer, by fd).
+      const usr = r.stdout.split("\n").find((l) => l.includes(join(store, "n3/.fhs/raw"))) ?? r.stdout;
+      for (const n of ["n1", "n0"]) {
+        assert.match(usr, new RegExp(`[=:]${n}/\\.fhs/raw[,:\\s]`), `${n}'s programs by name beneath the directory's clone: ${usr}`);
+        assert.ok(!usr.includes(join(store, n, ".fhs/raw")), `${n}'s programs by their full path: ${usr}`);
+      }
+    });
+
     it(`${view}: refuses a late layer swapped for a symlink, one whose usr is a symlink, and a missing one, each named as before`, () => {
       const layers = sharedLayers("fhs-byname-refused-");
       const probeIn = wrapProbe("byname-refused-pkg", layers);
