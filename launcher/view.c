@@ -7,12 +7,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/stat.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -445,7 +449,9 @@ void build_view(const plan_t *plan, const char *union_ldcache)
  * its own attached nowhere (docs/ARCHITECTURE.md, "The marker layer"). */
 #define INPLACE_USR "usr" /* &FHS_MARKER_DIR_IN_PLACE[1] is in it */
 #define INPLACE_ETC "etc"
-#define INPLACE_EMPTY "empty" /* what a hidden host directory shows */
+#define INPLACE_EMPTY "empty" /* what a hidden host directory shows, without the cache's */
+/* The cache's one empty directory, beside its entries (shared_empty). */
+#define SHARED_EMPTY "empty"
 /* In the key: a change of the layout above is a new name, never an old
  * entry read as the new layout. */
 #define MARKER_LAYER_FORMAT "fhs-marker-layer-3"
@@ -473,6 +479,9 @@ typedef struct {
   int fd;       /* the layer's root (O_PATH), once made or found; -1 before */
   int usr, etc; /* its usr/ and etc/ (O_PATH), the overlays' top lowers; -1 once handed over */
   bool cached;  /* fd is a cache entry, not a tmpfs of this launch */
+  bool hides;   /* the plan hides a directory: the cache's empty one is opened */
+  int empty;    /* the cache's one empty directory (O_PATH), what hides show; -1: the layer's own empty/ */
+  struct stat empty_st;
 } marker_layer_t;
 
 /* Opens the layer's usr/ and etc/, never through a symlink: -1 (nothing
@@ -553,6 +562,7 @@ static int fill_marker_layer(int dir, const marker_layer_t *l, const char **what
 static void layer_on_tmpfs(marker_layer_t *l)
 {
   l->cached = false;
+  l->empty = -1;
   l->fd = detached_tmpfs();
   if (l->fd < 0) die_errno(FHS_EXIT_SETUP, "create the view marker's tmpfs (an in-place view needs Linux >= 5.2)");
   const char *what = NULL;
@@ -672,13 +682,33 @@ static bool layer_intact(const marker_layer_t *l)
   return chmod(proc, root.st_mode & 07777) < 0 || layer_names_present(l);
 }
 
+/* The cache's one empty directory, `empty` beside the entries: every
+ * in-place view of this user hides a directory under a read-only copy of
+ * it, so a nested level can tell the hide of the level above (a mount of
+ * this very directory) from anything else at that place, and need not
+ * mount its own over it. Made 0555, once; used only while it is the
+ * caller's, a directory, 0555. -1 when not: hides then show the marker
+ * layer's own empty/, and every level hides again. */
+static int shared_empty(int cdir, struct stat *st)
+{
+  int fd = openat(cdir, SHARED_EMPTY, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT && (mkdirat(cdir, SHARED_EMPTY, 0555) == 0 || errno == EEXIST))
+    fd = openat(cdir, SHARED_EMPTY, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  if (fstat(fd, st) < 0 || !S_ISDIR(st->st_mode) || st->st_uid != getuid() || (st->st_mode & 07777) != 0555) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 /* The layer from the cache, made there first if it is not yet: l->fd stays
  * -1 when the cache is off or unusable, when the entry cannot be made, or
  * when the name holds something else than a finished entry of ours (then
  * neither used nor replaced: the launch makes a tmpfs layer). */
 static void layer_from_cache(marker_layer_t *l)
 {
-  l->fd = l->usr = l->etc = -1;
+  l->fd = l->usr = l->etc = l->empty = -1;
   l->cached = false;
   char dirpath[PATH_MAX];
   cleanup_fd int cdir = cache_dir_open(dirpath);
@@ -710,6 +740,7 @@ static void layer_from_cache(marker_layer_t *l)
     l->fd = -1;
   }
   l->cached = l->fd >= 0;
+  if (l->cached && l->hides) l->empty = shared_empty(cdir, &l->empty_st);
 }
 
 /* What one in-place op mounts, opened before anything is mounted. */
@@ -727,14 +758,32 @@ static int open_layer_at(int root, const char *path)
   return fd;
 }
 
-/* The hidden name must still be the host's directory, not a link the view
- * would follow out of the hidden place. Hidden under a read-only copy of the
- * marker layer's empty directory: a clone of a mount, no new tmpfs per name. */
-static void hide_dir(int layer, const char *target)
+/* Whether `target` already shows the cache's empty directory, read-only, as
+ * the root of a mount: hidden by the in-place view this launch runs in (a
+ * nested namespace cannot unmount it, and a mount of anything else there,
+ * a caller's own included, is another inode or not read-only). Hiding it
+ * again would add a mount to this level and to every level below it. */
+static bool hidden_already(const marker_layer_t *l, const char *target)
 {
+  if (l->empty < 0) return false;
+  struct statx sx;
+  struct statfs sf;
+  return syscall(SYS_statx, AT_FDCWD, target, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO, &sx) == 0 &&
+         (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) &&
+         S_ISDIR(sx.stx_mode) && makedev(sx.stx_dev_major, sx.stx_dev_minor) == l->empty_st.st_dev &&
+         sx.stx_ino == l->empty_st.st_ino && statfs(target, &sf) == 0 && (sf.f_flags & ST_RDONLY);
+}
+
+/* The hidden name must still be the host's directory, not a link the view
+ * would follow out of the hidden place. Hidden under a read-only copy of an
+ * empty directory (the cache's, else the marker layer's): a clone of a
+ * mount, no new tmpfs per name. */
+static void hide_dir(const marker_layer_t *l, const char *target)
+{
+  if (hidden_already(l, target)) return;
   struct stat st;
   if (lstat(target, &st) < 0 || !S_ISDIR(st.st_mode)) die(FHS_EXIT_SETUP, "hide %s: not a directory of the host's root", target);
-  cleanup_fd int mnt = clone_readonly(layer, INPLACE_EMPTY, false);
+  cleanup_fd int mnt = l->empty >= 0 ? clone_readonly(l->empty, "", false) : clone_readonly(l->fd, INPLACE_EMPTY, false);
   if (mnt < 0 || attach_mount(mnt, target) < 0) die_errno(FHS_EXIT_SETUP, "hide %s", target);
 }
 
@@ -838,8 +887,10 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
   }
   if (host_etc >= 0) close(host_etc);
   open_layer_shared_done();
+  bool hides = false;
+  for (size_t i = 0; i < plan->n; i++) hides |= plan->ops[i].op == FHS_OP_HIDE;
   marker_layer_t layer = {.marker = &marker, .host_etc = host_etc_tree >= 0, .links = links, .nlinks = nlinks,
-                          .ldcache = ldcache, .ldcache_st = &ldcache_st};
+                          .ldcache = ldcache, .ldcache_st = &ldcache_st, .hides = hides, .empty = -1};
   layer_from_cache(&layer);
   if (layer.fd < 0) layer_on_tmpfs(&layer);
   bool etc_top = nlinks > 0 || ldcache >= 0;
@@ -918,7 +969,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
       close(src[i].tree);
       break;
     case FHS_OP_HIDE:
-      hide_dir(layer.fd, a[0]);
+      hide_dir(&layer, a[0]);
       break;
     default:
       break; /* etc-link, host-etc, view-id, view: above; setenv: launch.c */
@@ -927,6 +978,7 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
   if (host_etc_tree >= 0) close(host_etc_tree);
   if (ldcache >= 0) close(ldcache);
   if (layer.etc >= 0) close(layer.etc);
+  if (layer.empty >= 0) close(layer.empty);
   close(layer.fd);
   for (size_t i = 0; i < nlinks; i++) free(links[i].value);
   free(links);

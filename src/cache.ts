@@ -14,7 +14,8 @@
 // sha256.ld.so.cache or an older launcher's view-id.ld.so.cache, a temporary's .tmp-PID), only in a directory the caller owns
 // that no one else may write to, as the launcher requires; anything else
 // there is left alone. In-place views' marker layers (view-<hash>/) are
-// never removed: a running view may use one as a lower. The directory a
+// never removed: a running view may use one as a lower; nor is the empty
+// directory (empty/) their hides show. The directory a
 // launch killed while filling one left (.new-XXXXXX, never used as a lower:
 // only a finished entry is renamed into place) is removed once it is older
 // than a launch could still be filling it.

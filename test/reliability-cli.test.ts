@@ -419,10 +419,11 @@ describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not
       const r = runUnprivileged([join(pkg, "usr", prog)], { env });
       assert.equal(r.status, 0, r.stderr);
     };
-    // In-place views' marker layers (view-<sha256>/) share the plans' directory;
-    // prune never removes one (a mounted view may use it): they are checked apart.
+    // In-place views' marker layers (view-<sha256>/) and the empty directory
+    // their hides show (empty/) share the plans' directory; prune never
+    // removes them (a mounted view may use them): they are checked apart.
     const all_ = (dir: string) => (existsSync(dir) ? readdirSync(dir).sort() : []);
-    const ls = (dir: string) => all_(dir).filter((n) => !n.startsWith("view-"));
+    const ls = (dir: string) => all_(dir).filter((n) => !n.startsWith("view-") && n !== "empty");
     const views = () => all_(plans).filter((n) => n.startsWith("view-"));
 
     // Entries of both caches: a plan per launch, an ld.so.cache per env layer list.
@@ -444,6 +445,8 @@ describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not
     const layers = views();
     assert.ok(layers.length >= 1, "the in-place launches made their marker layers in the cache");
 
+    // Made when a view hid a directory (the host's /lost+found, where it has one).
+    const hadEmpty = existsSync(join(plans, "empty"));
     const r = runCliUnprivileged(["cache", "prune"], { env });
     assert.equal(r.status, 0, r.stderr);
     const oldPlans = old.filter((f) => f.startsWith(plans)).length;
@@ -456,6 +459,7 @@ describe("cache-bound: fhs cache prune removes cached plans and ld.so.caches not
     assert.match(all.stdout, /^plans \S+: removed 1 \(\d+ KiB\), kept 0 \(0 KiB\)\n/);
     assert.deepEqual(ls(plans), ["notes"]);
     assert.deepEqual(views(), layers, "prune leaves the marker layers alone");
+    assert.equal(existsSync(join(plans, "empty")), hadEmpty, "and the hides' empty directory");
     launch("bin/a");
     assert.ok(ls(plans).filter((n) => n !== "notes").length >= 1);
   });

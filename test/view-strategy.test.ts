@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { policiesDir } from "../src/paths.js";
@@ -166,18 +166,48 @@ describe("view strategy: in place on a merged-/usr host, a new root when the con
 describe("view strategy: what the config never binds is hidden in place", { skip: !isRoot && !mustWork ? "needs root to put a file in the host's /srv" : false }, () => {
   const probeFile = "/srv/fhs-view-strategy-probe";
   let pkg: string;
+  let configFile: string;
+  let secProbe: string;
   before(() => {
     writeFileSync(probeFile, "host\n");
     const config = JSON.parse(readFileSync(join(policiesDir, "default.json"), "utf8")) as { $schema?: string; hostBinds: { never: string[] } };
     delete config.$schema;
     config.hostBinds.never.push("srv");
-    const file = join(testDir("fhs-strategy-config-"), "never-srv.json");
-    writeFileSync(file, JSON.stringify(config));
-    pkg = wrapPackage(makePackage({ "bin/probe-step": { from: step } }, "hider"), [shellPackage().pkg, ...shellPackage().layers], ["--config", file]);
+    configFile = join(testDir("fhs-strategy-config-"), "never-srv.json");
+    writeFileSync(configFile, JSON.stringify(config));
+    pkg = wrapPackage(makePackage({ "bin/probe-step": { from: step } }, "hider"), [shellPackage().pkg, ...shellPackage().layers], ["--config", configFile]);
+    secProbe = staticProgram("sec-probe", join(repoRoot, "test/fixtures/security/probe.c"));
   });
   after(() => rmSync(probeFile, { force: true }));
 
+  /** Mounts at /srv and /srv's entries, as the innermost of `argv` sees them. */
+  const srvFrom = (argv: string[], env: Record<string, string>) => {
+    const r = runUnprivileged([...argv, "/usr/bin/dash", "-c", "grep -c ' /srv ' /proc/self/mountinfo; ls -A /srv | tr '\\n' ' '; echo"], { env: { ...env, FHS_DEBUG: "plan" } });
+    assert.equal(r.status, 0, r.stderr);
+    return { r, lines: r.stdout.split("\n") };
+  };
+
   for (const mode of CACHE_MODES) {
+    it(`nested in place, /srv stays hidden by the level above's hide, not hidden again, unless something else is there (${mode.name})`, () => {
+      // A second package of its own (no fast path), the same config; run
+      // from inside hider's view, directly and from under a caller's own
+      // mount of a tmpfs at /srv (probe cover: its own user + mount
+      // namespace), which the nested view must hide again.
+      const env = mode.env();
+      const nested = join(wrapPackage(makePackage({ "bin/probe-step": { from: step } }, "hider-nested"), [shellPackage().pkg, ...shellPackage().layers], ["--config", configFile]), "usr/bin/probe-step");
+      const outer = join(pkg, "usr/bin/probe-step");
+      const direct = srvFrom([outer, nested], env);
+      assert.deepEqual(plans(direct.r.stderr).map((p) => p[0]![1]), ["inplace", "inplace"]);
+      assert.ok(plans(direct.r.stderr).every((p) => p.some((op) => op[0] === "hide" && op[1] === "/srv")), "both plans hide /srv");
+      // With the cache, both levels' hides are of its one empty directory:
+      // the nested level keeps the one above (one mount at /srv). Without
+      // it, each level's marker layer is its own: hidden twice.
+      assert.deepEqual(direct.lines.slice(0, 2), ["XDG_RUNTIME_DIR" in env ? "1" : "2", ""]);
+      const covered = srvFrom([outer, secProbe, "cover", "/srv", nested], env);
+      // The level above's hide, the caller's tmpfs, and the nested level's hide over it.
+      assert.deepEqual(covered.lines.slice(0, 2), ["3", ""], "the caller's tmpfs is hidden again");
+    });
+
     it(`/srv is an empty read-only directory in the view; the host's stays as it was (${mode.name})`, () => {
       const env = mode.env();
       const r = runUnprivileged([join(pkg, "usr/bin/probe-step"), "/usr/bin/dash", "-c", `ls -A /srv | wc -l; touch /srv/x 2>&1 | grep -o 'Read-only file system'; ${USR_TOP}`], { env: { ...env, FHS_DEBUG: "plan" } });
@@ -405,8 +435,11 @@ describe("view strategy: concurrent first launches of one view", () => {
       });
     const results = await Promise.all(Array.from({ length: 8 }, one));
     const dir = join(runtime, "fhs-plans");
-    const names = readdirSync(dir).filter((f) => !f.startsWith("plan-"));
+    const names = readdirSync(dir).filter((f) => !f.startsWith("plan-") && f !== "empty");
     assert.equal(names.length, 1, `one entry, no temporary: ${names.join(" ")}`);
+    // The empty directory hides show (where the host has a directory to
+    // hide), made once too: its mkdir raced, and EEXIST is success.
+    if (existsSync(join(dir, "empty"))) assert.equal(lstatSync(join(dir, "empty")).mode & 0o7777, 0o555);
     assert.match(names[0]!, /^view-[0-9a-f]{16}$/);
     assert.equal(lstatSync(join(dir, names[0]!)).mode & 0o7777, 0o555);
     for (const r of results) {
