@@ -480,7 +480,8 @@ typedef struct {
   int usr, etc; /* its usr/ and etc/ (O_PATH), the overlays' top lowers; -1 once handed over */
   bool cached;  /* fd is a cache entry, not a tmpfs of this launch */
   bool hides;   /* the plan hides a directory: the cache's empty one is opened */
-  int empty;    /* the cache's one empty directory (O_PATH), what hides show; -1: the layer's own empty/ */
+  int empty;    /* the cache's one empty directory (O_PATH), what hides show; -1: the layer's own empty/.
+                 * Kept when the layer falls back to a tmpfs: it is a bind source, not a lower. */
   struct stat empty_st;
 } marker_layer_t;
 
@@ -562,7 +563,6 @@ static int fill_marker_layer(int dir, const marker_layer_t *l, const char **what
 static void layer_on_tmpfs(marker_layer_t *l)
 {
   l->cached = false;
-  l->empty = -1;
   l->fd = detached_tmpfs();
   if (l->fd < 0) die_errno(FHS_EXIT_SETUP, "create the view marker's tmpfs (an in-place view needs Linux >= 5.2)");
   const char *what = NULL;
