@@ -121,6 +121,17 @@ void load_manifest(const char *pkg, const char *mpath, records_t *manifest)
   if (manifest->recs[0].nfields != 2 || strcmp(manifest->recs[0].fields[1], FHS_MANIFEST_FORMAT))
     die(FHS_EXIT_SETUP, "package %s: %s is manifest format %s; this launcher reads format %s: wrap the package again", pkg,
         mpath, manifest->recs[0].nfields > 1 ? manifest->recs[0].fields[1] : "(none)", FHS_MANIFEST_FORMAT);
+  /* The last record, and only it, is `end`: a manifest cut exactly at a
+   * record boundary is still a well-formed record stream, and would read as
+   * a complete one without the records after the cut (layers, config). It
+   * is dropped here, so nothing after this sees it. */
+  const record_t *last = &manifest->recs[manifest->n - 1];
+  if (strcmp(last->fields[0], FHS_REC_END) || last->nfields != 1)
+    die(FHS_EXIT_SETUP, "package %s: %s does not end with its end record: it was cut short; wrap the package again", pkg, mpath);
+  for (size_t i = 1; i + 1 < manifest->n; i++)
+    if (!strcmp(manifest->recs[i].fields[0], FHS_REC_END))
+      die(FHS_EXIT_SETUP, "package %s: %s holds records after its end record; wrap the package again", pkg, mpath);
+  manifest->n--;
 }
 
 const char *manifest_value(const records_t *recs, const char *kind)

@@ -133,7 +133,7 @@ int manifest_main(int argc, char **argv)
     const char *k = recs.recs[i].fields[0];
     /* Only config: the manifest's own records come from the arguments. */
     if (!strcmp(k, FHS_REC_FHS_MANIFEST) || !strcmp(k, FHS_REC_PKG) || !strcmp(k, FHS_REC_POLICY) || !strcmp(k, FHS_REC_LAYER) ||
-        !strcmp(k, FHS_REC_PROGRAM) || !strcmp(k, FHS_REC_LDCACHE)) {
+        !strcmp(k, FHS_REC_PROGRAM) || !strcmp(k, FHS_REC_LDCACHE) || !strcmp(k, FHS_REC_END)) {
       records_free(&recs);
       die(FHS_EXIT_SETUP, "config %s: holds a %s record, which is not config", config, k);
     }
@@ -150,6 +150,7 @@ int manifest_main(int argc, char **argv)
     if (first_time(&seen, argv[i], out_path)) add_layer(&out, argv[i]);
   }
   recbuf_bytes(&out, conf, clen);
+  recbuf_record(&out, FHS_REC_END, NULL);
 
   /* O_EXCL: never over an existing file (in a Nix build, OUT is $out). */
   cleanup_fd int fd = open(out_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);

@@ -8,7 +8,7 @@ import { MANIFEST_FORMAT, PATHS } from "./abi.js";
 import { FhsError } from "./errors.js";
 import type { Layer } from "./layers.js";
 import { configRecords, type PolicyConfig } from "./policy/config.js";
-import { decodeRecords, encodeRecords, type Rec } from "./policy/records.js";
+import { encodeRecords, type Rec } from "./policy/records.js";
 import { formatProblem, parseJsonWithPositions, schemaProblems } from "./policy/schemas.js";
 
 /** The compiled manifest's format, which the launcher checks (abi/abi.json). */
@@ -45,6 +45,9 @@ export function manifestRecords(m: Manifest): Rec[] {
     ...configRecords(m.config),
     ...m.programs.map((p): Rec => ["program", p]),
     ...(m.ldCache ? [["ldcache", m.ldCache] as Rec] : []),
+    // Last: the launcher refuses a manifest without it, one cut short at a
+    // record boundary (which would otherwise read as fewer layers).
+    ["end"],
   ];
 }
 
@@ -92,14 +95,4 @@ export function wrappedPackageLayers(dir: string): Layer[] | undefined {
   // package moved since would stand for another directory's files.
   if (m.package !== real) throw new FhsError(`package ${dir}: its manifest was written for ${m.package}; wrap it again where it is`);
   return m.layers;
-}
-
-/** The compiled manifest, as the launcher reads it. */
-export function readCompiledManifest(pkg: string): Rec[] {
-  const file = join(manifestDir(pkg), "manifest.bin");
-  try {
-    return decodeRecords(readFileSync(file));
-  } catch (e) {
-    throw new FhsError(`package ${pkg}: cannot read ${file}: ${(e as Error).message}`);
-  }
 }

@@ -16,7 +16,7 @@ import { compilePolicy } from "../src/policy/compile.js";
 import { isRoot, repoRoot, runCli, runUnprivileged, testDir, testUser, type RunOptions } from "./helpers/env.js";
 import { assertNoResidue, world } from "./helpers/residue.js";
 import { callerMounts, makePackage, staticProgram, syntheticLayers, wrapPackage } from "./helpers/wrapped.js";
-import { LAUNCHER_EXIT } from "../src/abi.js";
+import { LAUNCHER_EXIT, MANIFEST_FORMAT } from "../src/abi.js";
 
 
 let prog: string;
@@ -219,10 +219,34 @@ describe("manifest-bad-input: a damaged compiled manifest fails closed, naming t
       line: (pkg) => `package ${pkg}: ${pkg}/.fhs/manifest.bin is not a compiled fhs manifest`,
     },
     {
+      // Still a well-formed record stream: only the end record says it is whole.
+      name: "manifest-truncated: cut at a record boundary, after the first layer",
+      code: LAUNCHER_EXIT.setup,
+      edit: (recs) => recs.slice(0, recs.findIndex((r) => r[0]!.toString() === "layer") + 1),
+      line: (pkg) => `package ${pkg}: ${pkg}/.fhs/manifest.bin does not end with its end record: it was cut short; wrap the package again`,
+    },
+    {
+      name: "manifest-truncated: only the end record lost",
+      code: LAUNCHER_EXIT.setup,
+      edit: (recs) => recs.slice(0, -1),
+      line: (pkg) => `package ${pkg}: ${pkg}/.fhs/manifest.bin does not end with its end record: it was cut short; wrap the package again`,
+    },
+    {
+      name: "manifest-bad-types: records after the end record",
+      code: LAUNCHER_EXIT.setup,
+      edit: (recs, _pkg, dep) => {
+        const layer = layerRecord(recs, dep);
+        const rest = recs.filter((r) => r !== layer);
+        return [...rest, layer, [Buffer.from("end")]];
+      },
+      line: (pkg) => `package ${pkg}: ${pkg}/.fhs/manifest.bin holds records after its end record; wrap the package again`,
+    },
+    {
       name: "manifest-bad-types: another format version",
       code: LAUNCHER_EXIT.setup,
-      edit: (recs) => [[Buffer.from("fhs-manifest"), Buffer.from("2")], ...recs.slice(1)],
-      line: (pkg) => `package ${pkg}: ${pkg}/.fhs/manifest.bin is manifest format 2; this launcher reads format 1: wrap the package again`,
+      edit: (recs) => [[Buffer.from("fhs-manifest"), Buffer.from(String(MANIFEST_FORMAT + 1))], ...recs.slice(1)],
+      line: (pkg) =>
+        `package ${pkg}: ${pkg}/.fhs/manifest.bin is manifest format ${MANIFEST_FORMAT + 1}; this launcher reads format ${MANIFEST_FORMAT}: wrap the package again`,
     },
     {
       name: "manifest-bad-types: a layer record missing a field",

@@ -203,9 +203,9 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
 describe("manifest-shape: a manifest.json of valid JSON but the wrong shape is an input error naming the file", () => {
   const cases: [string, string, RegExp][] = [
     ["null", "null", /:1: \/: expected object, found null/],
-    ["[null] layers", '{"fhsManifest":1,"package":"/p","layers":[null],"policy":{"path":"/p","sha256":"' + "0".repeat(64) + '","source":"default"},"config":{},"programs":[],"launcher":"/l"}', /:1: \/layers\/0: expected object, found null/],
+    ["[null] layers", '{"fhsManifest":2,"package":"/p","layers":[null],"policy":{"path":"/p","sha256":"' + "0".repeat(64) + '","source":"default"},"config":{},"programs":[],"launcher":"/l"}', /:1: \/layers\/0: expected object, found null/],
     ["an array", "[]", /:1: \/: expected object, found an array/],
-    ["an object lacking keys", '{\n  "fhsManifest": 1,\n  "layers": "/usr"\n}', /:1: \/: missing key "package" \(and \d+ more\)/],
+    ["an object lacking keys", '{\n  "fhsManifest": 2,\n  "layers": "/usr"\n}', /:1: \/: missing key "package" \(and \d+ more\)/],
   ];
   for (const [name, text, message] of cases) {
     it(`${name}: fhs env --pkg and fhs plan --inside exit 2 with one line`, () => {

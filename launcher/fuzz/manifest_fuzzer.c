@@ -68,8 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       add_manifest_facts(&in, &manifest);
       for (size_t i = 0; i < manifest.n; i++) {
         const char *k = manifest.recs[i].fields[0];
-        if (strcmp(k, "fhs-manifest") && strcmp(k, "policy") && strcmp(k, "program") && strcmp(k, "pkg")) copied++;
-        if (manifest_record_forwarded(k) != (strcmp(k, "fhs-manifest") && strcmp(k, "policy") && strcmp(k, "program") && strcmp(k, "pkg"))) abort();
+        if (strcmp(k, "fhs-manifest") && strcmp(k, "policy") && strcmp(k, "program") && strcmp(k, "pkg") && strcmp(k, "end")) copied++;
+        if (manifest_record_forwarded(k) != (strcmp(k, "fhs-manifest") && strcmp(k, "policy") && strcmp(k, "program") && strcmp(k, "pkg") && strcmp(k, "end"))) abort();
       }
       records_t back;
       if (records_parse(in.buf, in.len, &back) < 0 || back.n != copied) abort();
