@@ -500,10 +500,15 @@ function ratios(x: Record<string, number>) {
     helloLayers: x["hello-wrapped-layers"]! / x["hello-unwrapped"]!,
     helloPath: x["hello-wrapped-path"]! / x["hello-unwrapped"]!,
     // The floors: the view floor (every mount fhs makes, none of its work),
-    // one static exec, the kernel floor nested the same way.
+    // one static exec, the kernel's own growth with depth.
     floorOfFloor: o("floor-view") / o("floor"),
     floorOfFast: x["inview-floor"]! / x["inview-direct"]!,
-    floorOfDepth: os(`depth-floor-${dMax}`) / dMax / os("depth-floor-1"),
+    // Depth: a level of fhs at depth 1 plus what the kernel floor's own level
+    // grows by at dMax (more user namespaces above it, more mounts to copy):
+    // the figure fhs would have if nesting added nothing of its own. Beside
+    // it, the kernel floor's own ratio.
+    floorOfDepth: (os("depth-fhs-1") + os(`depth-floor-${dMax}`) / dMax - os("depth-floor-1")) / os("depth-fhs-1"),
+    kernelDepth: os(`depth-floor-${dMax}`) / dMax / os("depth-floor-1"),
     floorOfLayers: x[`layers-floor-view-${lMax}`] === undefined ? null : os(`layers-floor-view-${lMax}`) / os(`layers-floor-${lMax}`),
   };
 }
@@ -518,7 +523,7 @@ const targets: Target[] = [
   { figure: "wrapper overhead vs the in-place kernel floor (10 layers)", result: rw.floor, cpu: rc.floor, floor: rw.floorOfFloor, floorIs: VIEW_FLOOR, unit: "×", target: "≤ 1.25×", met: rw.floor <= 1.25 },
   { figure: "wrapper overhead vs bubblewrap's for the same view", result: rw.bwrap, cpu: rc.bwrap, floor: null, floorIs: null, unit: "×", target: "≤ 0.35×", met: rw.bwrap <= 0.35 },
   { figure: "fast path vs direct exec, inside a view", result: rw.fast, cpu: rc.fast, floor: rw.floorOfFast, floorIs: "a static program that execs the target", unit: "×", target: "≤ 1.25×", met: rw.fast <= 1.25 },
-  { figure: `per-level cost, depth ${dMax} vs depth 1`, result: rw.depth, cpu: rc.depth, floor: rw.floorOfDepth, floorIs: "the kernel floor, nested the same way", unit: "×", target: "≤ 1.2×", met: rw.depth <= 1.2 },
+  { figure: `per-level cost, depth ${dMax} vs depth 1`, result: rw.depth, cpu: rc.depth, floor: rw.floorOfDepth, floorIs: `fhs's level at depth 1 plus the kernel floor's own growth per level (the kernel floor nested the same way: ${rw.kernelDepth.toFixed(2)}×)`, unit: "×", target: "≤ 1.2×", met: rw.depth <= 1.2 },
   { figure: `wrapper overhead with ${lMax} layers vs the kernel floor's with the same layers`, result: rw.layers, cpu: rc.layers, floor: rw.floorOfLayers, floorIs: VIEW_FLOOR, unit: "×", target: "≤ 1.25×", met: rw.layers <= 1.25 },
   {
     figure: "policy load + eval, share of a cold launch",
