@@ -64,7 +64,7 @@ bool find_wrapper(const char *start, char **pkg, char **rel)
     strcpy(cur + l + 1, start);
   }
   /* Each hop is one readlink. The hop whose target is a package's launcher,
-   * <pkg>/usr/bin/.fhs-launcher, is the wrapper: usr/<dir>/<name>. Usually
+   * <pkg>/.fhs/.fhs-launcher, is the wrapper: usr/<dir>/<name>. Usually
    * that is the first hop; a user's own symlinks come before it. */
   for (int hops = 0; hops < 40; hops++) {
     char target[PATH_MAX];
@@ -72,7 +72,7 @@ bool find_wrapper(const char *start, char **pkg, char **rel)
     if (n < 0) return false;
     target[n] = 0;
     if (!strcmp(base_name(target), FHS_LAUNCHER_NAME)) {
-      /* target = <pkg>/usr/bin/.fhs-launcher */
+      /* target = <pkg>/.fhs/.fhs-launcher */
       size_t suffix = strlen(FHS_LAUNCHER_SUFFIX);
       if ((size_t)n <= suffix || target[0] != '/' || strcmp(target + n - suffix, FHS_LAUNCHER_SUFFIX)) return false;
       *pkg = strndup(target, (size_t)n - suffix);

@@ -8,7 +8,7 @@
 #include "records.h"
 
 /* Finds the package a wrapper belongs to by following the symlink chain from
- * `path` to the link that points at <pkg>/usr/bin/.fhs-launcher. On success
+ * `path` to the link that points at <pkg>/.fhs/.fhs-launcher. On success
  * *pkg and *rel (bin/hello) are set (malloc'd) and it returns true. */
 bool find_wrapper(const char *path, char **pkg, char **rel);
 

@@ -1,6 +1,6 @@
 /* fhs-launcher: builds an FHS view per exec and runs the real program in it.
  *
- * Invoked through a wrapper (a symlink to <pkg>/usr/bin/.fhs-launcher),
+ * Invoked through a wrapper (a symlink to <pkg>/.fhs/.fhs-launcher),
  * it launches; see launch.c. Invoked by its own name, it offers the
  * commands the CLI and tests use:
  *

@@ -12,7 +12,8 @@ import { chmodSync, copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "
 import { join } from "node:path";
 
 const out = process.env.out;
-const launcher = join(out, "usr", "bin", ".fhs-launcher");
+// Beside the manifest, outside usr/: no view shows it at /usr (src/wrap.ts).
+const launcher = join(out, ".fhs", ".fhs-launcher");
 mkdirSync(join(out, "usr", "bin"), { recursive: true });
 mkdirSync(join(out, ".fhs"));
 copyFileSync(process.env.FHS_LAUNCHER, launcher);

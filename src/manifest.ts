@@ -14,7 +14,7 @@ import { formatProblem, parseJsonWithPositions, schemaProblems } from "./policy/
 /** The compiled manifest's format, which the launcher checks (abi/abi.json). */
 export const MANIFEST_VERSION = MANIFEST_FORMAT;
 
-/** The package's one launcher, which every wrapper points at: DIR/usr/bin/.fhs-launcher. */
+/** The package's one launcher, which every wrapper points at: DIR/.fhs/.fhs-launcher. */
 export const LAUNCHER_NAME = PATHS.launcherName;
 
 export interface Manifest {

@@ -19,7 +19,10 @@ import { lexists, moveNoReplace } from "./transaction.js";
 import { removeTree } from "./tree.js";
 
 /** What fhs wrap writes into DIR/.fhs/. */
-const WRAP_METADATA = ["manifest.json", "manifest.bin", "policy.wasm", "ld.so.cache"];
+const WRAP_METADATA = ["manifest.json", "manifest.bin", "policy.wasm", "ld.so.cache", LAUNCHER_NAME];
+/** Where an fhs before manifest format 2 put the launcher, inside the package's
+ * own usr/ (and so in every view): still recognized, to put such a package back. */
+const OLD_LAUNCHER = join("usr", "bin", LAUNCHER_NAME);
 const STAGING = /^\.fhs\.tmp-\d+$/;
 
 /** Why DIR (which has no manifest) holds traces of a wrap, or undefined. */
@@ -27,7 +30,8 @@ export function halfWrapped(pkg: string): string | undefined {
   const staging = readdirSync(pkg).filter((n) => STAGING.test(n));
   if (staging.length > 0) return `a wrap was cut short: ${staging[0]} is left`;
   if (lexists(join(pkg, ".fhs", "raw"))) return ".fhs/raw exists but .fhs/manifest.json does not";
-  if (lexists(join(pkg, "usr", "bin", LAUNCHER_NAME))) return `usr/bin/${LAUNCHER_NAME} exists but .fhs/manifest.json does not`;
+  if (lexists(join(pkg, ".fhs", LAUNCHER_NAME))) return `.fhs/${LAUNCHER_NAME} exists but .fhs/manifest.json does not`;
+  if (lexists(join(pkg, OLD_LAUNCHER))) return `${OLD_LAUNCHER} exists but .fhs/manifest.json does not`;
   return undefined;
 }
 
@@ -109,7 +113,7 @@ export function unwrap(dir: string): UnwrapResult {
       if (f !== LAUNCHER_NAME && isWrapper(p) && !files.includes(`${d.name}/${f}`)) unlinkSync(p);
     }
   }
-  rmSync(join(pkg, "usr", "bin", LAUNCHER_NAME), { force: true });
+  rmSync(join(pkg, OLD_LAUNCHER), { force: true });
   for (const n of readdirSync(pkg).filter((n) => STAGING.test(n))) rmSync(join(pkg, n), { recursive: true, force: true });
   // .fhs/ may hold more than wrap's files (an imported layer's record): keep it then.
   if (existsSync(meta) && readdirSync(meta).length === 0) rmdirSync(meta);

@@ -1,8 +1,9 @@
 // `fhs wrap DIR`: executables of DIR/usr/{bin,sbin} move to DIR/.fhs/raw/ and
 // a wrapper takes each one's place. A wrapper is a symlink to the package's
-// one copy of the launcher (a hard link when the filesystem allows):
+// one copy of the launcher (a hard link when the filesystem allows), kept
+// with the manifest outside usr/, so no view shows it at /usr:
 //
-//   DIR/usr/bin/hello  ->  DIR/usr/bin/.fhs-launcher
+//   DIR/usr/bin/hello  ->  DIR/.fhs/.fhs-launcher
 //
 // The launcher finds DIR and bin/hello from the path it was exec'd by
 // (AT_EXECFN), so the wrapper works by store path, through PATH inside a view
@@ -137,7 +138,9 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
   const meta = manifestDir(pkg);
   const staging = `${meta}.tmp-${process.pid}`;
   const policyPath = join(meta, "policy.wasm");
-  const pkgLauncher = join(pkg, "usr", "bin", LAUNCHER_NAME);
+  // Where every wrapper points. It lands with the rest of .fhs/ at the
+  // commit; until then the wrappers dangle, as the package is not wrapped.
+  const pkgLauncher = join(meta, LAUNCHER_NAME);
   // Ctrl-C or a TERM while DIR is changed must not leave it half-wrapped:
   // the signal is held until the change is whole, then undone (docs/RELIABILITY.md).
   const interrupt = holdSignals();
@@ -175,10 +178,7 @@ export async function wrap(opts: WrapOptions): Promise<Manifest> {
     writeFileSync(join(staging, "manifest.bin"), encodeManifest(manifest));
 
     // The moves, each one undone in reverse order if a later one fails.
-    if (programs.length > 0) {
-      tx.mkdirs(dirname(pkgLauncher));
-      tx.placeLauncher(launcher, pkgLauncher);
-    }
+    if (programs.length > 0) tx.placeLauncher(launcher, join(staging, LAUNCHER_NAME));
     for (const rel of programs) {
       const from = join(pkg, "usr", rel);
       tx.mkdirs(dirname(join(rawDir(pkg), rel)));

@@ -131,18 +131,18 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     const pkg = threePrograms("cut-short");
     const pristine = treeSnapshot(pkg);
     // What a wrap killed midway leaves: two programs moved and replaced by
-    // wrappers, the third not yet, the launcher in place, the staging dir.
-    const launcher = join(pkg, "usr/bin/.fhs-launcher");
-    writeFileSync(launcher, readFileSync(testArtifacts().launcher), { mode: 0o755 });
+    // wrappers, the third not yet, the staging dir with the launcher (it
+    // lands in .fhs/ at the commit, so the wrappers point where it is not yet).
+    mkdirSync(join(pkg, ".fhs.tmp-4242"));
+    writeFileSync(join(pkg, ".fhs.tmp-4242/.fhs-launcher"), readFileSync(testArtifacts().launcher), { mode: 0o755 });
+    writeFileSync(join(pkg, ".fhs.tmp-4242/manifest.bin"), "partial");
     for (const p of ["bin/a", "sbin/c"]) {
       mkdirSync(join(pkg, ".fhs/raw", p, ".."), { recursive: true });
       writeFileSync(join(pkg, ".fhs/raw", p), readFileSync(join(pkg, "usr", p)), { mode: 0o755 });
       chmodSync(join(pkg, ".fhs/raw", p), 0o755);
       rmSync(join(pkg, "usr", p));
-      symlinkSync(launcher, join(pkg, "usr", p));
+      symlinkSync(join(pkg, ".fhs/.fhs-launcher"), join(pkg, "usr", p));
     }
-    mkdirSync(join(pkg, ".fhs.tmp-4242"));
-    writeFileSync(join(pkg, ".fhs.tmp-4242/manifest.bin"), "partial");
     giveToTestUser(pkg);
     const half = treeSnapshot(pkg);
 
@@ -178,8 +178,9 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     giveToTestUser(pkg);
     const pristine = treeSnapshot(pkg);
     assert.equal(fhs(["wrap", pkg, ...layerArgs(runtime)]).status, 0);
-    // state: the install-time state libc6's postinst makes, wrap's like the rest.
-    assert.deepEqual(readdirSync(join(pkg, ".fhs")).sort(), ["deb.json", "ld.so.cache", "manifest.bin", "manifest.json", "policy.wasm", "raw", "state"]);
+    // state: the install-time state libc6's postinst makes, wrap's like the rest;
+    // .fhs-launcher: the one launcher every wrapper points at.
+    assert.deepEqual(readdirSync(join(pkg, ".fhs")).sort(), [".fhs-launcher", "deb.json", "ld.so.cache", "manifest.bin", "manifest.json", "policy.wasm", "raw", "state"]);
     assert.deepEqual(readdirSync(pkg).sort(), [".fhs", "usr"]);
     const u = fhs(["unwrap", pkg]);
     assert.equal(u.status, 0, u.stderr);

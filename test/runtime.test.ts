@@ -37,9 +37,11 @@ const sh = (script: string, opts: Parameters<typeof runUnprivileged>[1] = {}) =>
 describe("wrap", () => {
   it("moves programs to .fhs/raw and leaves symlinks to one launcher per package, not copies", () => {
     const wrapper = join(helloPkg, "usr/bin/hello");
-    assert.equal(readlinkSync(wrapper), join(helloPkg, "usr/bin/.fhs-launcher"));
+    assert.equal(readlinkSync(wrapper), join(helloPkg, ".fhs/.fhs-launcher"));
     // A hard link to the launcher when on the same filesystem: no bytes copied.
-    assert.equal(statSync(join(helloPkg, "usr/bin/.fhs-launcher")).ino, statSync(testArtifacts().launcher).ino);
+    assert.equal(statSync(join(helloPkg, ".fhs/.fhs-launcher")).ino, statSync(testArtifacts().launcher).ino);
+    // Outside usr/: nothing of the launcher is in the package's own layer.
+    assert.ok(!existsSync(join(helloPkg, "usr/bin/.fhs-launcher")));
     assert.ok(existsSync(join(helloPkg, ".fhs/raw/bin/hello")));
     const manifest = JSON.parse(readFileSync(join(helloPkg, ".fhs/manifest.json"), "utf8"));
     // Its programs (laid out as a /usr) on top, then the package itself.
@@ -107,6 +109,12 @@ describe("launch", () => {
     // Inside a view, through PATH: /usr/bin/ls is the wrapper, seen through the overlay.
     const r = sh("command -v ls; ls -d /tmp");
     assert.equal(r.stdout, "/usr/bin/ls\n/tmp\n", r.stderr);
+  });
+
+  it("shows no trace of wrapping at /usr: the package's launcher is not in its layers", () => {
+    // The wrapped shell's view: its own usr/ is a layer, under its programs.
+    const r = sh("ls -a /usr/bin | grep -c fhs-launcher; test -e /usr/.fhs-launcher || echo none");
+    assert.equal(r.stdout, "0\nnone\n", r.stderr);
   });
 
   it("keeps argv[0] exactly as the caller passed it", () => {

@@ -78,7 +78,7 @@ describe("setuid-escalation: the launcher never runs with privileges its caller 
   /** The package's launcher replaced by a copy with `mode` and owner/caps applied by `prepare`. */
   function privilegedPackage(name: string, prepare: (launcher: string) => void): string {
     const pkg = probePackage(name);
-    const launcher = join(pkg, "usr/bin/.fhs-launcher");
+    const launcher = join(pkg, ".fhs/.fhs-launcher");
     rmSync(launcher);
     copyFileSync(testArtifacts().launcher, launcher);
     made.push(launcher);
@@ -120,7 +120,7 @@ describe("setuid-escalation: the launcher never runs with privileges its caller 
       const before = world(runtime);
       const r = launch([join(pkg, "usr/bin/probe")], runtime);
       assert.equal(r.status, LAUNCHER_EXIT.setup, r.stderr);
-      assert.equal(r.stderr, `fhs: ${message(join(pkg, "usr/bin/.fhs-launcher"))}\n`);
+      assert.equal(r.stderr, `fhs: ${message(join(pkg, ".fhs/.fhs-launcher"))}\n`);
       assert.equal(r.stdout, "", "the program ran");
       // Refused before the plan cache: no file owned by another user in the caller's cache.
       assert.ok(!existsSync(join(runtime, "fhs-plans")), "the launcher touched the caller's plan cache");
