@@ -67,6 +67,13 @@ export function readManifest(pkg: string): Manifest {
     throw new FhsError(`package ${pkg}: not wrapped (no ${file})`);
   }
   const { value, tree } = parseJsonWithPositions(text, file);
+  // The format first (one source: the ABI's): another format's manifest may
+  // have another shape, and what its user needs is to wrap the package again,
+  // as the launcher says of its manifest.bin.
+  const format = (value as { fhsManifest?: unknown } | null)?.fhsManifest;
+  if (typeof format === "number" && format !== MANIFEST_VERSION) {
+    throw new FhsError(`${file}: manifest format ${format}; this fhs reads format ${MANIFEST_VERSION}: run 'fhs unwrap ${pkg}', then wrap it again`);
+  }
   const problems = schemaProblems("manifest", value, file, text, tree);
   if (problems.length > 0) {
     const more = problems.length > 1 ? ` (and ${problems.length - 1} more)` : "";

@@ -207,6 +207,12 @@ describe("manifest-shape: a manifest.json of valid JSON but the wrong shape is a
     ["[null] layers", '{"fhsManifest":2,"package":"/p","layers":[null],"policy":{"path":"/p","sha256":"' + "0".repeat(64) + '","source":"default"},"config":{},"programs":[],"launcher":"/l"}', /:1: \/layers\/0: expected object, found null/],
     ["an array", "[]", /:1: \/: expected object, found an array/],
     ["an object lacking keys", '{\n  "fhsManifest": 2,\n  "layers": "/usr"\n}', /:1: \/: missing key "package" \(and \d+ more\)/],
+    // Written by an fhs of another manifest format: said before its shape is checked.
+    [
+      "another manifest format",
+      '{"fhsManifest":1,"package":"/p","layers":[],"policy":{"path":"/p","sha256":"' + "0".repeat(64) + '","source":"default"},"config":{},"programs":[],"launcher":"/l"}',
+      /: manifest format 1; this fhs reads format 2: run 'fhs unwrap .*', then wrap it again$/m,
+    ],
   ];
   for (const [name, text, message] of cases) {
     it(`${name}: fhs env --pkg and fhs plan --inside exit 2 with one line`, () => {
