@@ -171,6 +171,31 @@ describe("wrap-transaction: fhs wrap is all or nothing and never loses a program
     assert.equal(again.stderr, `fhs: package ${pkg}: not wrapped; nothing to put back\n`);
   });
 
+  it("fhs unwrap puts back a package an fhs before manifest format 2 wrapped (its launcher in usr/bin)", () => {
+    const pkg = threePrograms("old-layout");
+    const pristine = treeSnapshot(pkg);
+    assert.equal(fhs(["wrap", pkg, ...layerArgs(runtime)]).status, 0);
+    // The old layout: the launcher in the package's usr/bin, every wrapper
+    // pointing there, manifest.json of format 1.
+    const old = join(pkg, "usr/bin/.fhs-launcher");
+    execFileSync("mv", [join(pkg, ".fhs/.fhs-launcher"), old]);
+    for (const p of ["bin/a", "bin/b", "sbin/c"]) {
+      rmSync(join(pkg, "usr", p));
+      symlinkSync(old, join(pkg, "usr", p));
+    }
+    const mjson = join(pkg, ".fhs/manifest.json");
+    writeFileSync(mjson, readFileSync(mjson, "utf8").replace(/"fhsManifest": 2/, '"fhsManifest": 1'));
+    giveToTestUser(pkg);
+    // Used as a layer, it is refused with the remedy, in one line.
+    const e = fhs(["env", "--pkg", pkg, "--", "true"]);
+    assert.equal(e.status, EXIT.usage);
+    assert.equal(e.stderr, `fhs: ${mjson}: manifest format 1; this fhs reads format 2: run 'fhs unwrap ${pkg}', then wrap it again\n`);
+    const u = fhs(["unwrap", pkg]);
+    assert.equal(u.status, 0, u.stderr);
+    assert.equal(u.stdout, `unwrapped 3 programs in ${pkg}: bin/a bin/b sbin/c\n`);
+    assert.deepEqual(treeSnapshot(pkg), pristine);
+  });
+
   it("wrap and unwrap keep what .fhs/ held before (an imported layer's record)", () => {
     const pkg = threePrograms("imported");
     mkdirSync(join(pkg, ".fhs"));
