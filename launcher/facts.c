@@ -187,12 +187,30 @@ bool manifest_record_forwarded(const char *kind)
   return true;
 }
 
+/* The bytes one parsed record spans in its buffer, its terminating empty
+ * field included: records_parse points each field into the buffer, in
+ * order, so a record ends one byte past its last field's NUL. */
+static const char *record_end(const record_t *r)
+{
+  const char *last = r->fields[r->nfields - 1];
+  return last + strlen(last) + 2;
+}
+
 void add_manifest_facts(recbuf_t *in, const records_t *manifest)
 {
-  for (size_t i = 0; i < manifest->n; i++) {
-    if (!manifest_record_forwarded(manifest->recs[i].fields[0])) continue;
-    for (size_t f = 0; f < manifest->recs[i].nfields; f++) recbuf_field(in, manifest->recs[i].fields[f]);
-    recbuf_end(in);
+  /* Runs of forwarded records copied as the bytes they already are: one
+   * copy per run, not a strlen and a copy per field (with 300 layers,
+   * field by field was a tenth of a warm launch's own instructions). */
+  for (size_t i = 0; i < manifest->n;) {
+    if (!manifest_record_forwarded(manifest->recs[i].fields[0])) {
+      i++;
+      continue;
+    }
+    size_t j = i + 1;
+    while (j < manifest->n && manifest_record_forwarded(manifest->recs[j].fields[0])) j++;
+    const char *from = manifest->recs[i].fields[0], *to = record_end(&manifest->recs[j - 1]);
+    recbuf_bytes(in, (const uint8_t *)from, (size_t)(to - from));
+    i = j;
   }
 }
 
@@ -431,6 +449,7 @@ void add_host_facts(facts_t *f, const records_t *manifest)
    * same records a one-stage gather makes, in the same order. */
   if (f->partial) f->in.len = f->partial_at;
   f->partial = false;
+  f->host_at = f->in.len;
   add_host_entries(&f->in);
   /* Whether the view's /etc (the host's) has a cache to bind the view's over. */
   if (access(FHS_LDSO_CACHE, F_OK) == 0) recbuf_record(&f->in, FHS_REC_HOST_FILE, &FHS_LDSO_CACHE[1], NULL);

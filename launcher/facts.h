@@ -44,6 +44,7 @@ typedef struct {
   const char *host_etc_kept; /* the copy of the host's /etc the current view kept, or NULL */
   bool partial;         /* `in` is stage 1: it ends `facts partial`, no host facts yet */
   size_t partial_at;    /* where in `in` that record starts */
+  size_t host_at;       /* where in `in` the host's facts start (the validator's `host` records) */
 } facts_t;
 
 /* Gathers a launch's facts. `inside` (fhs plan --inside): view records to

@@ -166,10 +166,15 @@ static bool decide(launch_t *L, const char *mpath, policy_result_t *res, plan_t 
     return cached;
   }
   if (!plan_parse(L->policy_path, res, false, plan, &v)) die_verdict(&v);
-  /* The validator reads the input's `host` records alone; a stage-1 input
-   * has none, so it is checked against none, unparsed (only plan fast or a
-   * bare plan facts can pass there anyway). */
-  if (!L->facts.partial && records_parse(in->buf, in->len, inrecs) < 0) die(FHS_EXIT_SETUP, "internal: malformed policy input");
+  /* The validator reads the input's `host` records alone: only the host's
+   * facts, the input's last part, are parsed (not the manifest's records
+   * before them, a few hundred with as many layers), and only the host
+   * records the launcher gathered count, none that view records or `plan
+   * --inside`'s stdin carried. A stage-1 input has none, so it is checked
+   * against none, unparsed (only plan fast or a bare plan facts can pass
+   * there anyway). */
+  if (!L->facts.partial && records_parse(in->buf + L->facts.host_at, in->len - L->facts.host_at, inrecs) < 0)
+    die(FHS_EXIT_SETUP, "internal: malformed policy input");
   plan_ctx_t ctx = {.policy = L->policy_path, .allowed = &L->allowed, .in = inrecs, .build = NULL,
                     .pkg = L->pkg, .program = L->relprog, .shadowed = L->facts.shadowed, .partial = L->facts.partial};
   if (!plan_validate(plan, &ctx, &v)) die_verdict(&v);

@@ -14,8 +14,10 @@ const struct fhs_op_spec fhs_op_specs[FHS_OP_COUNT] = {FHS_OP_SPECS};
 
 enum fhs_op plan_op_lookup(const char *name)
 {
+  /* The first byte first: a plan may hold a few hundred ops (a link per
+   * /etc file), each looked up in a table of ~20 names. */
   for (int i = 0; i < FHS_OP_COUNT; i++)
-    if (!strcmp(fhs_op_specs[i].name, name)) return (enum fhs_op)i;
+    if (fhs_op_specs[i].name[0] == name[0] && !strcmp(fhs_op_specs[i].name, name)) return (enum fhs_op)i;
   return FHS_OP_COUNT;
 }
 
@@ -42,33 +44,13 @@ void plan_free(plan_t *plan)
   memset(plan, 0, sizeof *plan);
 }
 
-/* One record's fields, in place: the bytes from `start` up to the record's
- * terminating empty field. Returns the offset after it. */
-static size_t fill_record(const uint8_t *buf, size_t start, const char **store, size_t *nfields)
+/* The parsed records of a policy result as a typed plan. */
+static bool plan_type(const char *policy, int status, const records_t *recs, bool build, plan_t *plan, verdict_t *v)
 {
-  size_t n = 0, i = start;
-  while (buf[i]) {
-    store[n++] = (const char *)buf + i;
-    i += strlen((const char *)buf + i) + 1;
-  }
-  *nfields = n;
-  return i + 1;
-}
-
-bool plan_parse(const char *policy, const policy_result_t *res, bool build, plan_t *plan, verdict_t *v)
-{
-  memset(plan, 0, sizeof *plan);
+  size_t nhead = recs->recs[0].nfields;
+  const char **head = recs->recs[0].fields;
   const char *what = build ? "build" : "launch";
-  size_t nrecs, nfields;
-  /* Two passes and two allocations, as for any record stream. */
-  if (records_count(res->bytes, res->len, FHS_RECORDS_CAP, &nrecs, &nfields) < 0 || nrecs == 0)
-    return verdict(v, FHS_EXIT_POLICY, "policy %s: the result is not a record stream", policy);
-  plan->field_store = xmalloc(nfields * sizeof *plan->field_store);
-  plan->ops = xmalloc((nrecs - 1 ? nrecs - 1 : 1) * sizeof *plan->ops);
-  size_t nhead;
-  size_t at = fill_record(res->bytes, 0, plan->field_store, &nhead);
-  const char **head = plan->field_store;
-  if (res->status != 0)
+  if (status != 0)
     return verdict(v, FHS_EXIT_POLICY, "policy %s refused the %s: %s", policy, what, nhead > 1 ? head[1] : head[0]);
   if (nhead != 2 || strcmp(head[0], FHS_REC_PLAN))
     return verdict(v, FHS_EXIT_POLICY, "policy %s: the result does not start with a 'plan KIND' record", policy);
@@ -86,18 +68,15 @@ bool plan_parse(const char *policy, const policy_result_t *res, bool build, plan
   } else {
     return verdict(v, FHS_EXIT_POLICY, "policy %s: unknown plan kind '%s'", policy, head[1]);
   }
-  const char **store = head + nhead;
-  for (size_t r = 1; r < nrecs; r++) {
-    size_t n;
-    at = fill_record(res->bytes, at, store, &n);
+  for (size_t r = 1; r < recs->n; r++) {
+    const char **f = recs->recs[r].fields;
+    size_t n = recs->recs[r].nfields;
     plan_op_t *op = &plan->ops[plan->n++];
-    op->args = store + 1;
+    op->args = f + 1;
     op->nargs = n - 1;
-    op->op = plan_op_lookup(store[0]);
-    store += n;
+    op->op = plan_op_lookup(f[0]);
     if (op->op == FHS_OP_COUNT)
-      return verdict(v, FHS_EXIT_PLAN, "policy %s: plan op '%s %s' refused: unknown op", policy, store[-(long)n],
-                     n > 1 ? store[1 - (long)n] : "");
+      return verdict(v, FHS_EXIT_PLAN, "policy %s: plan op '%s %s' refused: unknown op", policy, f[0], n > 1 ? f[1] : "");
     const struct fhs_op_spec *s = &fhs_op_specs[op->op];
     if ((int)op->nargs < s->min || (s->max >= 0 && (int)op->nargs > s->max)) {
       char why[160];
@@ -112,4 +91,19 @@ bool plan_parse(const char *policy, const policy_result_t *res, bool build, plan
     if (s->build && !build) return refuse_op(v, policy, op, "only a build plan may hold this op");
   }
   return true;
+}
+
+bool plan_parse(const char *policy, const policy_result_t *res, bool build, plan_t *plan, verdict_t *v)
+{
+  memset(plan, 0, sizeof *plan);
+  /* Parsed as any record stream (its fields found a block at a time, not
+   * by a strlen each: a 300-layer overlay op is 300 fields), then typed. */
+  records_t recs;
+  if (records_parse(res->bytes, res->len, &recs) < 0 || recs.n == 0)
+    return verdict(v, FHS_EXIT_POLICY, "policy %s: the result is not a record stream", policy);
+  plan->field_store = recs.field_store;
+  plan->ops = xmalloc((recs.n - 1 ? recs.n - 1 : 1) * sizeof *plan->ops);
+  bool ok = plan_type(policy, res->status, &recs, build, plan, v);
+  free(recs.recs);
+  return ok;
 }

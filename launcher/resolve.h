@@ -7,6 +7,8 @@
 /* True when `path` is absolute and has no empty, "." or ".." component: the
  * only form a manifest may name a layer in. */
 bool path_normalized(const char *path);
+/* Its length when path_normalized, else 0. */
+size_t path_normalized_len(const char *path);
 
 /* Opens the directory `path` names (absolute, normalized) as an O_PATH fd,
  * resolved once from `root` (a directory fd standing for "/") without

@@ -19,17 +19,23 @@ bool allow_layers(allowed_t *a, const records_t *r, const char *kind, verdict_t 
   a->paths = xrealloc(a->paths, (a->n + more) * sizeof *a->paths);
   a->layouts = xrealloc(a->layouts, (a->n + more) * sizeof *a->layouts);
   a->dirs = xrealloc(a->dirs, (a->n + more) * sizeof *a->dirs);
+  a->lens = xrealloc(a->lens, (a->n + more) * sizeof *a->lens);
+  a->kinds = xrealloc(a->kinds, (a->n + more) * sizeof *a->kinds);
   for (size_t i = 0; i < r->n; i++) {
     const record_t *rec = &r->recs[i];
     if (rec->nfields != 4 || strcmp(rec->fields[0], kind)) continue;
     /* "/a/../b" or "/a//b" would make the plan's string checks and the path
      * the kernel opens disagree. */
-    if (!path_normalized(rec->fields[1]))
+    size_t len = path_normalized_len(rec->fields[1]);
+    if (!len)
       return verdict(v, FHS_EXIT_SETUP, "layer %s: not a normalized absolute path (it has an empty, '.' or '..' component)",
                      rec->fields[1]);
+    const char *layout = rec->fields[2];
     a->paths[a->n] = rec->fields[1];
-    a->layouts[a->n] = rec->fields[2];
+    a->layouts[a->n] = layout;
     a->dirs[a->n] = rec->fields[3];
+    a->lens[a->n] = len;
+    a->kinds[a->n] = !strcmp(layout, "nix") ? 'n' : !strcmp(layout, "fhs") ? 'f' : 0;
     a->n++;
   }
   return true;
@@ -40,7 +46,11 @@ void allowed_free(allowed_t *a)
   free(a->paths);
   free(a->layouts);
   free(a->dirs);
+  free(a->lens);
+  free(a->kinds);
   a->paths = a->layouts = a->dirs = NULL;
+  a->lens = NULL;
+  a->kinds = NULL;
   a->n = 0;
 }
 
@@ -64,15 +74,14 @@ static bool list_has(const char *list, const char *item, size_t itemlen)
  * of a scan of the list, which with 300 layers was ~5% of a launch. */
 static bool layer_source_ok(const allowed_t *a, const char *src, size_t *hint)
 {
+  /* Word-wide compares against the paths' known lengths. */
+  size_t srclen = strlen(src);
   for (size_t k = 0; k < a->n; k++) {
     size_t i = (*hint + k) % a->n;
-    const char *p = a->paths[i];
-    size_t l = 0;
-    /* One pass: the common prefix, stopping at the first difference. */
-    while (p[l] && p[l] == src[l]) l++;
-    if (p[l]) continue;
-    if ((src[l] == 0 && !strcmp(a->layouts[i], "nix")) ||
-        (src[l] == '/' && !strcmp(a->layouts[i], "fhs") && list_has(a->dirs[i], src + l + 1, strlen(src + l + 1)))) {
+    size_t l = a->lens[i];
+    if (l > srclen || memcmp(a->paths[i], src, l)) continue;
+    if ((src[l] == 0 && a->kinds[i] == 'n') ||
+        (src[l] == '/' && a->kinds[i] == 'f' && list_has(a->dirs[i], src + l + 1, srclen - l - 1))) {
       *hint = i + 1;
       return true;
     }

@@ -14,6 +14,8 @@ typedef struct {
   const char **paths; /* layer paths */
   const char **dirs;  /* their comma lists */
   const char **layouts;
+  size_t *lens;       /* strlen of each path */
+  char *kinds;        /* each layout: 'n' nix, 'f' fhs, 0 neither (matches nothing) */
   size_t n;
   /* The manifest's ld.so.cache for the view, the only file a plan may bind. */
   const char *ldcache;
