@@ -127,8 +127,23 @@ void cache_key_name(const char *prefix, uint64_t h, char out[CACHE_NAME_MAX])
  * then the plan's records. */
 #define PLAN_ENTRY_MAGIC "fhsplan1"
 #define PLAN_ENTRY_HEAD 16
+/* The most a plan may be: the cap the entry was read under before. */
+#define PLAN_ENTRY_PLAN_CAP (16u << 20)
 
 static size_t key_len(const plan_key_t *key) { return 64 + strlen(key->module_id) + 1 + key->inlen; }
+
+/* n bytes from fd, all of them (a short read is a changed or cut entry). */
+static bool read_exact(int fd, uint8_t *buf, size_t n)
+{
+  while (n) {
+    ssize_t r = read(fd, buf, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    buf += r;
+    n -= (size_t)r;
+  }
+  return true;
+}
 
 bool plan_cache_lookup(const char *module_sha, const char *module_id, const uint8_t *in, size_t inlen, plan_key_t *key,
                        policy_result_t *res)
@@ -151,21 +166,39 @@ bool plan_cache_lookup(const char *module_sha, const char *module_id, const uint
   }
   key->file[dl] = '/';
   memcpy(key->file + dl + 1, name, nl + 1);
-  size_t len = 0, klen = key_len(key), idlen = klen - 64 - 1 - inlen;
-  uint8_t *bytes = read_file_flags(key->file, O_NOFOLLOW, PLAN_ENTRY_HEAD + klen + (16 << 20), &len);
-  if (!bytes) return false;
-  uint64_t stored = 0;
-  if (len >= PLAN_ENTRY_HEAD) memcpy(&stored, bytes + 8, 8);
-  const uint8_t *k = bytes + PLAN_ENTRY_HEAD;
-  if (len < PLAN_ENTRY_HEAD + klen || memcmp(bytes, PLAN_ENTRY_MAGIC, 8) || stored != (uint64_t)klen || memcmp(k, module_sha, 64) ||
-      memcmp(k + 64, module_id, idlen + 1) || memcmp(k + 64 + idlen + 1, in, inlen)) {
-    free(bytes);
+  size_t klen = key_len(key), idlen = klen - 64 - 1 - inlen;
+  cleanup_fd int fd = openat(AT_FDCWD, key->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+  if (fd < 0) return false;
+  struct stat st;
+  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < PLAN_ENTRY_HEAD + klen ||
+      (uint64_t)st.st_size - PLAN_ENTRY_HEAD - klen > PLAN_ENTRY_PLAN_CAP)
+    return false;
+  /* The key is compared as it is read, a buffer at a time, through the
+   * buffer the plan is then read into: the entry is never held whole (with
+   * 300 layers its key, the input, is 30 KB: eight pages more to fault in,
+   * and a move of the plan down over it). */
+  size_t plen = (size_t)st.st_size - PLAN_ENTRY_HEAD - klen, cap = plen > 4096 ? plen : 4096;
+  uint8_t *buf = xmalloc(cap + 1);
+  uint8_t head[PLAN_ENTRY_HEAD];
+  memcpy(head, PLAN_ENTRY_MAGIC, 8);
+  uint64_t stored = klen;
+  memcpy(head + 8, &stored, 8);
+  const struct { const void *p; size_t n; } want[] = {{head, sizeof head}, {module_sha, 64}, {module_id, idlen + 1}, {in, inlen}};
+  bool same = true;
+  for (size_t w = 0; same && w < sizeof want / sizeof want[0]; w++)
+    for (size_t at = 0; same && at < want[w].n;) {
+      size_t n = want[w].n - at < cap ? want[w].n - at : cap;
+      same = read_exact(fd, buf, n) && !memcmp(buf, (const uint8_t *)want[w].p + at, n);
+      at += n;
+    }
+  /* The plan, then nothing: an entry that grew since fstat is no entry. */
+  if (!same || !read_exact(fd, buf, plen) || read(fd, buf + plen, 1) != 0) {
+    free(buf);
     return false; /* another key's entry, or not an entry: a miss, stored over */
   }
   res->status = 0;
-  res->len = len - PLAN_ENTRY_HEAD - klen;
-  memmove(bytes, bytes + PLAN_ENTRY_HEAD + klen, res->len);
-  res->bytes = bytes;
+  res->len = plen;
+  res->bytes = buf;
   return true;
 }
 

@@ -94,10 +94,11 @@ static const char *proc_dir = "/proc";
 
 void mounts_set_proc(const char *dir) { proc_dir = dir; }
 
-const char *dirref_path(dirref_t *d)
+const char *dirref_path(const dirref_t *d)
 {
-  snprintf(d->path, sizeof d->path, "%s/self/fd/%d", proc_dir, d->fd);
-  return d->path;
+  static char path[64];
+  snprintf(path, sizeof path, "%s/self/fd/%d", proc_dir, d->fd);
+  return path;
 }
 
 

@@ -20,9 +20,9 @@ bool legacy_mount_api(void);
  * (a probe, for fhs doctor; launches learn it from their first mount). */
 bool have_lowerdir_plus(void);
 
-/* A directory to mount from: an O_PATH fd (opened once, checked), and room
- * for the same directory as a path, <proc>/self/fd/N, for the calls that
- * take only paths. Mounting from the fd mounts exactly what was checked.
+/* A directory to mount from: an O_PATH fd (opened once, checked); the calls
+ * that take only paths get it as <proc>/self/fd/N (dirref_path). Mounting
+ * from the fd mounts exactly what was checked.
  * Or, with `rel` set (and fd -1): the directory `rel` names beneath `at`, a
  * detached clone of a layers' parent in which no symlink is followed
  * (clone_nosymfollow), resolved by the kernel when it is mounted: once,
@@ -31,15 +31,16 @@ typedef struct {
   int fd;
   int at;
   const char *rel;
-  char path[64];
 } dirref_t;
 
 /* Where the caller's procfs is as seen from the cwd ("/proc" by default;
  * the launcher, in its scratch root with the caller's root at /oldroot and
  * its cwd there, says "proc"). */
 void mounts_set_proc(const char *dir);
-/* <proc>/self/fd/N for d->fd, kept in d->path. */
-const char *dirref_path(dirref_t *d);
+/* <proc>/self/fd/N for d->fd, in a buffer the next call reuses: each use
+ * takes it at once. Not in the struct: a 300-layer view holds two arrays of
+ * these, and 64 bytes of room each was 9 pages more to fault in. */
+const char *dirref_path(const dirref_t *d);
 
 /* A read-only overlay of `n` (>= 2) lower directories at target, first
  * lower on top. Uses fsopen/fsconfig("lowerdir+") when available (one layer

@@ -227,7 +227,7 @@ int main(void)
   if (records_parse(mb, mlen, &manifest) < 0 || records_parse(ib, ilen, &in) < 0 || records_parse(ub, ulen, &unmerged) < 0) return 2;
   int failed = 0, n = 0;
   size_t ncases = sizeof cases / sizeof cases[0];
-  printf("1..%zu\n", ncases + 2);
+  printf("1..%zu\n", ncases + 3);
   for (size_t i = 0; i < ncases; i++) {
     const case_t *c = &cases[i];
     char *gen = c->plan ? NULL : big_plan(c->name);
