@@ -445,6 +445,11 @@ describe("the plan cache", () => {
     assert.equal(timing({ XDG_RUNTIME_DIR: runtime }), "miss");
     assert.deepEqual(readPlanEntry(entry).key, key, "stored over with the launch's own key");
     assert.equal(timing({ XDG_RUNTIME_DIR: runtime }), "hit");
+    // The key is compared as it is read: an entry cut inside its key is no entry either.
+    writeFileSync(entry, readFileSync(entry).subarray(0, 16 + Math.floor(key.length / 2)));
+    assert.equal(timing({ XDG_RUNTIME_DIR: runtime }), "miss");
+    assert.deepEqual(readPlanEntry(entry).key, key, "stored over with the launch's own key");
+    assert.equal(timing({ XDG_RUNTIME_DIR: runtime }), "hit");
   });
 
   it("FHS_DEBUG=timing: a miss says where the policy's time went, wasm3 having compiled only the functions the launch called", () => {
