@@ -183,14 +183,22 @@ bool plan_cache_lookup(const char *module_sha, const char *module_id, const uint
   memcpy(head, PLAN_ENTRY_MAGIC, 8);
   uint64_t stored = klen;
   memcpy(head + 8, &stored, 8);
-  const struct { const void *p; size_t n; } want[] = {{head, sizeof head}, {module_sha, 64}, {module_id, idlen + 1}, {in, inlen}};
+  const struct { const uint8_t *p; size_t n; } want[] = {{head, sizeof head}, {(const uint8_t *)module_sha, 64}, {(const uint8_t *)module_id, idlen + 1}, {in, inlen}};
+  /* A read takes up to a buffer's worth of the key, across its parts: a
+   * small entry's key is one read, as the whole entry was. */
   bool same = true;
-  for (size_t w = 0; same && w < sizeof want / sizeof want[0]; w++)
-    for (size_t at = 0; same && at < want[w].n;) {
-      size_t n = want[w].n - at < cap ? want[w].n - at : cap;
-      same = read_exact(fd, buf, n) && !memcmp(buf, (const uint8_t *)want[w].p + at, n);
-      at += n;
+  size_t w = 0, at = 0; /* the part, and the offset in it, compared next */
+  for (size_t left = PLAN_ENTRY_HEAD + klen; same && left;) {
+    size_t n = left < cap ? left : cap;
+    same = read_exact(fd, buf, n);
+    for (size_t done = 0; same && done < n;) {
+      size_t k = want[w].n - at < n - done ? want[w].n - at : n - done;
+      same = !memcmp(buf + done, want[w].p + at, k);
+      done += k, at += k;
+      if (at == want[w].n) w++, at = 0;
     }
+    left -= n;
+  }
   /* The plan, then nothing: an entry that grew since fstat is no entry. */
   if (!same || !read_exact(fd, buf, plen) || read(fd, buf + plen, 1) != 0) {
     free(buf);
