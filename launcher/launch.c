@@ -123,10 +123,26 @@ static void gather(launch_t *L, const char *pkg, const char *relprog, const char
   gather_launch_facts(&L->facts, pkg, relprog, &L->manifest, inside, inside_len, stage1);
 }
 
+/* A cached plan refused: the entry is named, not the policy. The launcher
+ * stores only plans it validated, under the whole key they were validated
+ * for, so the entry is not the policy's answer: something wrote it since (a
+ * user's own files are theirs to change), or another fhs's launcher with
+ * other rules did. The verdict's own "policy P: " goes; its cause stays. */
+NORETURN static void die_cached(const char *policy, const char *file, const verdict_t *v)
+{
+  const char *why = v->msg;
+  size_t pl = strlen(policy);
+  if (!strncmp(why, "policy ", 7) && !strncmp(why + 7, policy, pl) && why[7 + pl] == ':') why += 7 + pl + 2;
+  die(FHS_EXIT_PLAN, "plan cache entry %s: %s; not a plan this launcher would cache: remove it with fhs cache prune --all",
+      file, why);
+}
+
 /* The plan for the input gathered so far: cached for exactly this module and
  * input, else the policy's (the module read and verified on the first miss);
- * then parsed and validated, as fresh from the policy as from the cache.
- * Returns whether the answer came from the cache. */
+ * then parsed and validated, as fresh from the policy as from the cache, and
+ * only then cached: a refused answer is never stored, so a cached entry that
+ * is refused was not this launcher's (die_cached). Returns whether the
+ * answer came from the cache. */
 static bool decide(launch_t *L, const char *mpath, policy_result_t *res, plan_t *plan, records_t *inrecs)
 {
   recbuf_t *in = &L->facts.in;
@@ -143,7 +159,6 @@ static bool decide(launch_t *L, const char *mpath, policy_result_t *res, plan_t 
     if (!L->wasm) L->wasm = read_verified_policy(&L->manifest, mpath, &L->policy_path, &L->wlen, &L->policy_sha);
     policy_trap_is_status(L->facts.partial);
     policy_eval(L->policy_path, L->wasm, L->wlen, in->buf, in->len, res);
-    if (res->status == 0) plan_cache_store(&cache_key, res);
   }
   verdict_t v;
   memset(inrecs, 0, sizeof *inrecs);
@@ -165,7 +180,10 @@ static bool decide(launch_t *L, const char *mpath, policy_result_t *res, plan_t 
     plan->kind = PLAN_FACTS;
     return cached;
   }
-  if (!plan_parse(L->policy_path, res, false, plan, &v)) die_verdict(&v);
+  if (!plan_parse(L->policy_path, res, false, plan, &v)) {
+    if (cached) die_cached(L->policy_path, cache_key.file, &v);
+    die_verdict(&v);
+  }
   /* The validator reads the input's `host` records alone: only the host's
    * facts, the input's last part, are parsed (not the manifest's records
    * before them, a few hundred with as many layers), and only the host
@@ -177,7 +195,11 @@ static bool decide(launch_t *L, const char *mpath, policy_result_t *res, plan_t 
     die(FHS_EXIT_SETUP, "internal: malformed policy input");
   plan_ctx_t ctx = {.policy = L->policy_path, .allowed = &L->allowed, .in = inrecs, .build = NULL,
                     .pkg = L->pkg, .program = L->relprog, .shadowed = L->facts.shadowed, .partial = L->facts.partial};
-  if (!plan_validate(plan, &ctx, &v)) die_verdict(&v);
+  if (!plan_validate(plan, &ctx, &v)) {
+    if (cached) die_cached(L->policy_path, cache_key.file, &v);
+    die_verdict(&v);
+  }
+  if (!cached) plan_cache_store(&cache_key, res);
   return cached;
 }
 

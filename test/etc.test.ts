@@ -262,7 +262,9 @@ describe("/etc in a view: the launcher's invariants", () => {
       rewritePlanEntry(join(runtime, "fhs-plans", entry!), [["plan", "view"], ...usrOp, ...ops]);
       const r = hello();
       assert.equal(r.status, LAUNCHER_EXIT.plan, `${JSON.stringify(ops)}: ${r.stderr}`);
-      assert.match(r.stderr.trimEnd(), message);
+      // The cached entry is named, then the validator's reason, then the remedy.
+      assert.ok(r.stderr.startsWith(`fhs: plan cache entry ${join(runtime, "fhs-plans", entry!)}: `), r.stderr);
+      assert.match(r.stderr.trimEnd().replace(/; not a plan this launcher would cache: remove it with fhs cache prune --all$/, ""), message);
       assert.equal(r.stdout, "");
     }
   });

@@ -471,18 +471,32 @@ describe("the plan cache", () => {
     assert.doesNotMatch(hit.stderr, /fhs-timing-policy/);
   });
 
-  it("a cached plan is validated like a fresh one: a tampered entry is refused", () => {
+  it("a cached plan is validated like a fresh one: a tampered entry is refused, naming the entry and the remedy, which works", () => {
     const runtime = testDir("fhs-xdg-");
     timing({ XDG_RUNTIME_DIR: runtime });
     const dir = join(runtime, "fhs-plans");
-    const [entry] = readdirSync(dir).filter((e) => PLAN_ENTRY.test(e));
-    rewritePlanEntry(join(dir, entry!), [["plan", "view"], ["overlay", "/usr", "/etc", "/home"]]);
+    const [name] = readdirSync(dir).filter((e) => PLAN_ENTRY.test(e));
+    const entry = join(dir, name!);
+    const hello = () => runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { XDG_RUNTIME_DIR: runtime } });
+    const remedy = "; not a plan this launcher would cache: remove it with fhs cache prune --all\n";
     const before = readFileSync("/proc/self/mountinfo", "utf8");
-    const r = runUnprivileged([join(helloPkg, "usr/bin/hello")], { env: { XDG_RUNTIME_DIR: runtime } });
+    // A plan the validator refuses; then bytes that are no plan at all. The
+    // launcher caches only plans it validated, so neither is the policy's.
+    rewritePlanEntry(entry, [["plan", "view"], ["overlay", "/usr", "/etc", "/home"]]);
+    let r = hello();
     assert.equal(r.status, LAUNCHER_EXIT.plan);
-    assert.match(r.stderr, /^fhs: policy .*: plan op 'overlay \/usr' refused: a lower layer is not one of the manifest's or the current view's layers\n$/);
+    assert.equal(r.stderr, `fhs: plan cache entry ${entry}: plan op 'overlay /usr' refused: a lower layer is not one of the manifest's or the current view's layers${remedy}`);
     assert.equal(r.stdout, "");
+    writeFileSync(entry, Buffer.concat([readPlanEntry(entry).head, Buffer.from("plan\0view\0")]));
+    r = hello();
+    assert.equal(r.status, LAUNCHER_EXIT.plan);
+    assert.equal(r.stderr, `fhs: plan cache entry ${entry}: the result is not a record stream${remedy}`);
     assert.equal(readFileSync("/proc/self/mountinfo", "utf8"), before);
+    // The remedy the line names: the policy is asked again, its plan cached.
+    const prune = runCliUnprivileged(["cache", "prune", "--all"], { env: { XDG_RUNTIME_DIR: runtime } });
+    assert.equal(prune.status, 0, prune.stderr);
+    assert.equal(timing({ XDG_RUNTIME_DIR: runtime }), "miss");
+    assert.equal(timing({ XDG_RUNTIME_DIR: runtime }), "hit");
   });
 
   it("a cache directory others may write to is not used", () => {

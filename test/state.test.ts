@@ -169,14 +169,14 @@ describe("install-time state from fixture packages", () => {
     };
     const notLayer = tampered(plan.map((op, i) => (i === varLib ? ["var-lib", "/etc"] : op)));
     assert.equal(notLayer.status, LAUNCHER_EXIT.plan);
-    assert.match(notLayer.stderr, /^fhs: policy .*: plan op 'var-lib \/etc' refused: a source is not a layer's var\/lib\n$/);
+    assert.match(notLayer.stderr, /^fhs: plan cache entry .*\/plan-[0-9a-f]{16}: plan op 'var-lib \/etc' refused: a source is not a layer's var\/lib; not a plan this launcher would cache: remove it with fhs cache prune --all\n$/);
     const early = [plan[0]!, plan[varLib]!, ...plan.slice(1).filter((_, i) => i + 1 !== varLib)];
     const before = tampered(early);
     assert.equal(before.status, LAUNCHER_EXIT.plan);
-    assert.match(before.stderr, /refused: var-lib needs the host's \/var bound before it, and comes once\n$/);
+    assert.match(before.stderr, /refused: var-lib needs the host's \/var bound before it, and comes once; not a plan this launcher would cache/);
     const root = tampered([plan[0]!, ["userns-root"], ...plan.slice(1)]);
     assert.equal(root.status, LAUNCHER_EXIT.plan);
-    assert.match(root.stderr, /plan op 'userns-root ' refused: only a build plan may hold this op\n$/);
+    assert.match(root.stderr, /plan op 'userns-root ' refused: only a build plan may hold this op; not a plan this launcher would cache/);
   });
 
   it("the generated layer is bit-identical across two wraps, and read-only in the view", () => {
