@@ -14,7 +14,7 @@ import { policiesDir } from "../src/paths.js";
 import { decodeRecords } from "../src/policy/records.js";
 import { debLayers } from "./helpers/debian.js";
 import { isRoot, mustWork, repoRoot, runUnprivileged, testDir, testUser } from "./helpers/env.js";
-import { callerMounts, makePackage, markerLayer, packageFromLayers, shellPackage, staticProgram, wrapPackage } from "./helpers/wrapped.js";
+import { callerMounts, makePackage, markerLayer, packageFromLayers, SHELL_PROGRAMS, shellPackage, staticProgram, wrapPackage } from "./helpers/wrapped.js";
 
 const NEW_ROOT = ["--config", join(policiesDir, "new-root.json")];
 
@@ -53,14 +53,14 @@ const CACHE_MODES = [
   },
 ] as const;
 
-let inPlace: string; // dash, coreutils, grep wrapped with the default config ("auto")
+let inPlace: string; // the test shell (SHELL_PROGRAMS) wrapped with the default config ("auto")
 let newRoot: string; // the same programs wrapped with "view": "new-root"
 let step: string;
 
 before(() => {
   const shell = shellPackage();
   inPlace = shell.pkg;
-  const own = ["dash", "coreutils", "grep"].flatMap((p) => debLayers([p]));
+  const own = SHELL_PROGRAMS.flatMap((p) => debLayers([p]));
   newRoot = wrapPackage(packageFromLayers(own, "shell-new-root"), shell.layers, NEW_ROOT);
   step = staticProgram("step", join(repoRoot, "test/bench/step.c"));
 });
@@ -456,7 +456,7 @@ describe("view strategy: the in-place view's ld.so.cache is a file of the marker
   for (const mode of CACHE_MODES) {
     it(`${mode.name}: the package's cache, no mount at /etc/ld.so.cache, and a changed cache is seen by the next launch`, () => {
       const shell = shellPackage();
-      const own = ["dash", "coreutils", "grep"].flatMap((p) => debLayers([p]));
+      const own = SHELL_PROGRAMS.flatMap((p) => debLayers([p]));
       const pkg = wrapPackage(packageFromLayers(own, "ldcache-file"), shell.layers);
       const env = mode.env() as Record<string, string>;
       const file = join(pkg, ".fhs/ld.so.cache");

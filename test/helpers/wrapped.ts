@@ -64,12 +64,16 @@ export function callerMounts(): string {
   return execFileSync("cat", ["/proc/self/mountinfo"], { encoding: "utf8" });
 }
 
-/** dash, coreutils and grep from Debian as one wrapped package, with their
- * runtime dependencies as layers. Built once per test process. */
+/** dash, coreutils, grep and sed from Debian as one wrapped package, with
+ * their runtime dependencies as layers: a shell with the Essential tools a
+ * maintainer script calls (libc6's postinst runs sed when fhs env makes the
+ * install-time state of a list holding this package). Built once per test
+ * process. */
+export const SHELL_PROGRAMS = ["dash", "coreutils", "grep", "sed"];
 let shell: { pkg: string; libc: string[]; layers: string[] } | undefined;
 export function shellPackage(): { pkg: string; libc: string[]; layers: string[] } {
   if (shell) return shell;
-  const programs = ["dash", "coreutils", "grep"];
+  const programs = SHELL_PROGRAMS;
   const own = programs.flatMap((p) => debLayers([p]));
   const deps = [...new Set(programs.flatMap((p) => debLayers([p], { withDeps: true }).slice(1)))].filter((l) => !own.includes(l));
   const libc = debLayers(["libc6"], { withDeps: true });
