@@ -37,6 +37,6 @@ show([join(hello, "usr/bin/hello")], { unprivileged: true });
 say("The plan the launcher carried out, computed by the same policy.wasm in Node");
 fhs(["plan", join(hello, "usr/bin/hello")]);
 
-say("Nested: a wrapped shell (dash, coreutils, grep, sed), and hello run inside its view");
+say("Nested: a wrapped shell (dash, coreutils, grep; sed a layer of its own), and hello run inside its view");
 const { pkg: shell } = shellPackage();
 show([join(shell, "usr/bin/dash"), "-c", `echo "inside view $IN_NIX_FHS"; ls /usr/bin | head -3; ${hello}/usr/bin/hello -g 'Hello from a nested view'; test -e /usr/bin/perl || echo "host /usr/bin/perl: not visible"`], { unprivileged: true });

@@ -64,12 +64,13 @@ export function callerMounts(): string {
   return execFileSync("cat", ["/proc/self/mountinfo"], { encoding: "utf8" });
 }
 
-/** dash, coreutils, grep and sed from Debian as one wrapped package, with
- * their runtime dependencies as layers: a shell with the Essential tools a
- * maintainer script calls (libc6's postinst runs sed when fhs env makes the
- * install-time state of a list holding this package). Built once per test
- * process. */
-export const SHELL_PROGRAMS = ["dash", "coreutils", "grep", "sed"];
+/** dash, coreutils and grep from Debian as one wrapped package, with their
+ * runtime dependencies as layers, and sed as a layer of its own: Debian's
+ * Essential packages are declared by no package, and `fhs layer fetch` adds
+ * them as layers (its base); libc6's postinst runs sed when fhs env makes
+ * the install-time state of a list holding this package. Built once per
+ * test process. */
+export const SHELL_PROGRAMS = ["dash", "coreutils", "grep"];
 let shell: { pkg: string; libc: string[]; layers: string[] } | undefined;
 export function shellPackage(): { pkg: string; libc: string[]; layers: string[] } {
   if (shell) return shell;
@@ -77,8 +78,10 @@ export function shellPackage(): { pkg: string; libc: string[]; layers: string[] 
   const own = programs.flatMap((p) => debLayers([p]));
   const deps = [...new Set(programs.flatMap((p) => debLayers([p], { withDeps: true }).slice(1)))].filter((l) => !own.includes(l));
   const libc = debLayers(["libc6"], { withDeps: true });
-  const pkg = wrapPackage(packageFromLayers(own, "shell"), [...new Set([...libc, ...deps])]);
-  shell = { pkg, libc, layers: [...new Set([...libc, ...deps])] };
+  const base = debLayers(["sed"], { withDeps: true });
+  const layers = [...new Set([...libc, ...deps, ...base])];
+  const pkg = wrapPackage(packageFromLayers(own, "shell"), layers);
+  shell = { pkg, libc, layers };
   return shell;
 }
 
