@@ -42,5 +42,9 @@ int clone_nosymfollow(int dirfd);
  * parent (d->rel, d->at), resolved by the kernel as it mounts it. A name
  * that fails there is resolved again with open_layer, to say why. */
 int layer_ref_shared(int root, const char *path, dirref_t *d, const char **why);
-/* Closes the parents (not their clones, which the mounts still use). */
-void open_layer_shared_done(void);
+/* Closes the parents (not their clones, which the mounts still use) and,
+ * given `park` (a directory the view covers or drops), attaches each clone
+ * there: a detached tree is torn down by its last close, alone, each time
+ * at the cost of an RCU grace period; attached, it goes with the namespace's
+ * other mounts. NULL leaves the clones detached, for the exec to close. */
+void open_layer_shared_done(const char *park);

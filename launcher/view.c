@@ -70,6 +70,10 @@ static void make_dev(void)
 /* The top lower of a new root's /usr, also in the scratch root: an empty
  * file .fhs (see FHS_OP_OVERLAY). */
 #define USR_TOP "/usr-top"
+/* Where the clones /usr's layers are named beneath are attached, also in
+ * the scratch root: detached with it, with the old root, in one unmount
+ * (open_layer_shared_done). */
+#define PARKED "/parked"
 
 /* What an etc-link shows: a host symlink is copied as it is (readlink of
  * /etc/localtime still names the zone); anything else becomes a link into
@@ -366,7 +370,10 @@ void build_view(const plan_t *plan, const char *union_ldcache)
         const char *why = NULL;
         if (layer_ref_shared(AT_FDCWD, a[1 + f - top], &lowers[f], &why) < 0) die(FHS_EXIT_SETUP, "layer %s: %s", a[1 + f - top], why);
       }
-      if (named) open_layer_shared_done();
+      if (named) {
+        xmkdir(PARKED);
+        open_layer_shared_done(PARKED);
+      }
       int r = mount_overlay_ro(target, lowers, n, false);
       if (r < 0 && by_name(lowers + top, n - top)) {
         reopen_by_fd(AT_FDCWD, lowers + top, a + 1, n - top);
@@ -446,7 +453,7 @@ void build_view(const plan_t *plan, const char *union_ldcache)
  * so it is made once, in the cache (cache.c), named by a hash of that
  * content (kept beside usr/ as `key` and compared before use), and reused
  * by every launch of the same view; without a usable cache, on a tmpfs of
- * its own attached nowhere (docs/ARCHITECTURE.md, "The marker layer"). */
+ * its own, beneath the /usr overlay (docs/ARCHITECTURE.md, "The marker layer"). */
 #define INPLACE_USR "usr" /* &FHS_MARKER_DIR_IN_PLACE[1] is in it */
 #define INPLACE_ETC "etc"
 #define INPLACE_EMPTY "empty" /* what a hidden host directory shows, without the cache's */
@@ -557,9 +564,10 @@ static int fill_marker_layer(int dir, const marker_layer_t *l, const char **what
   return 0;
 }
 
-/* The layer on a tmpfs of this launch's own, attached nowhere, written
- * through its fd and never reachable by a path, then made read-only before
- * it becomes a lower. The kernel tears it down with the namespace. */
+/* The layer on a tmpfs of this launch's own, written through its fd while
+ * attached nowhere, made read-only, then attached at /usr, where the /usr
+ * overlay covers it: no path of the view reaches it. The kernel tears it
+ * down with the namespace. */
 static void layer_on_tmpfs(marker_layer_t *l)
 {
   l->cached = false;
@@ -569,6 +577,11 @@ static void layer_on_tmpfs(marker_layer_t *l)
   if (fill_marker_layer(l->fd, l, &what) < 0) die_errno(FHS_EXIT_SETUP, "%s", what);
   if (set_readonly(l->fd, false) < 0) die_errno(FHS_EXIT_SETUP, "make the view marker read-only");
   if (layer_open_dirs(l) < 0) die_errno(FHS_EXIT_SETUP, "open the view marker's directories");
+  /* Attached at /usr, which the /usr overlay covers next, for the reason
+   * open_layer_shared_done gives (resolve.c): left detached, the exec's
+   * close would unmount it alone, waiting for an RCU grace period. The
+   * overlays use it through the fds just opened. Not attached: as before. */
+  (void)attach_mount(l->fd, "/usr");
 }
 
 /* The layer's key in the cache: everything that defines its content, each
@@ -897,7 +910,8 @@ void build_view_inplace(const plan_t *plan, const char *union_ldcache)
     }
   }
   if (host_etc >= 0) close(host_etc);
-  open_layer_shared_done();
+  /* At /usr, which the /usr overlay covers next (it is the first mount). */
+  open_layer_shared_done("/usr");
   bool hides = false;
   for (size_t i = 0; i < plan->n; i++) hides |= plan->ops[i].op == FHS_OP_HIDE;
   marker_layer_t layer = {.marker = &marker, .host_etc = host_etc_tree >= 0, .links = links, .nlinks = nlinks,

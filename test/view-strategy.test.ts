@@ -35,7 +35,13 @@ const USR_TOP = "grep ' /usr ' /proc/self/mountinfo | tail -n 1 | grep -o 'lower
 
 /** The marker layer's two homes (docs/ARCHITECTURE.md, "The marker layer"):
  * an entry made once in the per-user cache dir, or, with the cache off, a
- * tmpfs of the launch's own (attached nowhere: its root shows as /usr). */
+ * tmpfs of the launch's own, attached at the host's /usr beneath the /usr
+ * overlay (TMPFS_TOP). */
+/** A tmpfs marker layer's usr/, the /usr overlay's top lower: the tmpfs is
+ * attached at /usr before the overlay covers it, so the exec's close does not
+ * unmount it alone (launcher/view.c, layer_on_tmpfs). */
+const TMPFS_TOP = "/usr/usr";
+
 const CACHE_MODES = [
   {
     name: "marker layer from the cache",
@@ -48,7 +54,7 @@ const CACHE_MODES = [
     name: "FHS_PLAN_CACHE=off: a tmpfs marker layer",
     env: () => ({ FHS_PLAN_CACHE: "off" }),
     check(top: string) {
-      assert.equal(top, "/usr", "the /usr overlay's top lower is the launch's own tmpfs");
+      assert.equal(top, TMPFS_TOP, "the /usr overlay's top lower is the launch's own tmpfs");
     },
   },
 ] as const;
@@ -120,6 +126,30 @@ describe("view strategy: in place on a merged-/usr host, a new root when the con
     assert.match(r.stdout, / \/usr ro[, ].* - overlay /);
     assert.doesNotMatch(r.stdout, /shared:|master:/, "a private mount: no peer group, no master");
     assert.equal(callerMounts(), before);
+  });
+
+  it("the clone /usr's layers are named beneath is attached under the /usr overlay, not left detached for the exec to tear down alone", () => {
+    // docs/ARCHITECTURE.md, "Layers by name": a detached tree's last close
+    // unmounts it on its own, waiting for an RCU grace period per clone.
+    const r = sh(inPlace, "grep ' /usr ' /proc/self/mountinfo", { env: { FHS_DEBUG: "plan" } });
+    assert.equal(r.status, 0, r.stderr);
+    const usrOp = plans(r.stderr)[0]!.find((op) => op[0] === "overlay" && op[1] === "/usr")!;
+    const byParent = new Map<string, number>();
+    for (const layer of usrOp.slice(2)) {
+      const parent = layer.split("/").slice(0, -2).join("/");
+      byParent.set(parent, (byParent.get(parent) ?? 0) + 1);
+    }
+    // resolve.c names a parent's layers beneath a clone of it from its fourth layer.
+    const cloned = [...byParent].filter(([, n]) => n >= 4).map(([p]) => p);
+    assert.ok(cloned.length >= 1, `the test shell has a parent of four layers or more: ${JSON.stringify([...byParent])}`);
+    const lines = r.stdout.trim().split("\n");
+    assert.match(lines.at(-1)!, / \/usr ro[, ].* - overlay /, "the view's /usr is the overlay, on top");
+    const parked = lines.slice(0, -1).filter((l) => l.split(" ")[5]!.split(",").includes("nosymfollow"));
+    assert.equal(parked.length, cloned.length, `one clone per parent, beneath the overlay:\n${r.stdout}`);
+    for (const p of cloned) assert.ok(parked.some((l) => p.endsWith(l.split(" ")[3]!)), `a clone of ${p}:\n${r.stdout}`);
+    // Covered: /usr shows the view, not the parent's entries.
+    const ls = sh(inPlace, "test -x /usr/bin/dash && ls -A /usr | grep -c _amd64$");
+    assert.equal(ls.stdout, "0\n", ls.stderr);
   });
 
   it("nests three deep, mixing the strategies both ways, one flat overlay at every level", () => {
@@ -304,7 +334,7 @@ describe("view strategy: a cache entry that is not a finished entry of the calle
       chmodSync(join(e.dir, e.name), 0o555 | bits);
       const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}/usr\n`);
+      assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}${TMPFS_TOP}\n`);
       assert.equal(lstatSync(join(e.dir, e.name)).mode & 0o777, 0o555 | bits, "not replaced");
     });
   }
@@ -324,7 +354,7 @@ describe("view strategy: a cache entry that is not a finished entry of the calle
     chmodSync(layer, 0o555);
     const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}/usr\n`);
+    assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}${TMPFS_TOP}\n`);
     assert.deepEqual(readFileSync(join(layer, "key")), other, "not replaced");
   });
 
@@ -336,7 +366,7 @@ describe("view strategy: a cache entry that is not a finished entry of the calle
     symlinkSync(forged, join(e.dir, e.name));
     const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}/usr\n`);
+    assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}${TMPFS_TOP}\n`);
     assert.ok(lstatSync(join(e.dir, e.name)).isSymbolicLink(), "not replaced");
   });
 
@@ -352,7 +382,7 @@ describe("view strategy: a cache entry that is not a finished entry of the calle
     chmodSync(layer, 0o555);
     const r = sh(inPlace, probe, { env: { XDG_RUNTIME_DIR: e.runtime } });
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}/usr\n`);
+    assert.equal(r.stdout, `${readFileSync("/etc/hostname", "utf8")}${TMPFS_TOP}\n`);
   });
 
   for (const name of ["etc/passwd", "usr/.fhs/view"]) {
@@ -361,7 +391,7 @@ describe("view strategy: a cache entry that is not a finished entry of the calle
       rmSync(join(e.dir, e.name, name));
       const r = sh(inPlace, `readlink /etc/passwd; test -f /usr/.fhs/view && echo marker; ${USR_TOP}`, { env: { XDG_RUNTIME_DIR: e.runtime } });
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stdout, "/usr/.fhs/host-etc/passwd\nmarker\n/usr\n");
+      assert.equal(r.stdout, `/usr/.fhs/host-etc/passwd\nmarker\n${TMPFS_TOP}\n`);
     });
   }
 
@@ -375,7 +405,7 @@ describe("view strategy: a cache entry that is not a finished entry of the calle
       const dash = join(inPlace, "usr/bin/dash");
       const as = `setpriv --reuid=${testUser.uid} --regid=${testUser.gid} --clear-groups -- env XDG_RUNTIME_DIR=${runtime} ${dash} -c`;
       const probe = `readlink /etc/passwd; test -f /usr/.fhs/view && echo marker; ${USR_TOP}`;
-      const want = "/usr/.fhs/host-etc/passwd\nmarker\n/usr";
+      const want = `/usr/.fhs/host-etc/passwd\nmarker\n${TMPFS_TOP}`;
       // In a mount namespace of its own: the ramfs is never in the machine's mount table.
       const script = `set -e; mount -t ramfs ramfs ${runtime}; chmod 700 ${runtime}; chown ${testUser.uid}:${testUser.gid} ${runtime}
         tries=0; ties=0
