@@ -370,10 +370,9 @@ void build_view(const plan_t *plan, const char *union_ldcache)
         const char *why = NULL;
         if (layer_ref_shared(AT_FDCWD, a[1 + f - top], &lowers[f], &why) < 0) die(FHS_EXIT_SETUP, "layer %s: %s", a[1 + f - top], why);
       }
-      if (named) {
-        xmkdir(PARKED);
-        open_layer_shared_done(PARKED);
-      }
+      /* Parking is for speed only: without its directory the clones stay
+       * detached, as open_layer_shared_done(NULL) leaves them. */
+      if (named) open_layer_shared_done(mkdir(PARKED, 0755) == 0 || errno == EEXIST ? PARKED : NULL);
       int r = mount_overlay_ro(target, lowers, n, false);
       if (r < 0 && by_name(lowers + top, n - top)) {
         reopen_by_fd(AT_FDCWD, lowers + top, a + 1, n - top);
