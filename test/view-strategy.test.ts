@@ -136,7 +136,9 @@ describe("view strategy: in place on a merged-/usr host, a new root when the con
     const usrOp = plans(r.stderr)[0]!.find((op) => op[0] === "overlay" && op[1] === "/usr")!;
     const byParent = new Map<string, number>();
     for (const layer of usrOp.slice(2)) {
-      const parent = layer.split("/").slice(0, -2).join("/");
+      // resolve.c's parent: the path less <name>/usr, or less <name>/.fhs/raw
+      // for a wrapped package's programs layer.
+      const parent = layer.split("/").slice(0, layer.endsWith("/.fhs/raw") ? -3 : -2).join("/");
       byParent.set(parent, (byParent.get(parent) ?? 0) + 1);
     }
     // resolve.c names a parent's layers beneath a clone of it from its fourth layer.
