@@ -5,7 +5,7 @@
 // composes them through a Policy (policy.ts), whose methods a custom policy
 // overrides one at a time.
 import { HostEntry, LaunchFacts } from "./facts";
-import { Layer, contains, dedupe, includesAll, sources, viewId } from "./layers";
+import { Layer, contains, dedupe, includesAll, sameString, sources, viewId } from "./layers";
 import { RecordWriter, fail } from "./records";
 import { Policy } from "./policy";
 
@@ -48,8 +48,8 @@ export function hostEtcOf(f: LaunchFacts): string {
   if (contains(f.neverBind, "etc")) return "";
   if (f.markerRoot && f.markerHostEtc == HOST_ETC_IN_VIEW) return f.markerHostEtc;
   if (f.markerUsr && f.markerHostEtc == HOST_ETC_IN_PLACE) return f.markerHostEtc;
-  for (let i = 0; i < f.hosts.length; i++) if (f.hosts[i].name == "etc") return f.hosts[i].type == "dir" ? "/etc" : "";
-  return "";
+  const h = hostEntry(f, "etc");
+  return h != null && h.type == "dir" ? "/etc" : "";
 }
 
 /** Where /etc comes from: the config's choice, except that the kernel refuses
@@ -133,8 +133,17 @@ function hiddenInPlace(f: LaunchFacts, name: string): bool {
   return name == ".fhs" || contains(f.neverBind, name);
 }
 
+/** The host's top-level entry NAME. Asked ~10 times a launch of a root of
+ * ~30 entries: elements are read from memory and compared by sameString
+ * (an element read and a string comparison are each a call in wasm3). */
 function hostEntry(f: LaunchFacts, name: string): HostEntry | null {
-  for (let i = 0; i < f.hosts.length; i++) if (f.hosts[i].name == name) return f.hosts[i];
+  const hosts = f.hosts;
+  const n = hosts.length;
+  const data = hosts.dataStart;
+  for (let i = 0; i < n; i++) {
+    const h = load<HostEntry>(data + (<usize>i << alignof<HostEntry>()));
+    if (sameString(h.name, name)) return h;
+  }
   return null;
 }
 
@@ -151,7 +160,7 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
     // On a stage-1 input a decision that read a host fact read it as absent
     // (it was not gathered): that answer is not taken.
     if (!(f.partial && f.consulted)) {
-      out.record(["plan", "fast"]);
+      out.field("plan").field("fast").end();
       writeEnv(out, env);
       return 0;
     }
@@ -159,7 +168,7 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
   // Stage 1 decides the fast path alone; anything else is planned from every
   // fact: ask again with them (the launcher gathers the host's and does).
   if (f.partial) {
-    out.record(["plan", "facts"]);
+    out.field("plan").field("facts").end();
     return 0;
   }
   const layers = p.viewLayers(f, inside);
@@ -210,7 +219,7 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
     }
   }
   const inPlace = strategy == "in-place";
-  out.record(["plan", inPlace ? "inplace" : "view"]);
+  out.field("plan").field(inPlace ? "inplace" : "view").end();
 
   for (let d = 0; d < overlaid.length; d++) {
     const dir = overlaid[d];
@@ -222,36 +231,16 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
       // overlay lower) keeps showing a file the host has since replaced by
       // rename, as resolv.conf is.
       const links = p.etcLinks(f);
-      for (let e = 0; e < links.length; e++) out.record(["etc-link", links[e]]);
+      for (let e = 0; e < links.length; e++) out.field("etc-link").field(links[e]).end();
     }
     // A read-only overlay needs two lowers; one layer is a read-only bind.
-    if (lowers.length == 1) out.record(["bind-ro", "/" + dir, lowers[0]]);
-    else out.record((["overlay", "/" + dir] as string[]).concat(lowers));
+    if (lowers.length == 1) out.field("bind-ro").field("/" + dir).field(lowers[0]).end();
+    else out.field("overlay").field("/" + dir).fields(lowers).end();
   }
 
-  let hostVar = false;
-  if (inPlace) {
-    // The caller's root stays; what is not bound is hidden (links into usr/
-    // already show the view's /usr).
-    for (let i = 0; i < hide.length; i++) out.record(["hide", hide[i]]);
-    const v = hostEntry(f, "var");
-    hostVar = v != null && v.type == "dir" && !contains(hide, "/var");
-  } else {
-    for (let i = 0; i < USR_LINKS.length; i++) out.record(["symlink", "/" + USR_LINKS[i], "usr/" + USR_LINKS[i]]);
-    // Every other host top-level entry is bound (a link made again), so writes
-    // land on real filesystems; sorted so the plan does not depend on readdir order.
-    for (let i = 0; i < hosts.length; i++) {
-      const h = hosts[i];
-      const name = h.name;
-      if (contains(overlaid, name) || contains(USR_LINKS, name) || name == ".fhs" || !p.bindHost(f, h)) continue;
-      if (name == "etc") {
-        if (hostEtc != "") out.record(["rbind", "/etc", hostEtc]);
-      } else if (h.type == "dir") {
-        out.record(["rbind", "/" + name, "/" + name]);
-        if (name == "var") hostVar = true;
-      } else if (h.type == "link") out.record(["symlink", "/" + name, h.target]);
-    }
-  }
+  // Each way's records are written by a function of its own: wasm3 compiles
+  // a function when first called, so a launch compiles only its own way's.
+  const hostVar = inPlace ? writeInPlace(f, hide, out) : writeNewRoot(p, f, hosts, overlaid, hostEtc, out);
 
   // Install-time state under /var/lib (src/state.ts): the generated layers'
   // var/lib over the host's, read-only, where programs look for it. The rest
@@ -261,7 +250,7 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
   // in a view.
   if (!inside && hostVar) {
     const varLowers = sources(layers, "var/lib");
-    if (varLowers.length > 0) out.record((["var-lib"] as string[]).concat(varLowers));
+    if (varLowers.length > 0) out.field("var-lib").fields(varLowers).end();
   }
 
   // The view's ld.so.cache, computed at wrap time for the package's layers,
@@ -273,12 +262,15 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
   // list) instead of the package's alone.
   const etcHasHost = hostEtc != "" && (!etcFromLayers || etcFrom == "layers+host");
   if (f.ldCache != "" && f.hostHasLdCache && etcHasHost) {
-    out.record([inside ? "ldcache-union" : "bind-file", "/etc/ld.so.cache", f.ldCache]);
+    out.field(inside ? "ldcache-union" : "bind-file").field("/etc/ld.so.cache").field(f.ldCache).end();
   }
 
   // The marker nested launches read, and the variable that must match it.
-  out.record(["view-id", id]);
-  for (let i = 0; i < layers.length; i++) out.record(["view", layers[i].path, layers[i].layout, layers[i].dirs]);
+  out.field("view-id").field(id).end();
+  for (let i = 0; i < layers.length; i++) {
+    const l = layers[i];
+    out.field("view").field(l.path).field(l.layout).field(l.dirs).end();
+  }
   // Every view keeps the host's /etc for the launches nested in it (read-only,
   // under the marker's directory). Not the view's own /etc: an overlay cannot
   // be over a directory with mounts below it that the nested user namespace
@@ -286,29 +278,63 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
   // the view's /etc has the ld.so.cache bound in it; nor over the view's /etc
   // overlay (OverlayFS stacks 2 deep). Bound under the marker's directory
   // and named in the marker, after the view's layers.
-  if (hostEtc != "") out.record(["host-etc", hostEtc]);
-  out.record(["setenv", "IN_NIX_FHS", id]);
+  if (hostEtc != "") out.field("host-etc").field(hostEtc).end();
+  out.field("setenv").field("IN_NIX_FHS").field(id).end();
   writeEnv(out, p.environment(f));
   return 0;
 }
 
-/** The entries sorted by name. Insertion sort: a root holds a few dozen
- * entries (and AssemblyScript has no closures for a comparator). */
-function byName(hosts: HostEntry[]): HostEntry[] {
-  const sorted = new Array<HostEntry>();
+/** An in-place view's own records: the caller's root stays; what is not
+ * bound is hidden (links into usr/ already show the view's /usr). Returns
+ * whether the view's /var is the host's directory. */
+function writeInPlace(f: LaunchFacts, hide: string[], out: RecordWriter): bool {
+  for (let i = 0; i < hide.length; i++) out.field("hide").field(hide[i]).end();
+  const v = hostEntry(f, "var");
+  return v != null && v.type == "dir" && !contains(hide, "/var");
+}
+
+/** A new root's own records: the merged-/usr links, then every other host
+ * top-level entry bound (a link made again), so writes land on real
+ * filesystems; HOSTS sorted, so the plan does not depend on readdir order.
+ * Returns whether the view's /var is the host's directory. */
+function writeNewRoot(p: Policy, f: LaunchFacts, hosts: HostEntry[], overlaid: string[], hostEtc: string, out: RecordWriter): bool {
+  let hostVar = false;
+  for (let i = 0; i < USR_LINKS.length; i++) out.field("symlink").field("/" + USR_LINKS[i]).field("usr/" + USR_LINKS[i]).end();
   for (let i = 0; i < hosts.length; i++) {
-    let j = sorted.length;
-    sorted.push(hosts[i]);
-    while (j > 0 && sorted[j - 1].name > hosts[i].name) {
-      sorted[j] = sorted[j - 1];
+    const h = hosts[i];
+    const name = h.name;
+    if (contains(overlaid, name) || contains(USR_LINKS, name) || name == ".fhs" || !p.bindHost(f, h)) continue;
+    if (name == "etc") {
+      if (hostEtc != "") out.field("rbind").field("/etc").field(hostEtc).end();
+    } else if (h.type == "dir") {
+      const at = "/" + name;
+      out.field("rbind").field(at).field(at).end();
+      if (name == "var") hostVar = true;
+    } else if (h.type == "link") out.field("symlink").field("/" + name).field(h.target).end();
+  }
+  return hostVar;
+}
+
+/** The entries sorted by name. Insertion sort: a root holds a few dozen
+ * entries (and AssemblyScript has no closures for a comparator), and the
+ * launcher sends them sorted already (launcher/facts.c), so it makes one
+ * comparison an entry; any other order gives the same result, slower. */
+function byName(hosts: HostEntry[]): HostEntry[] {
+  const n = hosts.length;
+  const sorted = new Array<HostEntry>(n);
+  for (let i = 0; i < n; i++) {
+    const h = unchecked(hosts[i]);
+    let j = i;
+    while (j > 0 && unchecked(sorted[j - 1]).name > h.name) {
+      unchecked((sorted[j] = unchecked(sorted[j - 1])));
       j--;
     }
-    sorted[j] = hosts[i];
+    unchecked((sorted[j] = h));
   }
   return sorted;
 }
 
 /** `setenv` records from key, value pairs. */
 export function writeEnv(out: RecordWriter, env: string[]): void {
-  for (let i = 0; i + 1 < env.length; i += 2) out.record(["setenv", env[i], env[i + 1]]);
+  for (let i = 0; i + 1 < env.length; i += 2) out.field("setenv").field(env[i]).field(env[i + 1]).end();
 }

@@ -115,18 +115,26 @@ export function includesAll(all: Layer[], some: Layer[]): bool {
   return true;
 }
 
+/** a == b, with the call (String.__eq, then a character loop: each a call
+ * in wasm3) made only when the lengths and the first characters match.
+ * Most names a launch compares are three letters long (usr, bin, lib, var,
+ * dev, tmp, ...): the length alone leaves most of them to the call. */
+// @ts-ignore: decorator
+@inline export function sameString(a: string, b: string): bool {
+  const len = a.length;
+  return len == b.length && (len == 0 || load<u16>(changetype<usize>(a)) == load<u16>(changetype<usize>(b))) && a == b;
+}
+
 /** Whether `s` is in `list`. A cold launch asks this ~120 times of short
  * lists (the config's never-bind names for each host entry, the /etc files),
  * and in wasm3 each element read and each string comparison is a call of
  * its own (Array#__get, String.__eq: over 2000 calls a launch): elements
- * are read from memory and compared only when their lengths match. */
+ * are read from memory and compared by sameString. */
 export function contains(list: string[], s: string): bool {
   const n = list.length;
-  const len = s.length;
   const data = list.dataStart;
   for (let i = 0; i < n; i++) {
-    const e = load<string>(data + (<usize>i << alignof<string>()));
-    if (e.length == len && e == s) return true;
+    if (sameString(load<string>(data + (<usize>i << alignof<string>())), s)) return true;
   }
   return false;
 }

@@ -158,6 +158,13 @@ describe("launch", () => {
     assert.deepEqual(records[0], ["req", "launch"]);
     assert.deepEqual(records.filter((x) => x[0] === "layer").map((x) => x[1]), [join(helloPkg, ".fhs/raw"), helloPkg, ...libc]);
     assert.ok(records.some((x) => x[0] === "host" && x[1] === "usr"), "the host's root is in the input");
+    // All of the root's entries, sorted by name (bytewise) whatever readdir's
+    // order: the policy sorts them again, at one comparison an entry.
+    const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+    assert.deepEqual(
+      records.filter((x) => x[0] === "host").map((x) => x[1]),
+      readdirSync("/").sort(byBytes),
+    );
     const plan = bytes(runUnprivileged([wrapper], { env: { ...cold, FHS_DEBUG: "plan" } }).stderr);
     const res = await evalPolicy(readFileSync(join(helloPkg, ".fhs/policy.wasm")), input, { name: "hello" });
     assert.equal(res.status, 0);
