@@ -363,7 +363,8 @@ static void add_host_etc_files(recbuf_t *in, const records_t *manifest, const ch
    * asked beneath it: inside a view the kept /etc is /usr/.fhs/host-etc,
    * and walking those components again for each of ~17 files was a tenth
    * of a nested launch's own system time. No /etc: no file is there. */
-  int dir = open(host_etc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  /* openat, not open: musl's open adds an fcntl for O_CLOEXEC. */
+  int dir = openat(AT_FDCWD, host_etc, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dir < 0) return;
   struct statx sx;
   bool have_etc_id = sys_statx(dir, "", AT_EMPTY_PATH, STATX_MNT_ID, &sx) == 0 && (sx.stx_mask & STATX_MNT_ID);
