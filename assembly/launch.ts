@@ -173,7 +173,7 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
   }
   const layers = p.viewLayers(f, inside);
   if (layers.length > MAX_LAYERS) {
-    return fail(out, "the view needs " + layers.length.toString() + " layers; OverlayFS allows at most " + MAX_LAYERS.toString());
+    return tooManyLayers(out, layers.length);
   }
   const id = viewId(layers);
 
@@ -182,7 +182,7 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
 
   // /usr, /etc, /opt from the layers, as decided, when some layer has them.
   const overlaid = new Array<string>();
-  const lowersOf = new Array<string[]>();
+  const lowersOf: string[][] = [];
   const dirs = ["usr", "etc", "opt"];
   let etcFromLayers = false;
   for (let d = 0; d < dirs.length; d++) {
@@ -214,7 +214,7 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
     if (contains(overlaid, h.name) || intoUsr(h)) continue;
     if (hiddenInPlace(f, h.name)) hide.push("/" + h.name); // a dir: inPlaceObstacleOf
     else if (!p.bindHost(f, h)) {
-      if (f.strategy == "in-place") return fail(out, "no in-place view here: /" + h.name + " is not bound");
+      if (f.strategy == "in-place") return notBound(out, h.name);
       strategy = "new-root";
     }
   }
@@ -282,6 +282,16 @@ export function planLaunch(p: Policy, f: LaunchFacts, out: RecordWriter): i32 {
   out.field("setenv").field("IN_NIX_FHS").field(id).end();
   writeEnv(out, p.environment(f));
   return 0;
+}
+
+// Refusals whose message is built: functions of their own, so a launch that
+// is not refused compiles none of the string building.
+function tooManyLayers(out: RecordWriter, n: i32): i32 {
+  return fail(out, "the view needs " + n.toString() + " layers; OverlayFS allows at most " + MAX_LAYERS.toString());
+}
+
+function notBound(out: RecordWriter, name: string): i32 {
+  return fail(out, "no in-place view here: /" + name + " is not bound");
 }
 
 /** An in-place view's own records: the caller's root stays; what is not

@@ -291,6 +291,24 @@ describe("a launch's facts have one reader: Policy.evaluate over records plans a
   });
 });
 
+describe("a custom policy that binds less: its view is a new root, and in place is refused naming the entry", () => {
+  // test/fixtures/policy/no-srv: bindHost leaves the host's /srv out. In
+  // place, an entry the view does not bind would still be there, so the
+  // view is a new root; a config forcing in place is refused.
+  it("its cases pass in both hosts; the built-in policy, which binds /srv, fails both", () => {
+    const fixture = join(repoRoot, "test/fixtures/policy/no-srv");
+    const wasm = join(testDir("fhs-no-srv-"), "policy.wasm");
+    const b = runCli(["policy", "build", join(fixture, "policy.ts"), "-o", wasm]);
+    assert.equal(b.status, 0, b.stderr);
+    const t = runCli(["policy", "test", fixture, "--policy", wasm]);
+    assert.equal(t.status, 0, t.stdout + t.stderr);
+    assert.match(t.stdout, /^2 passed, 0 failed/m);
+    const builtin = runCli(["policy", "test", fixture, "--policy", join(repoRoot, "build/policy.wasm")]);
+    assert.equal(builtin.status, 1);
+    assert.match(builtin.stdout, /^0 passed, 2 failed/m);
+  });
+});
+
 describe("a custom policy whose fast-path decision reads a host fact: never answered from stage 1's partial facts", () => {
   // test/fixtures/policy/host-fact: no fast path on a host whose root has
   // /tmp. Stage 1 of a launch inside a view holds no host facts; the read is
