@@ -233,8 +233,10 @@ static int by_name(const void *a, const void *b)
 /* The root's entries as `host` records, sorted by name (bytewise): the
  * policy's plan lists them in that order whatever readdir's, and its sort
  * (assembly/launch.ts byName), interpreted by wasm3, costs a comparison an
- * entry on sorted input where readdir's order cost ~8 (~30 us a cold launch);
- * here the sort is ~2 us. */
+ * entry on sorted input where readdir's order cost ~8: 880 wasm calls and
+ * ~270,000 instructions fewer a cold launch (a 30-entry root), for ~8,000
+ * instructions here on every launch that gathers host facts (the fast path
+ * does not; callgrind counts, docs/ARCHITECTURE.md). */
 void add_host_entries(recbuf_t *in)
 {
   cleanup_fd int fd = openat(AT_FDCWD, "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
